@@ -1,0 +1,99 @@
+"""The one contract every connector implements, with its typed errors."""
+from __future__ import annotations
+
+import enum
+import time
+from dataclasses import dataclass, field
+from typing import Protocol, Sequence, runtime_checkable
+
+from connectors.events import Batch, Group, Member
+
+
+class Capability(enum.StrEnum):
+    SEND = "send"
+    MENTION = "mention"
+    KICK = "kick"
+    BAN = "ban"
+    UNBAN = "unban"
+    DELETE = "delete"
+    MUTE = "mute"
+    MEMBER_LIST = "member_list"  # members() returns the full list, not only those seen
+
+
+class HealthState(enum.StrEnum):
+    OK = "ok"
+    DEGRADED = "degraded"
+    DOWN = "down"
+
+
+@dataclass(slots=True, frozen=True)
+class Health:
+    state: HealthState = HealthState.OK
+    reason: str = ""
+    since: float = field(default_factory=time.time)
+
+
+class ConnectorError(Exception):
+    """A connector failed; the message is one line, safe to show (no secrets)."""
+
+
+class Unsupported(ConnectorError):
+    """The platform cannot do this action."""
+
+
+class RateLimited(ConnectorError):
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class AuthFailed(ConnectorError):
+    """Token missing, expired or refused: retrying will not help."""
+
+
+class TransientError(ConnectorError):
+    """Timeouts, 5xx, dropped connections, garbage answers: back off and retry."""
+
+
+@dataclass(slots=True, frozen=True)
+class SendResult:
+    message_id: str
+
+
+@runtime_checkable
+class Connector(Protocol):
+    """A platform account watching some groups.
+
+    ``poll`` returns the events after ``cursor`` (None: start from now) and
+    waits at most about ``timeout`` seconds for some to arrive.
+    """
+
+    name: str
+    platform: str
+    capabilities: frozenset[Capability]
+
+    async def poll(self, cursor: str | None, timeout: float) -> Batch: ...
+
+    async def groups(self) -> list[Group]: ...
+
+    async def members(self, group_id: str) -> list[Member] | None:
+        """Members of a group, or None where the platform cannot list them."""
+        ...
+
+    async def send(self, group_id: str, text: str, mentions: Sequence[str] = (),
+                   idempotency_key: str | None = None) -> SendResult: ...
+
+    async def kick(self, group_id: str, member_id: str, reason: str = "") -> None: ...
+
+    async def ban(self, group_id: str, member_id: str, reason: str = "",
+                  until: float | None = None) -> None: ...
+
+    async def unban(self, group_id: str, member_id: str) -> None: ...
+
+    async def delete(self, group_id: str, message_id: str) -> None: ...
+
+    async def mute(self, group_id: str, member_id: str, seconds: int) -> None: ...
+
+    def health(self) -> Health: ...
+
+    async def close(self) -> None: ...

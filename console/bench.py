@@ -1,0 +1,77 @@
+"""``groupwatch bench ingest``: events per second through every detector and
+the store, and peak memory. Prints machine-readable results."""
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from console.engine.engine import Engine
+from console.engine.settings import Settings
+from console.engine.store import Store
+
+CHUNK = 500  # events per ingest call, about what one poll of a busy fleet returns
+
+
+def peak_rss_mb() -> float:
+    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return kb / 1024 if sys.platform != "darwin" else kb / 1024 / 1024
+
+
+def ingest(groups: int, events: int, seed: int, repeat: int) -> dict:
+    from connectors.demo import DemoConnector
+
+    settings = Settings()
+    runs = []
+    for _ in range(repeat):
+        demo = DemoConnector(groups=groups, seed=seed, speed=settings.demo.speed, pace=False)
+        t0 = time.perf_counter()
+        evs = demo.bench_events(events)
+        gen_s = time.perf_counter() - t0
+        with tempfile.TemporaryDirectory() as tmp:
+            store = Store(Path(tmp))
+            engine = Engine(settings, [demo], store, clock=lambda: now)
+            now = evs[0].at if evs else 0.0
+            asyncio.run(engine.load_snapshots())
+            gc.collect()
+            t0 = time.perf_counter()
+            for i in range(0, len(evs), CHUNK):
+                chunk = evs[i:i + CHUNK]
+                engine.ingest(chunk)
+                now = chunk[-1].at
+                engine.maybe_tick()
+            ingest_s = time.perf_counter() - t0
+            engine.checkpoint()
+            total_s = time.perf_counter() - t0
+            size = (Path(tmp) / "state.json").stat().st_size
+            runs.append({"ingest_s": ingest_s, "checkpoint_s": engine.last_checkpoint_s, "total_s": total_s,
+                         "generate_s": gen_s, "alerts": len(engine.alerts), "state_bytes": size,
+                         "sim_hours": (evs[-1].at - evs[0].at) / 3600 if evs else 0})
+            store.close()
+        del evs, demo, engine
+        gc.collect()
+    med = lambda k: statistics.median(r[k] for r in runs)  # noqa: E731
+    return {
+        "bench": "ingest", "groups": groups, "events": events, "repeat": repeat,
+        "events_per_s": round(events / med("total_s")),
+        "events_per_s_ingest_only": round(events / med("ingest_s")),
+        "events_per_s_runs": [round(events / r["total_s"]) for r in runs],
+        "median_total_s": round(med("total_s"), 3), "median_checkpoint_s": round(med("checkpoint_s"), 3),
+        "generate_s": round(med("generate_s"), 3), "sim_hours": round(med("sim_hours"), 2),
+        "alerts": runs[-1]["alerts"], "state_mb": round(runs[-1]["state_bytes"] / 1e6, 2),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+    }
+
+
+def print_result(result: dict, fmt: str) -> None:
+    if fmt == "json":
+        print(json.dumps(result))
+    else:
+        for k, v in result.items():
+            print(f"{k:>26}: {v}")

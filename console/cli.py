@@ -1,0 +1,168 @@
+"""The ``groupwatch`` command."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from console import __version__
+
+EXIT_USAGE = 2
+
+
+def _demo_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("demo (used when no connector is configured)")
+    g.add_argument("--seed", type=int, help="simulation seed (default 7)")
+    g.add_argument("--speed", type=float, help="simulated seconds per real second (default 60)")
+    g.add_argument("--groups", type=int, help="number of simulated groups, 1-2000 (default 40)")
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", metavar="FILE", help="TOML config (default: groupwatch.toml in the user config dir)")
+    p.add_argument("--data-dir", metavar="DIR", help="state directory (default: $GROUPWATCH_HOME or the user data dir)")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="groupwatch", description=(
+        "Watch many chat groups live: ads, silent members and groups, churn spikes. "
+        "With no config it runs on a built-in simulated fleet (the demo)."))
+    p.add_argument("--version", action="version", version=f"groupwatch {__version__}")
+    _common(p)
+    _demo_options(p)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    w = sub.add_parser("watch", help="run the engine; --headless prints alerts as they change")
+    _common(w)
+    _demo_options(w)
+    w.add_argument("--headless", action="store_true", help="no console: print each new or changed alert")
+    w.add_argument("--seconds", type=float, help="stop after this many seconds (demo: simulated at --speed)")
+    w.add_argument("--format", choices=("text", "jsonl"), default="text", help="headless output (default text)")
+    w.add_argument("--fast", action="store_true", help="demo only: simulate without waiting for the wall clock")
+
+    r = sub.add_parser("report", help="the weekly tiering report, worst groups first")
+    _common(r)
+    _demo_options(r)
+    r.add_argument("--format", choices=("table", "json", "csv", "markdown"), default="table")
+
+    b = sub.add_parser("bench", help="benchmarks that print machine-readable results")
+    bsub = b.add_subparsers(dest="bench", metavar="BENCH", required=True)
+    bi = bsub.add_parser("ingest", help="events per second through every detector and the store")
+    bi.add_argument("--groups", type=int, default=1000)
+    bi.add_argument("--events", type=int, default=200_000)
+    bi.add_argument("--seed", type=int, default=7)
+    bi.add_argument("--repeat", type=int, default=3, help="runs; the median is reported")
+    bi.add_argument("--format", choices=("json", "text"), default="text")
+
+    c = sub.add_parser("config", help="configuration")
+    csub = c.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    cc = csub.add_parser("check", help="validate the config file and name any bad key and line")
+    _common(cc)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    from console.engine.config import ConfigError
+    from console.engine.store import StoreError
+
+    try:
+        return _dispatch(args)
+    except (ConfigError, StoreError) as e:
+        print(f"groupwatch: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "config":
+        return _config_check(args)
+    if args.command == "bench":
+        from console import bench
+
+        if args.events < 1 or not 1 <= args.groups <= 2000 or args.repeat < 1:
+            print("groupwatch: error: --events and --repeat must be at least 1, --groups 1-2000", file=sys.stderr)
+            return EXIT_USAGE
+        bench.print_result(bench.ingest(args.groups, args.events, args.seed, args.repeat), args.format)
+        return 0
+    if args.command == "report":
+        return _report(args)
+    if args.command == "watch" and args.headless:
+        return _watch(args)
+    if args.command == "watch" and args.fast:
+        print("groupwatch: error: --fast needs --headless", file=sys.stderr)
+        return EXIT_USAGE
+    return _console(args)
+
+
+def _runtime(args: argparse.Namespace, pace: bool = True):
+    from console.runtime import open_runtime
+
+    return open_runtime(args.config, args.data_dir, groups=args.groups, seed=args.seed, speed=args.speed,
+                        pace=pace)
+
+
+def _watch(args: argparse.Namespace) -> int:
+    from console.headless import watch
+
+    if args.seconds is not None and args.seconds <= 0:
+        print("groupwatch: error: --seconds must be above 0", file=sys.stderr)
+        return EXIT_USAGE
+    rt = _runtime(args, pace=not args.fast)
+    try:
+        asyncio.run(watch(rt, args.seconds, args.format))
+    finally:
+        rt.close()
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from console.report import render
+    from console.runtime import start
+
+    rt = _runtime(args, pace=False)
+    try:
+        if not rt.engine.stats.groups:
+            asyncio.run(start(rt))  # nothing watched yet: report the starting picture
+            rt.engine.checkpoint()
+        label = " (DEMO: simulated groups)" if rt.is_demo else ""
+        render(rt.engine.summaries(), args.format, Console(markup=False, highlight=False),
+               f"groupwatch weekly tiering report{label}")
+    finally:
+        rt.close()
+    return 0
+
+
+def _config_check(args: argparse.Namespace) -> int:
+    from console.engine.config import load_settings
+    from console.engine.paths import config_path
+
+    path = config_path(args.config)
+    if not path.exists():
+        if args.config:
+            print(f"groupwatch: error: {path}: no such file", file=sys.stderr)
+            return EXIT_USAGE
+        print(f"no config at {path}: groupwatch runs the built-in demo")
+        return 0
+    s = load_settings(path, must_exist=True)
+    what = f"{len(s.connectors)} connector(s): " + ", ".join(f"{c.name} ({c.type})" for c in s.connectors) \
+        if s.connectors else "no connectors: groupwatch runs the built-in demo"
+    print(f"{path}: ok; {what}")
+    return 0
+
+
+def _console(args: argparse.Namespace) -> int:
+    from console.app import run_console
+
+    rt = _runtime(args)
+    try:
+        run_console(rt)
+    finally:
+        rt.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The engine: events in, stats and alerts out. Knows nothing of Textual."""

@@ -1,0 +1,198 @@
+"""Alerts: what detectors found, with a life of its own (open, acknowledged,
+snoozed, resolved). One open alert per (kind, group, member): a finding for a
+key that already has an open alert updates it instead of adding another."""
+from __future__ import annotations
+
+import enum
+import itertools
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+from console.engine.detectors.base import Finding, Severity
+
+
+class AlertState(enum.StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    SNOOZED = "snoozed"
+    RESOLVED = "resolved"
+
+
+AlertKey = tuple[str, str | None, str | None]
+
+
+@dataclass(slots=True)
+class Alert:
+    id: int
+    kind: str
+    severity: Severity
+    group: str | None
+    member: str | None
+    reasons: tuple[str, ...]
+    first_at: float
+    at: float  # last time a finding updated it
+    excerpt: str | None = None
+    message_id: str | None = None
+    score: float | None = None
+    numbers: dict = field(default_factory=dict)
+    state: AlertState = AlertState.OPEN
+    snoozed_until: float | None = None
+    hits: int = 1
+    resolved_by: str | None = None  # "auto" when the condition cleared, else an operator
+
+    @property
+    def key(self) -> AlertKey:
+        return (self.kind, self.group, self.member)
+
+    @property
+    def is_live(self) -> bool:
+        return self.state is not AlertState.RESOLVED
+
+    @property
+    def reason(self) -> str:
+        return "; ".join(self.reasons)
+
+    def to_doc(self) -> dict:
+        d = asdict(self)
+        d["severity"] = self.severity.label
+        d["state"] = self.state.value
+        d["reasons"] = list(self.reasons)
+        return d
+
+    @classmethod
+    def from_doc(cls, d: dict) -> "Alert":
+        d = dict(d)
+        d.pop("_key", None)
+        d["severity"] = Severity[d["severity"].upper()]
+        d["state"] = AlertState(d["state"])
+        d["reasons"] = tuple(d["reasons"])
+        return cls(**d)
+
+
+class Change(enum.StrEnum):
+    NEW = "new"
+    UPDATED = "updated"
+    RESOLVED = "resolved"
+    STATE = "state"  # an operator changed its state
+
+
+Listener = Callable[[Alert, Change], None]
+
+
+class AlertBook:
+    """The live alerts, keyed so a finding updates rather than duplicates."""
+
+    def __init__(self, keep_resolved: int = 2000) -> None:
+        self._live: dict[AlertKey, Alert] = {}
+        self._by_id: dict[int, Alert] = {}
+        self._resolved: list[Alert] = []
+        self._keep_resolved = keep_resolved
+        self._ids = itertools.count(1)
+        self._listeners: list[Listener] = []
+        self.dirty = False
+
+    def subscribe(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def _emit(self, alert: Alert, change: Change) -> None:
+        self.dirty = True
+        for listener in self._listeners:
+            listener(alert, change)
+
+    def __len__(self) -> int:
+        return len(self._live)
+
+    def get(self, alert_id: int) -> Alert | None:
+        return self._by_id.get(alert_id)
+
+    def live(self) -> list[Alert]:
+        return list(self._live.values())
+
+    def open_for(self, kind: str, group: str | None, member: str | None = None) -> Alert | None:
+        return self._live.get((kind, group, member))
+
+    def resolved(self) -> list[Alert]:
+        return list(self._resolved)
+
+    def apply(self, f: Finding) -> tuple[Alert, Change] | None:
+        key = (f.kind, f.group, f.member)
+        current = self._live.get(key)
+        if f.clears:
+            if current is None:
+                return None
+            return current, self._resolve(current, f.at, "auto")
+        if current is None:
+            alert = Alert(id=next(self._ids), kind=f.kind, severity=f.severity, group=f.group, member=f.member,
+                          reasons=f.reasons, first_at=f.at, at=f.at, excerpt=f.excerpt, message_id=f.message_id,
+                          score=f.score, numbers=dict(f.numbers))
+            self._live[key] = alert
+            self._by_id[alert.id] = alert
+            self._emit(alert, Change.NEW)
+            return alert, Change.NEW
+        if (current.reasons == f.reasons and current.numbers == f.numbers and current.severity >= f.severity
+                and current.excerpt == f.excerpt):
+            return None  # the same condition seen again: nothing new to tell anyone
+        current.reasons, current.numbers, current.at = f.reasons, dict(f.numbers), f.at
+        current.severity = max(current.severity, f.severity)
+        current.excerpt = f.excerpt if f.excerpt is not None else current.excerpt
+        current.message_id = f.message_id or current.message_id
+        current.score = f.score if f.score is not None else current.score
+        current.hits += 1
+        if current.state is AlertState.SNOOZED:
+            return None  # snoozed: keep it current, but quiet
+        self._emit(current, Change.UPDATED)
+        return current, Change.UPDATED
+
+    def _resolve(self, alert: Alert, at: float, by: str) -> Change:
+        alert.state, alert.at, alert.resolved_by = AlertState.RESOLVED, at, by
+        del self._live[alert.key]
+        self._resolved.append(alert)
+        if len(self._resolved) > self._keep_resolved:
+            old = self._resolved.pop(0)
+            self._by_id.pop(old.id, None)
+        self._emit(alert, Change.RESOLVED)
+        return Change.RESOLVED
+
+    def acknowledge(self, alert_id: int, at: float) -> Alert:
+        alert = self._require_live(alert_id)
+        alert.state, alert.snoozed_until = AlertState.ACKNOWLEDGED, None
+        self._emit(alert, Change.STATE)
+        return alert
+
+    def snooze(self, alert_id: int, until: float) -> Alert:
+        alert = self._require_live(alert_id)
+        alert.state, alert.snoozed_until = AlertState.SNOOZED, until
+        self._emit(alert, Change.STATE)
+        return alert
+
+    def resolve(self, alert_id: int, at: float, by: str) -> Alert:
+        alert = self._require_live(alert_id)
+        self._resolve(alert, at, by)
+        return alert
+
+    def wake_snoozed(self, now: float) -> None:
+        for alert in self._live.values():
+            if alert.state is AlertState.SNOOZED and alert.snoozed_until is not None and alert.snoozed_until <= now:
+                alert.state, alert.snoozed_until = AlertState.OPEN, None
+                self._emit(alert, Change.STATE)
+
+    def _require_live(self, alert_id: int) -> Alert:
+        alert = self._by_id.get(alert_id)
+        if alert is None or not alert.is_live:
+            raise KeyError(f"no open alert #{alert_id}")
+        return alert
+
+    def to_docs(self) -> list[dict]:
+        return [a.to_doc() for a in itertools.chain(self._live.values(), self._resolved)]
+
+    def load_docs(self, docs: list[dict]) -> None:
+        top = 0
+        for d in docs:
+            alert = Alert.from_doc(d)
+            top = max(top, alert.id)
+            self._by_id[alert.id] = alert
+            if alert.is_live:
+                self._live[alert.key] = alert
+            else:
+                self._resolved.append(alert)
+        self._ids = itertools.count(top + 1)

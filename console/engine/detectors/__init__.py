@@ -1,0 +1,1 @@
+"""Pluggable detectors, each with its thresholds in config."""

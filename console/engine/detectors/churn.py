@@ -1,0 +1,91 @@
+"""``churn_spike``: members leaving faster than the group's own baseline.
+
+The baseline is the group's voluntary-leave rate over the last days, smoothed
+by a prior (an assumed daily exit rate worth ``prior_hours`` of observation) so
+that a group we have watched for ten minutes neither spikes on its first leave
+nor hides a real wave. Kicks are the operator's doing and never count.
+"""
+from __future__ import annotations
+
+from collections import deque
+from typing import Iterable
+
+from connectors.events import Event, Leave
+from console.engine.detectors.base import Context, Finding, Severity
+from console.engine.settings import ChurnSettings
+from console.engine.stats import HOUR, GroupStats, hour_index
+
+FLEET = None  # the fleet-wide alert has no group
+
+
+class ChurnDetector:
+    name = "churn_spike"
+
+    def __init__(self, settings: ChurnSettings) -> None:
+        self.s = settings
+        self._leaves: dict[str, deque[float]] = {}
+        self._fleet: deque[float] = deque()
+        self._peak: dict[str | None, int] = {}
+
+    def on_event(self, event: Event, ctx: Context) -> Iterable[Finding]:
+        if type(event) is Leave and event.kicked_by is None:
+            self._leaves.setdefault(event.group, deque()).append(event.at)
+            self._fleet.append(event.at)
+        return ()
+
+    def baseline(self, g: GroupStats, now: float) -> float:
+        """Expected voluntary leaves in one window for this group."""
+        window_start = now - self.s.window_hours * HOUR
+        start = max(g.observed_since, now - self.s.baseline_days * 86400.0)
+        # Whole hour buckets strictly before the current window's first bucket.
+        end_bucket = hour_index(window_start) - 1
+        past = sum(n for h, n in g.hourly_leaves.items() if hour_index(start) <= h <= end_bucket)
+        observed_h = max(0.0, (end_bucket + 1) * HOUR - start) / HOUR
+        members = max(g.member_count, 1)
+        prior = self.s.prior_daily_exit_rate * members / 24.0 * self.s.prior_hours
+        rate = (prior + past) / (self.s.prior_hours + observed_h)
+        return rate * self.s.window_hours
+
+    def on_tick(self, ctx: Context) -> Iterable[Finding]:
+        horizon = ctx.now - self.s.window_hours * HOUR
+        out: list[Finding] = []
+        for gid, times in list(self._leaves.items()):
+            while times and times[0] < horizon:
+                times.popleft()
+            g = ctx.stats.groups.get(gid)
+            if g is None:
+                continue
+            f = self._judge(gid, len(times), self.baseline(g, ctx.now), self.s.min_leaves, ctx.now,
+                            g.member_count)
+            if f:
+                out.append(f)
+            if not times:
+                del self._leaves[gid]
+        while self._fleet and self._fleet[0] < horizon:
+            self._fleet.popleft()
+        if self._fleet or self._peak.get(FLEET):
+            expected = sum(self.baseline(g, ctx.now) for g in ctx.stats.groups.values())
+            members = sum(g.member_count for g in ctx.stats.groups.values())
+            f = self._judge(FLEET, len(self._fleet), expected, self.s.fleet_min_leaves, ctx.now, members)
+            if f:
+                out.append(f)
+        return out
+
+    def _judge(self, gid: str | None, leaves: int, expected: float, minimum: int, now: float,
+               members: int) -> Finding | None:
+        spiking = leaves >= minimum and leaves >= self.s.factor * expected
+        if not spiking:
+            self._peak.pop(gid, None)  # the wave is over; the next one is told afresh
+            return None
+        if leaves <= self._peak.get(gid, 0):
+            return None  # a fading wave is not news; the alert keeps its peak
+        self._peak[gid] = leaves
+        ratio = leaves / expected if expected > 0 else float("inf")
+        severe = leaves >= 2 * minimum and ratio >= 2 * self.s.factor
+        scope = "across the fleet" if gid is None else ""
+        window = f"{self.s.window_hours:g} h"
+        reason = f"{leaves} left {scope} in the last {window}; baseline {expected:.2f} per {window} ({ratio:.0f}x)"
+        return Finding("churn_spike", Severity.HIGH if severe else Severity.MEDIUM, gid, None,
+                       (" ".join(reason.split()),), now,
+                       numbers={"leaves": leaves, "baseline": round(expected, 2), "ratio": round(ratio, 1),
+                                "members": members, "window_hours": self.s.window_hours})

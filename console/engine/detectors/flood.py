@@ -1,0 +1,44 @@
+"""``flood``: too many messages from one member in a short window (灌水)."""
+from __future__ import annotations
+
+from collections import deque
+from typing import Iterable
+
+from connectors.events import Event, Message
+from console.engine.detectors.base import Context, Finding, Severity
+from console.engine.settings import FloodSettings
+
+
+class FloodDetector:
+    name = "flood"
+
+    def __init__(self, settings: FloodSettings) -> None:
+        self.s = settings
+        self._recent: dict[tuple[str, str], deque[float]] = {}
+
+    def on_event(self, event: Event, ctx: Context) -> Iterable[Finding]:
+        if type(event) is not Message:
+            return ()
+        key = (event.group, event.sender)
+        times = self._recent.get(key)
+        if times is None:
+            times = self._recent[key] = deque()
+        times.append(event.at)
+        horizon = event.at - self.s.window_s
+        while times and times[0] < horizon:
+            times.popleft()
+        n = len(times)
+        if n <= self.s.max_messages:
+            return ()
+        return (Finding(
+            kind="flood", severity=Severity.MEDIUM, group=event.group, member=event.sender,
+            reasons=(f"{n} messages in {self.s.window_s:g} s (limit {self.s.max_messages})",),
+            at=event.at, excerpt=event.text[:200], message_id=event.id,
+            numbers={"messages": n, "window_s": self.s.window_s},
+        ),)
+
+    def on_tick(self, ctx: Context) -> Iterable[Finding]:
+        horizon = ctx.now - self.s.window_s
+        for key in [k for k, t in self._recent.items() if not t or t[-1] < horizon]:
+            del self._recent[key]
+        return ()

@@ -1,0 +1,121 @@
+"""Silence streaks: lurking members (``silent_member``) and groups gone quiet
+(``silent_group``, the zombie group of the playbook: fewer than three
+interactions a day)."""
+from __future__ import annotations
+
+from typing import Iterable
+
+from connectors.events import Event
+from console.engine.detectors.base import Context, Finding, Severity
+from console.engine.settings import SilentGroupSettings, SilentMemberSettings
+from console.engine.stats import DAY, HOUR, GroupStats, MemberStats
+
+MAX_LISTED = 500  # members named in one alert's evidence; the count stays exact
+
+
+def silent_since(m: MemberStats, g: GroupStats) -> float:
+    """When this member last showed a sign of life we know of.
+
+    Never seen speaking: since they joined, or since we started watching when
+    the platform did not tell us when they joined.
+    """
+    if m.last_message_at is not None:
+        return m.last_message_at
+    if m.joined_at is not None:
+        return m.joined_at
+    return g.observed_since
+
+
+def silent_members(g: GroupStats, now: float, days: float) -> list[MemberStats]:
+    """Present members silent for at least ``days``, longest silence first."""
+    cutoff = now - days * DAY
+    quiet = [m for m in g.members.values() if m.present and silent_since(m, g) <= cutoff]
+    quiet.sort(key=lambda m: (silent_since(m, g), m.id))
+    return quiet
+
+
+class SilentMemberDetector:
+    name = "silent_member"
+
+    def __init__(self, settings: SilentMemberSettings) -> None:
+        self.s = settings
+        self._last: dict[str, frozenset[str]] = {}
+
+    def on_event(self, event: Event, ctx: Context) -> Iterable[Finding]:
+        return ()
+
+    def on_tick(self, ctx: Context) -> Iterable[Finding]:
+        out: list[Finding] = []
+        for g in ctx.stats.groups.values():
+            quiet = silent_members(g, ctx.now, self.s.days)
+            ids = frozenset(m.id for m in quiet)
+            before = self._last.get(g.id, frozenset())
+            if self.s.per_member:
+                out.extend(self._per_member(g, quiet, before, ids, ctx.now))
+            elif ids != before:
+                if not ids:
+                    out.append(Finding("silent_member", Severity.LOW, g.id, None, (), ctx.now, clears=True))
+                elif len(ids ^ before) >= self.s.min_list_change or not before:
+                    out.append(self._group_finding(g, quiet, ctx.now))
+                else:
+                    continue  # too small a change to tell anyone; compare against the last told list
+            self._last[g.id] = ids
+        return out
+
+    def _group_finding(self, g: GroupStats, quiet: list[MemberStats], now: float) -> Finding:
+        present = sum(1 for m in g.members.values() if m.present)
+        longest = int((now - silent_since(quiet[0], g)) // DAY)
+        return Finding(
+            kind="silent_member", severity=Severity.LOW, group=g.id, member=None, at=now,
+            reasons=(f"{len(quiet)} of {present} members silent for {self.s.days:g}+ days (longest {longest} d)",),
+            numbers={"count": len(quiet), "members_present": present, "days": self.s.days,
+                     "members": [m.id for m in quiet[:MAX_LISTED]]},
+        )
+
+    def _per_member(self, g: GroupStats, quiet: list[MemberStats], before: frozenset[str],
+                    ids: frozenset[str], now: float) -> list[Finding]:
+        out = []
+        for m in quiet:
+            if m.id not in before:
+                days = int((now - silent_since(m, g)) // DAY)
+                out.append(Finding("silent_member", Severity.LOW, g.id, m.id,
+                                   (f"no message for {days} days",), now, numbers={"days": days}))
+        for mid in before - ids:
+            out.append(Finding("silent_member", Severity.LOW, g.id, mid, (), now, clears=True))
+        return out
+
+
+class SilentGroupDetector:
+    name = "silent_group"
+
+    def __init__(self, settings: SilentGroupSettings) -> None:
+        self.s = settings
+
+    def on_event(self, event: Event, ctx: Context) -> Iterable[Finding]:
+        return ()
+
+    def on_tick(self, ctx: Context) -> Iterable[Finding]:
+        out = []
+        for g in ctx.stats.groups.values():
+            f = self._check(g, ctx.now)
+            out.append(f if f is not None else Finding("silent_group", Severity.LOW, g.id, None, (), ctx.now,
+                                                       clears=True))
+        return out
+
+    def _check(self, g: GroupStats, now: float) -> Finding | None:
+        last = g.last_message_at if g.last_message_at is not None else g.observed_since
+        quiet_h = (now - last) / HOUR
+        if quiet_h >= self.s.hours:
+            # Whole hours, then whole days: evidence that changes every minute would be noise.
+            shown = int(quiet_h) if quiet_h < 48 else int(quiet_h // 24) * 24
+            what = "no message" if g.last_message_at is not None else "no message seen since watching began"
+            return Finding("silent_group", Severity.MEDIUM, g.id, None,
+                           (f"{what} for {shown} h (limit {self.s.hours:g} h)",), now,
+                           numbers={"silent_hours": shown})
+        if now - g.observed_since >= DAY:
+            n = g.messages_between(now - DAY + 1, now)
+            if n < self.s.min_daily_messages:
+                return Finding("silent_group", Severity.LOW, g.id, None,
+                               (f"only {n} messages in the last 24 h (minimum {self.s.min_daily_messages})",), now,
+                               numbers={"messages_24h": n})
+        return None

@@ -1,0 +1,269 @@
+"""The engine: polls connectors, feeds events through stats and detectors,
+keeps alerts, and checkpoints state. Headless; the console only reads it.
+
+Order of work per batch, which is what makes a crash lose nothing: events are
+applied to stats and detectors first, the connector's cursor is taken in
+memory after, and both reach disk together in the next atomic checkpoint. A
+crash before that checkpoint replays the batch from the old cursor.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+from connectors.contract import (AuthFailed, Capability, Connector, ConnectorError, Health, HealthState,
+                                 RateLimited)
+from connectors.events import Event
+from console.engine.activity import GroupSummary, summarize
+from console.engine.alerts import AlertBook
+from console.engine.detectors.base import Context, Detector
+from console.engine.detectors.registry import build_detectors
+from console.engine.settings import Settings
+from console.engine.stats import FleetStats, group_from_doc, group_to_doc
+
+log = logging.getLogger("groupwatch.engine")
+
+STATE_DB = "state"
+BACKOFF_START, BACKOFF_MAX = 1.0, 60.0
+
+
+@dataclass(slots=True)
+class ConnectorStatus:
+    health: Health
+    events: int = 0
+    failures: int = 0
+    last_poll_at: float | None = None
+
+
+class EventRate:
+    """Events per second over the last few wall seconds, for the header."""
+
+    def __init__(self, span: float = 5.0) -> None:
+        self.span = span
+        self._marks: deque[tuple[float, int]] = deque()
+
+    def add(self, n: int, wall: float) -> None:
+        self._marks.append((wall, n))
+        while self._marks and self._marks[0][0] < wall - self.span:
+            self._marks.popleft()
+
+    def per_second(self, wall: float) -> float:
+        total = sum(n for t, n in self._marks if t >= wall - self.span)
+        return total / self.span
+
+
+class Engine:
+    def __init__(self, settings: Settings, connectors: Iterable[Connector], store=None,
+                 clock: Callable[[], float] | None = None,
+                 detectors: list[Detector] | None = None) -> None:
+        self.settings = settings
+        self.connectors: dict[str, Connector] = {c.name: c for c in connectors}
+        self.store = store
+        self.clock = clock or time.time
+        self.stats = FleetStats(settings.store.recent_messages)
+        self.alerts = AlertBook()
+        self.detectors = detectors if detectors is not None else build_detectors(settings.detectors)
+        self.cursors: dict[str, str | None] = {}
+        self.status = {name: ConnectorStatus(Health()) for name in self.connectors}
+        self.rate = EventRate()
+        self.events_total = 0
+        self._next_tick: float | None = None
+        self._stop = asyncio.Event()
+        self._dirty = False
+        self._jitter = random.Random()
+        self.last_checkpoint_s = 0.0
+
+    # --- state ---
+
+    def restore(self) -> None:
+        """Load the last checkpoint, if any."""
+        if self.store is None:
+            return
+        for doc in self.store.read_table(STATE_DB, "cursors"):
+            self.cursors[doc["connector"]] = doc["cursor"]
+        for doc in self.store.read_table(STATE_DB, "groups"):
+            g = group_from_doc(doc, self.settings.store.recent_messages)
+            self.stats.groups[g.id] = g
+        self.alerts.load_docs(self.store.read_table(STATE_DB, "alerts"))
+        meta = self.store.get_doc(STATE_DB, "meta", "engine")
+        if meta:
+            self.events_total = meta.get("events_total", 0)
+            self._next_tick = meta.get("next_tick")
+
+    def checkpoint(self) -> None:
+        """One atomic write of cursors, stats and alerts together."""
+        if self.store is None:
+            return
+        started = time.perf_counter()
+        self.store.replace_table(STATE_DB, "cursors",
+                                 [{"connector": k, "cursor": v} for k, v in self.cursors.items()])
+        self.store.replace_table(STATE_DB, "groups", [group_to_doc(g) for g in self.stats.groups.values()])
+        self.store.replace_table(STATE_DB, "alerts", self.alerts.to_docs())
+        self.store.put_doc(STATE_DB, "meta", "engine",
+                           {"events_total": self.events_total, "next_tick": self._next_tick})
+        self.store.commit(STATE_DB)
+        self._dirty = False
+        self.last_checkpoint_s = time.perf_counter() - started
+
+    # --- the hot path ---
+
+    def now(self) -> float:
+        return self.clock()
+
+    def ingest(self, events: Iterable[Event]) -> int:
+        apply, detectors, findings_to_alerts = self.stats.apply, self.detectors, self.alerts.apply
+        ctx = Context(self.stats, self.now())
+        n = 0
+        for ev in events:
+            apply(ev)
+            ctx.now = ev.at
+            for d in detectors:
+                for f in d.on_event(ev, ctx):
+                    findings_to_alerts(f)
+            n += 1
+        self.events_total += n
+        self._dirty = self._dirty or n > 0
+        return n
+
+    def maybe_tick(self) -> bool:
+        now = self.now()
+        if self._next_tick is not None and now < self._next_tick:
+            return False
+        self.tick(now)
+        return True
+
+    def tick(self, now: float) -> None:
+        ctx = Context(self.stats, now)
+        for d in self.detectors:
+            for f in d.on_tick(ctx):
+                self.alerts.apply(f)
+        self.alerts.wake_snoozed(now)
+        self.stats.prune(now)
+        self._next_tick = now + self.settings.engine.tick_seconds
+        self._dirty = True
+
+    # --- views for reports and screens ---
+
+    def summaries(self) -> list[GroupSummary]:
+        now = self.now()
+        open_by_group: dict[str | None, int] = {}
+        for a in self.alerts.live():
+            open_by_group[a.group] = open_by_group.get(a.group, 0) + 1
+        rows = [summarize(g, now, self.settings.detectors.activity, open_by_group.get(g.id, 0))
+                for g in self.stats.groups.values()]
+        rows.sort(key=lambda r: r.worst_key)
+        return rows
+
+    def group_name(self, group_id: str | None) -> str | None:
+        if group_id is None:
+            return None
+        g = self.stats.groups.get(group_id)
+        return g.name if g else group_id
+
+    def member_name(self, group_id: str | None, member_id: str | None) -> str | None:
+        if member_id is None:
+            return None
+        m = self.stats.member(group_id, member_id) if group_id else None
+        return m.name if m else member_id
+
+    # --- running ---
+
+    async def load_snapshots(self) -> None:
+        """Groups and, where the platform lists them, members: the starting picture."""
+        now = self.now()
+        for name, conn in self.connectors.items():
+            try:
+                groups = await conn.groups()
+                for grp in groups:
+                    self.stats.load_group(grp, now)
+                    members = await conn.members(grp.id)
+                    if members is not None:
+                        complete = Capability.MEMBER_LIST in conn.capabilities
+                        self.stats.load_members(grp.id, members, now, complete)
+            except ConnectorError as e:
+                self._set_health(name, HealthState.DEGRADED, f"snapshot failed: {e}")
+        self._dirty = True
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    async def run(self, until: Callable[[], bool] | None = None) -> None:
+        """Poll every connector until ``stop()`` or ``until()``; checkpoint on the way out."""
+        tasks = [asyncio.create_task(self._poll_loop(name, until), name=f"poll:{name}")
+                 for name in self.connectors]
+        tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
+        try:
+            await self._stop.wait()
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            self.maybe_tick()
+            self.checkpoint()
+
+    async def _housekeeping(self) -> None:
+        last_checkpoint = time.monotonic()
+        while not self._stop.is_set():
+            await asyncio.sleep(0.5)
+            self.maybe_tick()
+            interval = max(self.settings.store.checkpoint_seconds, 20 * self.last_checkpoint_s)
+            if self._dirty and time.monotonic() - last_checkpoint >= interval:
+                try:
+                    self.checkpoint()
+                except Exception as e:  # a full disk must not stop the watch; the next try may succeed
+                    log.error("checkpoint failed: %s", e)
+                last_checkpoint = time.monotonic()
+
+    async def _poll_loop(self, name: str, until: Callable[[], bool] | None) -> None:
+        conn = self.connectors[name]
+        status = self.status[name]
+        backoff = BACKOFF_START
+        timeout = self.settings.engine.poll_timeout
+        while not self._stop.is_set():
+            if until is not None and until():
+                self._stop.set()
+                return
+            try:
+                batch = await asyncio.wait_for(conn.poll(self.cursors.get(name), timeout), timeout + 15)
+            except asyncio.CancelledError:
+                raise
+            except RateLimited as e:
+                self._set_health(name, HealthState.DEGRADED, f"rate limited for {e.retry_after:g} s")
+                await asyncio.sleep(e.retry_after)
+                continue
+            except Exception as e:  # timeouts, 5xx, garbage, bugs: back off, never take the others down
+                status.failures += 1
+                auth = isinstance(e, AuthFailed)
+                state = HealthState.DOWN if auth or status.failures >= 3 else HealthState.DEGRADED
+                self._set_health(name, state, _one_line(e))
+                log.warning("connector %s: %s", name, _one_line(e))
+                await asyncio.sleep(backoff * (0.5 + self._jitter.random()))
+                backoff = min(backoff * 2, BACKOFF_MAX)
+                continue
+            backoff, status.failures = BACKOFF_START, 0
+            n = self.ingest(batch.events)
+            self.cursors[name] = batch.cursor
+            status.events += n
+            status.last_poll_at = self.now()
+            self.rate.add(n, time.monotonic())
+            health = conn.health()
+            if health.state != status.health.state or health.reason != status.health.reason:
+                status.health = health
+            self.maybe_tick()
+
+    def _set_health(self, name: str, state: HealthState, reason: str) -> None:
+        self.status[name].health = Health(state, reason)
+
+
+def _one_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    return text if isinstance(e, ConnectorError) else f"{type(e).__name__}: {text}"

@@ -1,0 +1,158 @@
+"""Typed settings: every threshold and list the engine uses, with its default.
+
+The TOML loader (``console.engine.config``) maps a file onto these dataclasses;
+the field docstrings below are the reference for each key.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class AdSettings:
+    enabled: bool = True
+    threshold: float = 0.7
+    """Score (0-1) at or above which a message raises an ``ad`` alert."""
+    high_threshold: float = 0.9
+    """Score at or above which the alert is high severity."""
+    newcomer_boost: float = 0.15
+    """Added to the score of a member's first messages after joining."""
+    newcomer_messages: int = 3
+    """How many first messages count as a newcomer's."""
+    newcomer_hours: float = 72.0
+    """A member who joined within this many hours is a newcomer."""
+    repeat_window_s: float = 900.0
+    """Same or near-same text in several groups within this window is a cross-group repeat."""
+    repeat_groups: int = 3
+    """Number of distinct groups that makes a repeat."""
+    repeat_min_chars: int = 8
+    """Shorter texts ("hi", "哈哈哈") never count as repeats."""
+    keywords: list[str] = field(default_factory=list)
+    """Extra keywords (matched after normalisation), each adding ``keyword_weight``."""
+    keyword_weight: float = 0.5
+    regexes: list[str] = field(default_factory=list)
+    """Extra regular expressions (matched against the normalised text)."""
+    regex_weight: float = 0.6
+    allow: list[str] = field(default_factory=list)
+    """Substrings (e.g. your own domain or group number) that are never ad evidence."""
+    allow_members: list[str] = field(default_factory=list)
+    """Platform-qualified member ids never flagged (your admins and bots)."""
+
+
+@dataclass(slots=True)
+class FloodSettings:
+    enabled: bool = True
+    max_messages: int = 8
+    """More than this many messages from one member..."""
+    window_s: float = 60.0
+    """...within this many seconds is a flood."""
+
+
+@dataclass(slots=True)
+class SilentMemberSettings:
+    enabled: bool = True
+    days: float = 14.0
+    """A member with no message for this many days is silent."""
+    per_member: bool = False
+    """One alert per silent member instead of one per group listing them."""
+    min_list_change: int = 1
+    """Update the group's alert only when the list changes by at least this many."""
+
+
+@dataclass(slots=True)
+class SilentGroupSettings:
+    enabled: bool = True
+    hours: float = 24.0
+    """A group with no message for this many hours is silent."""
+    min_daily_messages: int = 3
+    """Fewer messages than this in the last 24 h (once watched for a day) is a zombie group."""
+
+
+@dataclass(slots=True)
+class ChurnSettings:
+    enabled: bool = True
+    window_hours: float = 1.0
+    """Leaves are counted over this trailing window."""
+    factor: float = 4.0
+    """A spike is at least this many times the group's baseline for the window..."""
+    min_leaves: int = 4
+    """...and at least this many leaves, so one leave in a tiny group is no spike."""
+    baseline_days: float = 7.0
+    """The baseline is the group's own voluntary-leave rate over this many days."""
+    prior_daily_exit_rate: float = 0.005
+    """Until a group has history, assume this share of members leave per day."""
+    prior_hours: float = 24.0
+    """Weight of that assumption, in hours of observation."""
+    fleet_min_leaves: int = 12
+    """Minimum leaves across all groups for a fleet-wide spike."""
+
+
+@dataclass(slots=True)
+class ActivitySettings:
+    window_days: float = 7.0
+    """Active-member ratio: share of members who spoke in this many days."""
+    high: float = 0.40
+    ordinary: float = 0.20
+    critical: float = 0.10
+
+
+@dataclass(slots=True)
+class DetectorSettings:
+    ad: AdSettings = field(default_factory=AdSettings)
+    flood: FloodSettings = field(default_factory=FloodSettings)
+    silent_member: SilentMemberSettings = field(default_factory=SilentMemberSettings)
+    silent_group: SilentGroupSettings = field(default_factory=SilentGroupSettings)
+    churn_spike: ChurnSettings = field(default_factory=ChurnSettings)
+    activity: ActivitySettings = field(default_factory=ActivitySettings)
+
+
+@dataclass(slots=True)
+class StoreSettings:
+    checkpoint_seconds: float = 5.0
+    """Wall seconds between state writes; the hot path never writes per event."""
+    recent_messages: int = 50
+    """Messages kept per group for the feed and evidence."""
+
+
+@dataclass(slots=True)
+class EngineSettings:
+    tick_seconds: float = 60.0
+    """Engine-clock seconds between evaluations of time-based detectors."""
+    poll_timeout: float = 25.0
+    """Long-poll wait handed to connectors, in seconds."""
+
+
+@dataclass(slots=True)
+class DemoSettings:
+    groups: int = 40
+    seed: int = 7
+    speed: float = 60.0
+    """Simulated seconds per wall second."""
+
+
+@dataclass(slots=True)
+class ConnectorSettings:
+    """One ``[[connector]]`` table; platform-specific keys go in ``options``."""
+
+    type: str
+    name: str = ""
+    options: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Settings:
+    operator: str = ""
+    """Your name in the audit log (default: the OS user)."""
+    rules: str = "Please keep this group free of ads and spam. Repeat offenders are removed from all our groups."
+    """Default rules text, used by warnings and welcome messages."""
+    group_rules: dict[str, str] = field(default_factory=dict)
+    """Per-group rules text: group id -> text."""
+    detectors: DetectorSettings = field(default_factory=DetectorSettings)
+    store: StoreSettings = field(default_factory=StoreSettings)
+    engine: EngineSettings = field(default_factory=EngineSettings)
+    demo: DemoSettings = field(default_factory=DemoSettings)
+    connectors: list[ConnectorSettings] = field(default_factory=list)
+
+    @property
+    def is_demo(self) -> bool:
+        return not self.connectors

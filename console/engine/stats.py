@@ -1,0 +1,237 @@
+"""What the engine knows about each group and member, kept in bounded windows.
+
+Counts live in hour buckets (dict of hour index -> count) so that "messages in
+the last hour", "leaves in the last 7 days" and sparklines are cheap, and old
+buckets are pruned instead of the whole history being kept.
+"""
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from connectors.events import Ban, Event, Group, Join, Leave, Member, Message, MessageDeleted, platform_of
+
+HOUR = 3600.0
+DAY = 86400.0
+HOUR_BUCKETS_KEPT = 8 * 24  # a week of baseline plus the current day
+DAY_BUCKETS_KEPT = 31
+
+
+def hour_index(at: float) -> int:
+    return int(at // HOUR)
+
+
+def day_index(at: float) -> int:
+    return int(at // DAY)
+
+
+@dataclass(slots=True)
+class MemberStats:
+    id: str
+    name: str
+    joined_at: float | None = None
+    last_message_at: float | None = None
+    messages_seen: int = 0  # since the engine started watching this member
+    present: bool = True
+    left_at: float | None = None
+    daily: dict[int, int] | None = None  # day index -> messages, last 31 days
+
+    def messages_since(self, since: float) -> int:
+        if not self.daily:
+            return 0
+        first = day_index(since)
+        return sum(n for d, n in self.daily.items() if d >= first)
+
+
+@dataclass(slots=True)
+class GroupStats:
+    id: str
+    name: str
+    platform: str
+    observed_since: float
+    tags: tuple[str, ...] = ()
+    member_count_hint: int | None = None
+    member_list_complete: bool = False
+    last_message_at: float | None = None
+    members: dict[str, MemberStats] = field(default_factory=dict)
+    hourly_messages: dict[int, int] = field(default_factory=dict)
+    hourly_joins: dict[int, int] = field(default_factory=dict)
+    hourly_leaves: dict[int, int] = field(default_factory=dict)
+    recent: deque[Message] = field(default_factory=lambda: deque(maxlen=50))
+
+    @property
+    def member_count(self) -> int:
+        present = sum(1 for m in self.members.values() if m.present)
+        if self.member_list_complete or self.member_count_hint is None:
+            return present
+        return max(present, self.member_count_hint)
+
+    def present_members(self) -> list[MemberStats]:
+        return [m for m in self.members.values() if m.present]
+
+    def count_in(self, buckets: dict[int, int], start: float, end: float) -> int:
+        lo, hi = hour_index(start), hour_index(end)
+        if hi - lo + 1 < len(buckets):
+            return sum(buckets.get(h, 0) for h in range(lo, hi + 1))
+        return sum(n for h, n in buckets.items() if lo <= h <= hi)
+
+    def messages_between(self, start: float, end: float) -> int:
+        return self.count_in(self.hourly_messages, start, end)
+
+    def leaves_between(self, start: float, end: float) -> int:
+        return self.count_in(self.hourly_leaves, start, end)
+
+    def joins_between(self, start: float, end: float) -> int:
+        return self.count_in(self.hourly_joins, start, end)
+
+    def hourly_series(self, buckets: dict[int, int], now: float, hours: int) -> list[int]:
+        last = hour_index(now)
+        return [buckets.get(h, 0) for h in range(last - hours + 1, last + 1)]
+
+
+class FleetStats:
+    """Every watched group's stats; applies events and member snapshots."""
+
+    def __init__(self, recent_messages: int = 50) -> None:
+        self.groups: dict[str, GroupStats] = {}
+        self.recent_messages = recent_messages
+
+    def group(self, group_id: str, at: float) -> GroupStats:
+        g = self.groups.get(group_id)
+        if g is None:
+            g = GroupStats(id=group_id, name=group_id, platform=platform_of(group_id), observed_since=at,
+                           recent=deque(maxlen=self.recent_messages))
+            self.groups[group_id] = g
+        return g
+
+    def load_group(self, group: Group, at: float) -> GroupStats:
+        g = self.group(group.id, at)
+        g.name, g.platform, g.tags = group.name, group.platform, group.tags
+        if group.member_count is not None:
+            g.member_count_hint = group.member_count
+        return g
+
+    def load_members(self, group_id: str, members: list[Member], at: float, complete: bool) -> None:
+        """Merge a members snapshot; members absent from a complete list have left."""
+        g = self.group(group_id, at)
+        seen = set()
+        for m in members:
+            seen.add(m.id)
+            ms = g.members.get(m.id)
+            if ms is None:
+                ms = g.members[m.id] = MemberStats(id=m.id, name=m.name)
+            ms.name, ms.present = m.name, True
+            if m.joined_at is not None:
+                ms.joined_at = m.joined_at
+            if m.last_message_at is not None and (ms.last_message_at is None or m.last_message_at > ms.last_message_at):
+                ms.last_message_at = m.last_message_at
+            if ms.last_message_at is not None and (g.last_message_at is None or ms.last_message_at > g.last_message_at):
+                g.last_message_at = ms.last_message_at
+        if complete:
+            g.member_list_complete = True
+            for mid, ms in g.members.items():
+                if mid not in seen and ms.present:
+                    ms.present, ms.left_at = False, at
+
+    def member(self, group_id: str, member_id: str) -> MemberStats | None:
+        g = self.groups.get(group_id)
+        return g.members.get(member_id) if g else None
+
+    def apply(self, ev: Event) -> None:
+        g = self.group(ev.group, ev.at)
+        if type(ev) is Message:
+            self._message(g, ev)
+        elif type(ev) is Join:
+            ms = g.members.get(ev.member)
+            if ms is None:
+                ms = g.members[ev.member] = MemberStats(id=ev.member, name=ev.member_name)
+            ms.name, ms.present, ms.joined_at, ms.left_at = ev.member_name, True, ev.at, None
+            ms.messages_seen = 0  # a rejoin is a newcomer again
+            h = hour_index(ev.at)
+            g.hourly_joins[h] = g.hourly_joins.get(h, 0) + 1
+        elif type(ev) is Leave or type(ev) is Ban:
+            ms = g.members.get(ev.member)
+            if ms is not None and not ms.present:
+                return  # a ban after the kick that removed them: one departure
+            if ms is not None:
+                ms.present, ms.left_at = False, ev.at
+            if type(ev) is Leave and ev.kicked_by is None:
+                h = hour_index(ev.at)
+                g.hourly_leaves[h] = g.hourly_leaves.get(h, 0) + 1
+        elif type(ev) is MessageDeleted:
+            for i, m in enumerate(g.recent):
+                if m.id == ev.message_id:
+                    del g.recent[i]
+                    break
+
+    def _message(self, g: GroupStats, ev: Message) -> None:
+        ms = g.members.get(ev.sender)
+        if ms is None:
+            ms = g.members[ev.sender] = MemberStats(id=ev.sender, name=ev.sender_name)
+        ms.name = ev.sender_name
+        ms.present = True
+        ms.messages_seen += 1
+        if ms.last_message_at is None or ev.at > ms.last_message_at:
+            ms.last_message_at = ev.at
+        d = day_index(ev.at)
+        if ms.daily is None:
+            ms.daily = {d: 1}
+        else:
+            ms.daily[d] = ms.daily.get(d, 0) + 1
+        h = hour_index(ev.at)
+        g.hourly_messages[h] = g.hourly_messages.get(h, 0) + 1
+        if g.last_message_at is None or ev.at > g.last_message_at:
+            g.last_message_at = ev.at
+        g.recent.append(ev)
+
+    def prune(self, now: float) -> None:
+        """Drop buckets that fell out of every window we report on."""
+        oldest_hour = hour_index(now) - HOUR_BUCKETS_KEPT
+        oldest_day = day_index(now) - DAY_BUCKETS_KEPT
+        for g in self.groups.values():
+            for buckets in (g.hourly_messages, g.hourly_joins, g.hourly_leaves):
+                for h in [h for h in buckets if h < oldest_hour]:
+                    del buckets[h]
+            for ms in g.members.values():
+                if ms.daily and len(ms.daily) > 1:
+                    for d in [d for d in ms.daily if d < oldest_day]:
+                        del ms.daily[d]
+
+
+# --- persistence: compact documents, since a fleet holds hundreds of thousands of members ---
+
+def _buckets_doc(b: dict[int, int]) -> dict[str, int]:
+    return {str(k): v for k, v in b.items()}
+
+
+def _buckets(d: dict[str, int]) -> dict[int, int]:
+    return {int(k): v for k, v in d.items()}
+
+
+def group_to_doc(g: GroupStats) -> dict:
+    return {
+        "id": g.id, "name": g.name, "platform": g.platform, "observed_since": g.observed_since,
+        "tags": list(g.tags), "member_count_hint": g.member_count_hint,
+        "member_list_complete": g.member_list_complete, "last_message_at": g.last_message_at,
+        "members": [[m.id, m.name, m.joined_at, m.last_message_at, m.messages_seen, m.present, m.left_at,
+                     _buckets_doc(m.daily) if m.daily else None] for m in g.members.values()],
+        "hourly_messages": _buckets_doc(g.hourly_messages), "hourly_joins": _buckets_doc(g.hourly_joins),
+        "hourly_leaves": _buckets_doc(g.hourly_leaves),
+        "recent": [[m.id, m.sender, m.sender_name, m.text, m.at, m.reply_to, list(m.mentions)] for m in g.recent],
+    }
+
+
+def group_from_doc(d: dict, recent_messages: int) -> GroupStats:
+    g = GroupStats(id=d["id"], name=d["name"], platform=d["platform"], observed_since=d["observed_since"],
+                   tags=tuple(d.get("tags", ())), member_count_hint=d.get("member_count_hint"),
+                   member_list_complete=d.get("member_list_complete", False),
+                   last_message_at=d.get("last_message_at"), recent=deque(maxlen=recent_messages))
+    for mid, name, joined, last, seen, present, left, daily in d["members"]:
+        g.members[mid] = MemberStats(mid, name, joined, last, seen, present, left, _buckets(daily) if daily else None)
+    g.hourly_messages = _buckets(d["hourly_messages"])
+    g.hourly_joins = _buckets(d["hourly_joins"])
+    g.hourly_leaves = _buckets(d["hourly_leaves"])
+    for mid, sender, sname, text, at, reply, mentions in d["recent"]:
+        g.recent.append(Message(group=g.id, sender=sender, sender_name=sname, text=text, at=at, id=mid,
+                                reply_to=reply, mentions=tuple(mentions)))
+    return g

@@ -1,0 +1,78 @@
+"""The weekly tiering report: per group members, active ratio, tier, joins,
+leaves, exit rate and open alerts, worst first."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Iterable
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from console.engine.activity import GroupSummary
+from console.engine.text import json_line, visible
+
+COLUMNS = ("group", "name", "platform", "members", "active_ratio", "tier", "joins", "leaves", "exit_rate",
+           "open_alerts")
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{x * 100:.1f}%"
+
+
+def rows(summaries: Iterable[GroupSummary]) -> list[dict]:
+    return [{"group": s.id, "name": s.name, "platform": s.platform, "members": s.members,
+             "active_ratio": None if s.active_ratio is None else round(s.active_ratio, 4), "tier": s.tier,
+             "joins": s.joins, "leaves": s.leaves,
+             "exit_rate": None if s.exit_rate is None else round(s.exit_rate, 4), "open_alerts": s.open_alerts}
+            for s in summaries]
+
+
+def render(summaries: list[GroupSummary], fmt: str, console: Console, title: str) -> None:
+    data = rows(summaries)
+    if fmt == "json":
+        console.file.write(json_line(data) + "\n")
+    elif fmt == "csv":
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=COLUMNS)
+        w.writeheader()
+        # CSV opens in spreadsheets: neutralise formula injection from group names.
+        for r in data:
+            r = dict(r)
+            if isinstance(r["name"], str) and r["name"][:1] in ("=", "+", "-", "@"):
+                r["name"] = "'" + r["name"]
+            w.writerow(r)
+        console.file.write(buf.getvalue())
+    elif fmt == "markdown":
+        out = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+        for r in data:
+            cells = [_cell(r[c], c) for c in COLUMNS]
+            out.append("| " + " | ".join(cells) + " |")
+        console.file.write("\n".join(out) + "\n")
+    else:
+        console.print(_table(summaries, title))
+
+
+def _cell(v: object, col: str) -> str:
+    if col in ("active_ratio", "exit_rate"):
+        return _pct(v)  # type: ignore[arg-type]
+    s = visible(str(v)) if v is not None else "-"
+    return s.replace("|", "\\|")
+
+
+TIER_STYLE = {"high": "green", "ordinary": "default", "inactive": "yellow", "critical": "red"}
+
+
+def _table(summaries: list[GroupSummary], title: str) -> Table:
+    t = Table(title=title, title_justify="left")
+    for col, just in (("group", "left"), ("name", "left"), ("members", "right"), ("active 7d", "right"),
+                      ("tier", "left"), ("joins", "right"), ("leaves", "right"), ("exit rate", "right"),
+                      ("alerts", "right")):
+        t.add_column(col, justify=just, overflow="ellipsis", no_wrap=col in ("group", "name"))
+    for s in summaries:
+        t.add_row(Text(visible(s.id)), Text(visible(s.name, 40)), str(s.members), _pct(s.active_ratio),
+                  Text(s.tier, style=TIER_STYLE[s.tier]), str(s.joins), str(s.leaves), _pct(s.exit_rate),
+                  str(s.open_alerts))
+    return t
