@@ -10,16 +10,24 @@ from console import __version__
 EXIT_USAGE = 2
 
 
-def _demo_options(p: argparse.ArgumentParser) -> None:
+# Subcommands repeat the global options so they can go either side of the command;
+# SUPPRESS keeps a subcommand's unset option from erasing the global one.
+def _demo_options(p: argparse.ArgumentParser, top: bool = False) -> None:
+    d = None if top else argparse.SUPPRESS
     g = p.add_argument_group("demo (used when no connector is configured)")
-    g.add_argument("--seed", type=int, help="simulation seed (default 7)")
-    g.add_argument("--speed", type=float, help="simulated seconds per real second (default 60)")
-    g.add_argument("--groups", type=int, help="number of simulated groups, 1-2000 (default 40)")
+    g.add_argument("--seed", type=int, default=d, help="simulation seed (default 7)")
+    g.add_argument("--speed", type=float, default=d, help="simulated seconds per real second (default 60)")
+    g.add_argument("--groups", type=int, default=d, help="number of simulated groups, 1-2000 (default 40)")
 
 
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", metavar="FILE", help="TOML config (default: groupwatch.toml in the user config dir)")
-    p.add_argument("--data-dir", metavar="DIR", help="state directory (default: $GROUPWATCH_HOME or the user data dir)")
+def _common(p: argparse.ArgumentParser, top: bool = False) -> None:
+    d = None if top else argparse.SUPPRESS
+    p.add_argument("--config", metavar="FILE", default=d,
+                   help="TOML config (default: groupwatch.toml in the user config dir)")
+    p.add_argument("--data-dir", metavar="DIR", default=d,
+                   help="state directory (default: $GROUPWATCH_HOME or the user data dir)")
+    p.add_argument("--recover", action="store_true", default=False if top else argparse.SUPPRESS,
+                   help="if a state file is damaged, set it aside and start from the last good copy")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -27,8 +35,8 @@ def parser() -> argparse.ArgumentParser:
         "Watch many chat groups live: ads, silent members and groups, churn spikes. "
         "With no config it runs on a built-in simulated fleet (the demo)."))
     p.add_argument("--version", action="version", version=f"groupwatch {__version__}")
-    _common(p)
-    _demo_options(p)
+    _common(p, top=True)
+    _demo_options(p, top=True)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     w = sub.add_parser("watch", help="run the engine; --headless prints alerts as they change")
@@ -98,8 +106,11 @@ def _dispatch(args: argparse.Namespace) -> int:
 def _runtime(args: argparse.Namespace, pace: bool = True):
     from console.runtime import open_runtime
 
-    return open_runtime(args.config, args.data_dir, groups=args.groups, seed=args.seed, speed=args.speed,
-                        pace=pace)
+    rt = open_runtime(args.config, args.data_dir, groups=args.groups, seed=args.seed, speed=args.speed,
+                      pace=pace, recover=args.recover)
+    for warning in rt.store.warnings:
+        print(f"groupwatch: warning: {warning}", file=sys.stderr)
+    return rt
 
 
 def _watch(args: argparse.Namespace) -> int:

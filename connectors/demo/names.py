@@ -107,12 +107,12 @@ def person_name(rng: random.Random, lang: str, parent: bool = False) -> str:
     return en_name(rng) if cross < 0.45 else zh_name(rng, parent)
 
 
-def ad_account_name(rng: random.Random, lang: str, contact: str) -> str:
+def ad_account_name(rng: random.Random, lang: str, contact: str, separator: str) -> str:
     if lang == "en":
         return _pick(rng, AD_NAMES_EN)
     if rng.random() < 0.3:
         # The contact in the name is what the message's "看我名" points at.
-        return f"加V {contact}"
+        return f"{separator} {contact}"
     return _pick(rng, AD_NAMES_ZH)
 
 

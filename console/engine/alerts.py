@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import enum
 import itertools
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Callable
 
 from console.engine.detectors.base import Finding, Severity
@@ -53,11 +53,12 @@ class Alert:
         return "; ".join(self.reasons)
 
     def to_doc(self) -> dict:
-        d = asdict(self)
-        d["severity"] = self.severity.label
-        d["state"] = self.state.value
-        d["reasons"] = list(self.reasons)
-        return d
+        # Hand-written: dataclasses.asdict deep-copies, and checkpoints hold thousands of alerts.
+        return {"id": self.id, "kind": self.kind, "severity": self.severity.label, "group": self.group,
+                "member": self.member, "reasons": list(self.reasons), "first_at": self.first_at, "at": self.at,
+                "excerpt": self.excerpt, "message_id": self.message_id, "score": self.score,
+                "numbers": self.numbers, "state": self.state.value, "snoozed_until": self.snoozed_until,
+                "hits": self.hits, "resolved_by": self.resolved_by}
 
     @classmethod
     def from_doc(cls, d: dict) -> "Alert":

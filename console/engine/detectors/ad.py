@@ -1,0 +1,242 @@
+"""The ``ad`` detector: content rules, an optional learned scorer, newcomers, cross-group repeats.
+
+Per message (hot path, a few microseconds):
+
+1. ``allow_members`` are never flagged; only ``Message`` events are looked at.
+2. :class:`~console.engine.detectors.ad_text.AdRules` scores the normalised
+   text (contact ids, contact/selling/adult/scam words, links, filter evasion,
+   configured keywords and regexes); every signal is a (reason, weight) pair,
+   combined with noisy-or.
+3. A learned :class:`AdScorer`, when given, is combined with the rules the
+   same way (noisy-or), and its reasons are added.
+4. A newcomer's first messages get ``newcomer_boost``, but only if some
+   content signal already fired: a newcomer saying "hi" is not an ad.
+5. The same text (its :func:`~console.engine.detectors.ad_text.skeleton`)
+   seen in ``repeat_groups`` distinct groups within ``repeat_window_s`` is a
+   cross-group repeat: a strong reason on its own, and a high-severity alert.
+   When a repeat is first established, the earlier copies in the other groups
+   are reported too (once each), so the operator can clean up everywhere.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Iterable, Protocol, runtime_checkable
+
+from connectors.events import Event, Message
+from console.engine.detectors.ad_text import AdRules, skeleton_of_squeezed
+from console.engine.detectors.base import Context, Finding, Severity
+from console.engine.settings import AdSettings
+
+log = logging.getLogger(__name__)
+
+HOUR = 3600.0
+
+EXCERPT_CHARS = 200
+"""Characters of the original message kept as the finding's excerpt."""
+
+REPEAT_WEIGHT = 0.75
+"""Weight of a cross-group repeat: above the default threshold on its own."""
+
+REPEAT_MIN_DISTINCT_CHARS = 4
+"""A repeat key needs this many distinct characters: "哈哈哈哈哈哈哈哈" or "+1+1+1+1" is not an ad."""
+
+REPEAT_INDEX_MAX_KEYS = 50_000
+"""Upper bound on texts remembered for repeat detection (memory bound for huge fleets)."""
+
+REPEAT_MAX_COPIES = 32
+"""Copies of one text remembered per key; more groups than this is a repeat anyway."""
+
+
+@runtime_checkable
+class AdScorer(Protocol):
+    """The seam for a learned model (a later issue).
+
+    ``score`` gets the raw message text (``ad_text.normalize``/``skeleton`` are
+    there for features) and returns the probability (0..1) that it is an ad and
+    the reasons to show an operator. Return reasons only when the probability is
+    evidence of an ad (e.g. "model: 0.93, words 出号/日结"): a non-empty
+    reason counts as a content signal for the newcomer boost. ``learn`` takes
+    an operator's verdict (warn/blacklist = ad, "not an ad" = ham).
+    Both must be cheap: ``score`` runs on every message.
+    """
+
+    def score(self, text: str) -> tuple[float, tuple[str, ...]]: ...
+
+    def learn(self, text: str, is_ad: bool) -> None: ...
+
+
+# One remembered copy of a text, for repeats: a list, not an object (cheapest on the hot path).
+_AT, _GROUP, _MEMBER, _MSG_ID, _EXCERPT, _REPORTED = range(6)
+
+
+class AdDetector:
+    name = "ad"
+
+    def __init__(self, settings: AdSettings, scorer: AdScorer | None = None) -> None:
+        self.settings = settings
+        self.scorer = scorer
+        self.rules = AdRules.from_settings(settings)
+        self._allow_members = frozenset(settings.allow_members)
+        self._repeats: dict[str, list[list]] = {}  # skeleton -> copies in the window
+
+    # -- learning seam -------------------------------------------------------
+    def learn(self, text: str, is_ad: bool) -> None:
+        """Pass an operator's verdict on a message to the learned scorer (if any)."""
+        if self.scorer is not None:
+            self.scorer.learn(text, is_ad)
+
+    # -- Detector protocol ---------------------------------------------------
+    def on_event(self, event: Event, ctx: Context) -> Iterable[Finding]:
+        if type(event) is not Message:
+            return ()
+        s = self.settings
+        if not s.enabled or event.sender in self._allow_members:
+            return ()
+        text = event.text
+        if not text:
+            return ()
+        a = self.rules.analyze(text)
+        score = a.score
+        reasons = [r for r, _ in a.signals]
+
+        p = 0.0
+        if self.scorer is not None:
+            try:
+                p, extra = self.scorer.score(text)
+                p = min(1.0, max(0.0, float(p)))
+            except Exception:  # a broken model must not take the rules down with it
+                log.exception("ad scorer failed; rules only for this message")
+                p, extra = 0.0, ()
+            score = 1.0 - (1.0 - score) * (1.0 - p)
+            reasons.extend(extra)
+
+        repeat_groups, unreported = self._repeat(a.squeezed, event, s)
+        if repeat_groups:
+            score = 1.0 - (1.0 - score) * (1.0 - REPEAT_WEIGHT)
+            reasons.insert(0, f"same text in {repeat_groups} groups within {_span(s.repeat_window_s)}")
+
+        if reasons and s.newcomer_boost > 0:
+            ms = ctx.stats.member(event.group, event.sender)
+            if (
+                ms is not None
+                and ms.joined_at is not None
+                and ms.messages_seen <= s.newcomer_messages
+                and event.at - ms.joined_at <= s.newcomer_hours * HOUR
+            ):
+                score = min(1.0, score + s.newcomer_boost)
+                reasons.append(f"newcomer: joined {_span(event.at - ms.joined_at)} ago, message {max(ms.messages_seen, 1)}")
+
+        if score < s.threshold:
+            return ()
+        if not reasons:  # only the model spoke, without words of its own
+            reasons.append(f"learned model: {p:.2f}")
+        rounded = round(score, 3)
+        numbers: dict[str, float | int | str | list] = {"score": rounded}
+        if repeat_groups:
+            numbers["groups"] = repeat_groups
+        high = score >= s.high_threshold or bool(repeat_groups)
+        findings = [Finding(
+            kind="ad",
+            severity=Severity.HIGH if high else Severity.MEDIUM,
+            group=event.group,
+            member=event.sender,
+            reasons=tuple(reasons),
+            at=event.at,
+            excerpt=text[:EXCERPT_CHARS],
+            message_id=event.id,
+            score=rounded,
+            numbers=numbers,
+        )]
+        # Earlier copies of a repeat in other groups: reported once, when the repeat is established,
+        # so the operator can clean up everywhere. Copies in this group are covered by this finding.
+        for c in unreported:
+            c[_REPORTED] = True
+            if c[_GROUP] == event.group:
+                continue
+            findings.append(Finding(
+                kind="ad",
+                severity=Severity.HIGH,
+                group=c[_GROUP],
+                member=c[_MEMBER],
+                reasons=(reasons[0], f"same text later in {event.group}"),
+                at=c[_AT],
+                excerpt=c[_EXCERPT],
+                message_id=c[_MSG_ID],
+                score=rounded,
+                numbers=dict(numbers),
+            ))
+        return findings
+
+    def on_tick(self, ctx: Context) -> Iterable[Finding]:
+        self.prune(ctx.now)
+        return ()
+
+    # -- cross-group repeats -------------------------------------------------
+    def _repeat(self, squeezed: str, ev: Message, s: AdSettings) -> tuple[int, list[list]]:
+        """Remember this message; return (distinct groups within the window if that makes a
+        repeat else 0, copies in this window not reported yet, this one included)."""
+        if s.repeat_groups < 2 or len(squeezed) < s.repeat_min_chars:  # repeat_groups 0 or 1: off
+            return 0, []
+        key = skeleton_of_squeezed(squeezed)
+        if len(key) < s.repeat_min_chars:
+            return 0, []
+        text = ev.text
+        me = [ev.at, ev.group, ev.sender, ev.id, text if len(text) <= EXCERPT_CHARS else text[:EXCERPT_CHARS], False]
+        repeats = self._repeats
+        copies = repeats.get(key)
+        if copies is None:
+            if len(repeats) >= REPEAT_INDEX_MAX_KEYS:
+                self._shrink(ev.at)
+            repeats[key] = [me]
+            return 0, []
+        since = ev.at - s.repeat_window_s
+        if copies[0][_AT] < since:
+            copies[:] = [c for c in copies if c[_AT] >= since]
+        copies.append(me)
+        if len(copies) > REPEAT_MAX_COPIES:
+            del copies[0]
+        if len(copies) < s.repeat_groups:
+            return 0, []
+        n = len({c[_GROUP] for c in copies})
+        if n < s.repeat_groups or len(set(key)) < REPEAT_MIN_DISTINCT_CHARS:
+            return 0, []
+        return n, [c for c in copies if not c[_REPORTED]]
+
+    def prune(self, now: float) -> None:
+        """Forget copies older than the repeat window (called on every tick)."""
+        since = now - self.settings.repeat_window_s
+        dead = []
+        for key, copies in self._repeats.items():
+            if copies[-1][_AT] < since:
+                dead.append(key)
+            elif copies[0][_AT] < since:
+                copies[:] = [c for c in copies if c[_AT] >= since]
+        for key in dead:
+            del self._repeats[key]
+
+    def _shrink(self, now: float) -> None:
+        self.prune(now)
+        if len(self._repeats) >= REPEAT_INDEX_MAX_KEYS:
+            # Still full within one window: drop the oldest-inserted tenth.
+            drop = max(1, REPEAT_INDEX_MAX_KEYS // 10)
+            for key in list(self._repeats)[:drop]:
+                del self._repeats[key]
+
+    @property
+    def repeat_index_size(self) -> int:
+        return len(self._repeats)
+
+
+def _span(seconds: float) -> str:
+    """15 min, 2 h, 3 d, 40 s."""
+    seconds = max(0.0, seconds)
+    if seconds < 90:
+        return f"{int(seconds)} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.3g} min"
+    if seconds < 48 * HOUR:
+        return f"{int(seconds // HOUR)} h"
+    return f"{int(seconds // 86400)} d"
+
+
+__all__ = ["AdDetector", "AdScorer", "AdRules"]
