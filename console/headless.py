@@ -44,7 +44,7 @@ class Printer:
             return
         r = alert_record(self.engine, a, change)
         line = Text()
-        line.append(f"{r['at'][11:19]} {change.value:<8} ")
+        line.append(f"{dt.datetime.fromtimestamp(a.at):%H:%M:%S} {change.value:<8} ")
         line.append(f"{a.severity.label:<6}", style=SEVERITY_STYLE[a.severity.label])
         line.append(f" {a.kind:<13} ")
         line.append(visible(r["group_name"] or "(fleet)", 40))

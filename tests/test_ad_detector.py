@@ -399,8 +399,30 @@ def test_rejoin_makes_a_newcomer_again() -> None:
 # cross-group repeats
 # ---------------------------------------------------------------------------
 
-REPEAT = AdSettings(repeat_groups=3, repeat_window_s=900, repeat_min_chars=8)
+REPEAT = AdSettings(repeat_groups=3, repeat_window_s=900, repeat_min_chars=8, repeat_alone_min_chars=8)
 PLAIN = "明天下午三点开会大家记得准时参加"  # no content signal at all
+
+
+def test_a_short_everyday_line_repeated_by_chance_is_not_an_ad_by_default() -> None:
+    f = Fleet(AdSettings())
+    for i in range(4):
+        assert f.say(f"qq:g{i}", f"qq:u{i}", "这个报错谁遇到过", T0 + i) == []
+    for i in range(4):
+        assert f.say(f"qq:k{i}", f"qq:w{i}", "does anyone know how to fix this?", T0 + i) == []
+    long_line = "明天下午三点开会大家记得准时参加，地点在三楼会议室不见不散，请提前十分钟到场签到，谢谢各位配合"
+    out = []
+    for i in range(3):
+        out = f.say(f"qq:h{i}", f"qq:v{i}", long_line, T0 + 10 + i)
+    assert out and has(out[0].reasons, "same text in 3 groups")
+
+
+def test_a_plain_repeat_from_newcomers_counts() -> None:
+    f = Fleet(AdSettings())
+    out = []
+    for i in range(3):
+        f.stats.apply(Join(group=f"qq:n{i}", member=f"qq:x{i}", member_name="x", at=T0))
+        out = f.say(f"qq:n{i}", f"qq:x{i}", "does anyone know how to fix this?", T0 + 10 + i)
+    assert out and has(out[0].reasons, "same text in 3 groups")
 
 
 def test_repeat_in_repeat_groups_minus_one_groups_is_not_a_repeat() -> None:

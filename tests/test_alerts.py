@@ -65,3 +65,12 @@ def test_operator_states_snooze_wakes_and_persistence_round_trip():
     assert restored.get(a.id).resolved_by == "alice"
     c, _ = restored.apply(finding(member="demo:u3"))
     assert c.id == max(a.id, b.id) + 1
+
+
+def test_more_evidence_on_the_same_message_keeps_earlier_reasons():
+    book = AlertBook()
+    book.apply(finding(reasons=("contact number 12345",), message_id="m1"))
+    a, _ = book.apply(finding(reasons=("same text in 3 groups",), message_id="m1"))
+    assert a.reasons == ("same text in 3 groups", "contact number 12345")
+    a, _ = book.apply(finding(reasons=("link",), message_id="m2"))  # a new message: its own reasons
+    assert a.reasons == ("link",)

@@ -133,7 +133,12 @@ class AlertBook:
         if (current.reasons == f.reasons and current.numbers == f.numbers and current.severity >= f.severity
                 and current.excerpt == f.excerpt):
             return None  # the same condition seen again: nothing new to tell anyone
-        current.reasons, current.numbers, current.at = f.reasons, dict(f.numbers), f.at
+        if f.message_id is not None and f.message_id == current.message_id:
+            # More evidence about the same message: keep what was already known.
+            reasons = f.reasons + tuple(r for r in current.reasons if r not in f.reasons)
+        else:
+            reasons = f.reasons
+        current.reasons, current.numbers, current.at = reasons, dict(f.numbers), max(current.at, f.at)
         current.severity = max(current.severity, f.severity)
         current.excerpt = f.excerpt if f.excerpt is not None else current.excerpt
         current.message_id = f.message_id or current.message_id

@@ -27,6 +27,12 @@ class AdSettings:
     """Number of distinct groups that makes a repeat."""
     repeat_min_chars: int = 8
     """Shorter texts ("hi", "哈哈哈") never count as repeats."""
+    repeat_weight: float = 0.75
+    """Weight of a cross-group repeat (above the default threshold on its own)."""
+    repeat_alone_min_chars: int = 40
+    """A repeat with no other evidence counts only from a newcomer or for texts at
+    least this long: everyday lines ("这个报错谁遇到过", "does anyone know how to
+    fix this?") recur across groups by chance."""
     keywords: list[str] = field(default_factory=list)
     """Extra keywords (matched after normalisation), each adding ``keyword_weight``."""
     keyword_weight: float = 0.5

@@ -34,9 +34,6 @@ HOUR = 3600.0
 EXCERPT_CHARS = 200
 """Characters of the original message kept as the finding's excerpt."""
 
-REPEAT_WEIGHT = 0.75
-"""Weight of a cross-group repeat: above the default threshold on its own."""
-
 REPEAT_MIN_DISTINCT_CHARS = 4
 """A repeat key needs this many distinct characters: "哈哈哈哈哈哈哈哈" or "+1+1+1+1" is not an ad."""
 
@@ -110,19 +107,18 @@ class AdDetector:
             score = 1.0 - (1.0 - score) * (1.0 - p)
             reasons.extend(extra)
 
+        ms = ctx.stats.member(event.group, event.sender)
+        newcomer = (ms is not None and ms.joined_at is not None and ms.messages_seen <= s.newcomer_messages
+                    and event.at - ms.joined_at <= s.newcomer_hours * HOUR)
         repeat_groups, unreported = self._repeat(a.squeezed, event, s)
+        if repeat_groups and not reasons and not newcomer and len(a.squeezed) < s.repeat_alone_min_chars:
+            repeat_groups, unreported = 0, []  # an everyday line from a regular, seen elsewhere by chance
         if repeat_groups:
-            score = 1.0 - (1.0 - score) * (1.0 - REPEAT_WEIGHT)
+            score = 1.0 - (1.0 - score) * (1.0 - s.repeat_weight)
             reasons.insert(0, f"same text in {repeat_groups} groups within {_span(s.repeat_window_s)}")
 
         if reasons and s.newcomer_boost > 0:
-            ms = ctx.stats.member(event.group, event.sender)
-            if (
-                ms is not None
-                and ms.joined_at is not None
-                and ms.messages_seen <= s.newcomer_messages
-                and event.at - ms.joined_at <= s.newcomer_hours * HOUR
-            ):
+            if newcomer:
                 score = min(1.0, score + s.newcomer_boost)
                 reasons.append(f"newcomer: joined {_span(event.at - ms.joined_at)} ago, message {max(ms.messages_seen, 1)}")
 
@@ -158,7 +154,7 @@ class AdDetector:
                 severity=Severity.HIGH,
                 group=c[_GROUP],
                 member=c[_MEMBER],
-                reasons=(reasons[0], f"same text later in {event.group}"),
+                reasons=(reasons[0], f"same text later in {_group_name(ctx, event.group)}"),
                 at=c[_AT],
                 excerpt=c[_EXCERPT],
                 message_id=c[_MSG_ID],
@@ -225,6 +221,11 @@ class AdDetector:
     @property
     def repeat_index_size(self) -> int:
         return len(self._repeats)
+
+
+def _group_name(ctx: Context, group_id: str) -> str:
+    g = ctx.stats.groups.get(group_id)
+    return g.name if g is not None else group_id
 
 
 def _span(seconds: float) -> str:
