@@ -59,12 +59,21 @@ def test_silent_member_list_updates_and_clears_when_everyone_speaks():
     d = SilentMemberDetector(s)
     assert len(list(d.on_tick(Context(stats, T0)))) == 1
     assert list(d.on_tick(Context(stats, T0 + 60))) == []  # unchanged list: nothing new
-    stats.apply(msg(G, "a", T0 + 120))
+    feed(d, stats, [msg(G, "a", T0 + 120)])
     found = list(d.on_tick(Context(stats, T0 + 180)))
     assert found[0].numbers["members"] == ["b"]
-    stats.apply(msg(G, "b", T0 + 200))
+    feed(d, stats, [msg(G, "b", T0 + 200)])
     found = list(d.on_tick(Context(stats, T0 + 240)))
     assert found[0].clears
+
+
+def test_silent_member_turns_silent_when_time_passes_without_any_event():
+    s = SilentMemberSettings(days=14)
+    stats = fleet_with(G, {"a": T0 - 20 * DAY, "b": T0 - 10 * DAY}, T0)
+    d = SilentMemberDetector(s)
+    assert list(d.on_tick(Context(stats, T0)))[0].numbers["members"] == ["a"]
+    assert list(d.on_tick(Context(stats, T0 + 4 * DAY - 1))) == []
+    assert list(d.on_tick(Context(stats, T0 + 4 * DAY)))[0].numbers["members"] == ["a", "b"]
 
 
 def test_silent_member_per_member_mode_and_unknown_join_time_counts_from_watch_start():

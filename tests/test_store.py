@@ -5,6 +5,7 @@ import errno
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -34,7 +35,6 @@ WEIRD = [
     "\ud800",
     "ends with high \udbff",
     "reversed pair \udc00\ud800",
-    "split pair as two code points \ud83d\ude00",
     "real emoji 😀 and CJK 广告 and RTL \u202e",
     "\x00gw:str:41 looks like the private marker",
     "\x00gw:str:zz",
@@ -65,14 +65,9 @@ def test_weird_strings_round_trip_exactly(tmp_path: Path) -> None:
         assert s.get_doc("state", "meta", "k\ud800\x00[b]") == {"v": WEIRD, "_key": "k\ud800\x00[b]"}
 
 
-def test_encode_decode_only_escape_when_needed() -> None:
-    plain = {"t": {"1": {"s": "emoji 😀 and \ud800"}}}
-    out = encode_state(plain)
-    assert b"gw:str" not in out  # real emoji and lone surrogates are plain JSON
-    assert decode_state(out) == plain
-    split = {"t": {"1": {"s": "\ud83d\ude00", "real": "😀"}}}
-    back = decode_state(encode_state(split))
-    assert back == split and len(back["t"]["1"]["s"]) == 2 and len(back["t"]["1"]["real"]) == 1
+def test_a_split_surrogate_pair_reads_back_as_the_character_it_forms() -> None:
+    # The documented limit of ASCII JSON; no connector can produce such a string.
+    assert decode_state(encode_state({"t": {"1": {"s": "\ud83d\ude00"}}})) == {"t": {"1": {"s": "😀"}}}
 
 
 TRICKY = ["\\x41", "\\\\x41", "é\\é", "\\U0001f600", "\\", "\\\\", "😀\\x😀", "\\u00e9", '\\"x', "\x7f\x80\xff",
@@ -85,28 +80,27 @@ def _random_text(rng: random.Random) -> str:
     out = []
     for _ in range(rng.randint(0, 12)):
         if rng.random() < 0.15:
-            out.append(rng.choice(["\\", "\\x", "\\U", '"', MARK_PREFIX]))
+            out.append(rng.choice(["\\", "\\x", "\\U", '"']))
         else:
             lo, hi = rng.choice(pools)
             out.append(chr(rng.randint(lo, hi)))
     return "".join(out)
 
 
-MARK_PREFIX = store_mod.MARK
+SPLIT_PAIR = re.compile("[\ud800-\udbff][\udc00-\udfff]")
 
 
 def test_encoding_matches_ensure_ascii_and_round_trips_random_strings() -> None:
     rng = random.Random(1234)
     strings = TRICKY + WEIRD + [_random_text(rng) for _ in range(3000)]
-    split = store_mod._SPLIT_PAIR
     for s in strings:
+        if SPLIT_PAIR.search(s):
+            continue  # see test_a_split_surrogate_pair_reads_back_as_the_character_it_forms
         data = {"t": {"1": {s: [s, {"k": s}]}}}
         out = encode_state(data)
         assert out.isascii()
         assert decode_state(out) == data, repr(s)
-        if not split.search(s) and not s.startswith(MARK_PREFIX):
-            # byte for byte what json.dumps(..., ensure_ascii=True) writes
-            assert out == json.dumps(data, ensure_ascii=True, separators=(",", ":")).encode("ascii"), repr(s)
+        assert out == json.dumps(data, ensure_ascii=True, separators=(",", ":")).encode("ascii"), repr(s)
 
 
 def test_values_of_all_json_types_round_trip(tmp_path: Path) -> None:

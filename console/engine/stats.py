@@ -58,13 +58,18 @@ class GroupStats:
     hourly_joins: dict[int, int] = field(default_factory=dict)
     hourly_leaves: dict[int, int] = field(default_factory=dict)
     recent: deque[Message] = field(default_factory=lambda: deque(maxlen=50))
+    present_count: int = 0  # kept by FleetStats as members come and go; read on every tick
 
     @property
     def member_count(self) -> int:
-        present = sum(1 for m in self.members.values() if m.present)
         if self.member_list_complete or self.member_count_hint is None:
-            return present
-        return max(present, self.member_count_hint)
+            return self.present_count
+        return max(self.present_count, self.member_count_hint)
+
+    def set_present(self, m: MemberStats, present: bool) -> None:
+        if m.present != present:
+            m.present = present
+            self.present_count += 1 if present else -1
 
     def present_members(self) -> list[MemberStats]:
         return [m for m in self.members.values() if m.present]
@@ -95,6 +100,7 @@ class FleetStats:
     def __init__(self, recent_messages: int = 50) -> None:
         self.groups: dict[str, GroupStats] = {}
         self.recent_messages = recent_messages
+        self._pruned_hour = self._pruned_day = -1
 
     def group(self, group_id: str, at: float) -> GroupStats:
         g = self.groups.get(group_id)
@@ -119,8 +125,9 @@ class FleetStats:
             seen.add(m.id)
             ms = g.members.get(m.id)
             if ms is None:
-                ms = g.members[m.id] = MemberStats(id=m.id, name=m.name)
-            ms.name, ms.present = m.name, True
+                ms = g.members[m.id] = MemberStats(id=m.id, name=m.name, present=False)
+            ms.name = m.name
+            g.set_present(ms, True)
             if m.joined_at is not None:
                 ms.joined_at = m.joined_at
             if m.last_message_at is not None and (ms.last_message_at is None or m.last_message_at > ms.last_message_at):
@@ -131,7 +138,8 @@ class FleetStats:
             g.member_list_complete = True
             for mid, ms in g.members.items():
                 if mid not in seen and ms.present:
-                    ms.present, ms.left_at = False, at
+                    g.set_present(ms, False)
+                    ms.left_at = at
 
     def member(self, group_id: str, member_id: str) -> MemberStats | None:
         g = self.groups.get(group_id)
@@ -144,8 +152,9 @@ class FleetStats:
         elif type(ev) is Join:
             ms = g.members.get(ev.member)
             if ms is None:
-                ms = g.members[ev.member] = MemberStats(id=ev.member, name=ev.member_name)
-            ms.name, ms.present, ms.joined_at, ms.left_at = ev.member_name, True, ev.at, None
+                ms = g.members[ev.member] = MemberStats(id=ev.member, name=ev.member_name, present=False)
+            g.set_present(ms, True)
+            ms.name, ms.joined_at, ms.left_at = ev.member_name, ev.at, None
             ms.messages_seen = 0  # a rejoin is a newcomer again
             h = hour_index(ev.at)
             g.hourly_joins[h] = g.hourly_joins.get(h, 0) + 1
@@ -154,7 +163,8 @@ class FleetStats:
             if ms is not None and not ms.present:
                 return  # a ban after the kick that removed them: one departure
             if ms is not None:
-                ms.present, ms.left_at = False, ev.at
+                g.set_present(ms, False)
+                ms.left_at = ev.at
             if type(ev) is Leave and ev.kicked_by is None:
                 h = hour_index(ev.at)
                 g.hourly_leaves[h] = g.hourly_leaves.get(h, 0) + 1
@@ -167,9 +177,10 @@ class FleetStats:
     def _message(self, g: GroupStats, ev: Message) -> None:
         ms = g.members.get(ev.sender)
         if ms is None:
-            ms = g.members[ev.sender] = MemberStats(id=ev.sender, name=ev.sender_name)
+            ms = g.members[ev.sender] = MemberStats(id=ev.sender, name=ev.sender_name, present=False)
         ms.name = ev.sender_name
-        ms.present = True
+        if not ms.present:
+            g.set_present(ms, True)
         ms.messages_seen += 1
         if ms.last_message_at is None or ev.at > ms.last_message_at:
             ms.last_message_at = ev.at
@@ -185,13 +196,21 @@ class FleetStats:
         g.recent.append(ev)
 
     def prune(self, now: float) -> None:
-        """Drop buckets that fell out of every window we report on."""
-        oldest_hour = hour_index(now) - HOUR_BUCKETS_KEPT
-        oldest_day = day_index(now) - DAY_BUCKETS_KEPT
+        """Drop buckets that fell out of every window we report on (once an hour, members' once a day)."""
+        hour, day = hour_index(now), day_index(now)
+        if hour == self._pruned_hour:
+            return
+        self._pruned_hour = hour
+        oldest_hour = hour - HOUR_BUCKETS_KEPT
+        oldest_day = day - DAY_BUCKETS_KEPT
+        members_too = day != self._pruned_day
+        self._pruned_day = day
         for g in self.groups.values():
             for buckets in (g.hourly_messages, g.hourly_joins, g.hourly_leaves):
                 for h in [h for h in buckets if h < oldest_hour]:
                     del buckets[h]
+            if not members_too:
+                continue
             for ms in g.members.values():
                 if ms.daily and len(ms.daily) > 1:
                     for d in [d for d in ms.daily if d < oldest_day]:
@@ -209,12 +228,18 @@ def _buckets(d: dict[str, int]) -> dict[int, int]:
 
 
 def group_to_doc(g: GroupStats) -> dict:
+    ms = list(g.members.values())
     return {
         "id": g.id, "name": g.name, "platform": g.platform, "observed_since": g.observed_since,
         "tags": list(g.tags), "member_count_hint": g.member_count_hint,
         "member_list_complete": g.member_list_complete, "last_message_at": g.last_message_at,
-        "members": [[m.id, m.name, m.joined_at, m.last_message_at, m.messages_seen, m.present, m.left_at,
-                     _buckets_doc(m.daily) if m.daily else None] for m in g.members.values()],
+        # Columns, not a list per member: no new object per member, a fraction of the memory.
+        "members": {
+            "id": [m.id for m in ms], "name": [m.name for m in ms], "joined_at": [m.joined_at for m in ms],
+            "last_message_at": [m.last_message_at for m in ms], "seen": [m.messages_seen for m in ms],
+            "present": [m.present for m in ms], "left_at": [m.left_at for m in ms],
+            "daily": [_buckets_doc(m.daily) if m.daily else None for m in ms],
+        },
         "hourly_messages": _buckets_doc(g.hourly_messages), "hourly_joins": _buckets_doc(g.hourly_joins),
         "hourly_leaves": _buckets_doc(g.hourly_leaves),
         "recent": [[m.id, m.sender, m.sender_name, m.text, m.at, m.reply_to, list(m.mentions)] for m in g.recent],
@@ -226,8 +251,12 @@ def group_from_doc(d: dict, recent_messages: int) -> GroupStats:
                    tags=tuple(d.get("tags", ())), member_count_hint=d.get("member_count_hint"),
                    member_list_complete=d.get("member_list_complete", False),
                    last_message_at=d.get("last_message_at"), recent=deque(maxlen=recent_messages))
-    for mid, name, joined, last, seen, present, left, daily in d["members"]:
+    c = d["members"]
+    for mid, name, joined, last, seen, present, left, daily in zip(
+            c["id"], c["name"], c["joined_at"], c["last_message_at"], c["seen"], c["present"], c["left_at"],
+            c["daily"]):
         g.members[mid] = MemberStats(mid, name, joined, last, seen, present, left, _buckets(daily) if daily else None)
+        g.present_count += 1 if present else 0
     g.hourly_messages = _buckets(d["hourly_messages"])
     g.hourly_joins = _buckets(d["hourly_joins"])
     g.hourly_leaves = _buckets(d["hourly_leaves"])

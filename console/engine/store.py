@@ -83,92 +83,16 @@ def _why(e: OSError) -> str:
 
 # --- encoding -----------------------------------------------------------------
 
-# A string starting with MARK is an escaped string: MARK + hex of its
-# UTF-8 (surrogatepass) bytes. Used only for strings JSON cannot round-trip.
-MARK = "\x00gw:str:"
-_MARK_JSON = json.dumps(MARK)[:-1]  # the opening quote and the escaped marker: "\u0000gw:str:
-_MARK_JSON_BYTES = _MARK_JSON.encode("ascii")
-_SPLIT_PAIR = re.compile("[\ud800-\udbff][\udc00-\udfff]")
-
-
-def _needs_escape(s: str) -> bool:
-    return s.startswith(MARK) or _SPLIT_PAIR.search(s) is not None
-
-
-def _protect(obj: Any) -> Any:
-    if isinstance(obj, str):
-        if _needs_escape(obj):
-            return MARK + obj.encode("utf-8", "surrogatepass").hex()
-        return obj
-    if isinstance(obj, dict):
-        return {(_protect(k) if isinstance(k, str) else k): _protect(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_protect(v) for v in obj]
-    return obj
-
-
-def _unprotect(obj: Any) -> Any:
-    if isinstance(obj, str):
-        if obj.startswith(MARK):
-            return bytes.fromhex(obj[len(MARK):]).decode("utf-8", "surrogatepass")
-        return obj
-    if isinstance(obj, dict):
-        return {_unprotect(k): _unprotect(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_unprotect(v) for v in obj]
-    return obj
-
-
-def _dumps(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"), check_circular=False)
-
-
-def _ascii_json(b: bytes, was_ascii: bool) -> bytes:
-    r"""Turn ``text.encode("ascii", "backslashreplace")`` of JSON ``text`` into what
-    ``ensure_ascii=True`` writes.
-
-    ``backslashreplace`` gives ``\xNN``, ``\uNNNN`` and ``\UNNNNNNNN``; the first and
-    last are rewritten to JSON's ``\u00NN`` and surrogate-pair escapes. JSON text from
-    ``json.dumps`` never holds a raw NUL, so NUL stands in for escaped backslashes
-    (``\\``) meanwhile, so that a user's literal ``\x`` is not mistaken for an escape.
-    """
-    if b"\x7f" in b:  # DEL is ASCII, but ensure_ascii escapes it too
-        b = b.replace(b"\x7f", b"\\u007f")
-    if was_ascii:
-        return b
-    backslashes = b"\\\\" in b
-    if backslashes:
-        b = b.replace(b"\\\\", b"\x00")
-    b = b.replace(b"\\x", b"\\u00")
-    if b"\\U" in b:  # each is followed by 8 hex digits: a character above U+FFFF
-        parts = b.split(b"\\U")
-        out = [parts[0]]
-        for part in parts[1:]:
-            cp = int(part[:8], 16) - 0x10000
-            out.append(b"\\u%04x\\u%04x" % (0xD800 + (cp >> 10), 0xDC00 + (cp & 0x3FF)))
-            out.append(part[8:])
-        b = b"".join(out)
-    if backslashes:
-        b = b.replace(b"\x00", b"\\\\")
-    return b
-
-
 def encode_state(data: Any) -> bytes:
-    """The JSON bytes for ``data``, pure ASCII, every ``str`` round-tripping exactly.
+    """The JSON bytes for ``data``: ``json.dumps(data, ensure_ascii=True)``, compact.
 
-    The bytes are those of ``json.dumps(data, ensure_ascii=True)`` (compact). They
-    are made from one non-ASCII dump, because only that one shows whether a string
-    holds a high+low surrogate pair as two separate code points, which ASCII JSON
-    cannot tell from the character they form; such strings (rare: nothing decoded
-    from UTF-8 or JSON has them) are stored escaped with :data:`MARK`.
+    ASCII because strings from strangers may hold lone surrogates, which UTF-8
+    cannot encode. One dump, no intermediate copies: a fleet's state is tens of
+    MB. (A str holding a high and a low surrogate as two separate code points
+    reads back as the one character they form; nothing decoded from UTF-8 or
+    JSON, which is all a connector produces, can hold such a pair.)
     """
-    text = _dumps(data)
-    if _MARK_JSON in text or _SPLIT_PAIR.search(text):
-        text = _dumps(_protect(data))
-    was_ascii = text.isascii()
-    raw = text.encode("ascii", "backslashreplace")
-    del text  # up to 4 bytes a character: free it before the copies below
-    return _ascii_json(raw, was_ascii)
+    return json.dumps(data, ensure_ascii=True, separators=(",", ":"), check_circular=False).encode("ascii")
 
 
 def decode_state(raw: bytes) -> dict:
@@ -176,8 +100,6 @@ def decode_state(raw: bytes) -> dict:
     if not raw.strip():
         raise ValueError("the file is empty (truncated?)")
     data = json.loads(raw)
-    if _MARK_JSON_BYTES in raw:
-        data = _unprotect(data)
     if not isinstance(data, dict):
         raise ValueError(f"expected a JSON object of tables, found {type(data).__name__}")
     for table, docs in data.items():

@@ -55,20 +55,23 @@ class ChurnDetector:
             g = ctx.stats.groups.get(gid)
             if g is None:
                 continue
-            f = self._judge(gid, len(times), self.baseline(g, ctx.now), self.s.min_leaves, ctx.now,
-                            g.member_count)
+            # Below the minimum nothing can spike: skip the baseline (the common case).
+            expected = self.baseline(g, ctx.now) if len(times) >= self.s.min_leaves else 0.0
+            f = self._judge(gid, len(times), expected, self.s.min_leaves, ctx.now, g.member_count)
             if f:
                 out.append(f)
             if not times:
                 del self._leaves[gid]
         while self._fleet and self._fleet[0] < horizon:
             self._fleet.popleft()
-        if self._fleet or self._peak.get(FLEET):
+        if len(self._fleet) >= self.s.fleet_min_leaves:
             expected = sum(self.baseline(g, ctx.now) for g in ctx.stats.groups.values())
             members = sum(g.member_count for g in ctx.stats.groups.values())
             f = self._judge(FLEET, len(self._fleet), expected, self.s.fleet_min_leaves, ctx.now, members)
             if f:
                 out.append(f)
+        else:
+            self._peak.pop(FLEET, None)
         return out
 
     def _judge(self, gid: str | None, leaves: int, expected: float, minimum: int, now: float,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from connectors.events import Event
+from connectors.events import Event, Message
 from console.engine.detectors.base import Context, Finding, Severity
 from console.engine.settings import SilentGroupSettings, SilentMemberSettings
 from console.engine.stats import DAY, HOUR, GroupStats, MemberStats
@@ -35,20 +35,36 @@ def silent_members(g: GroupStats, now: float, days: float) -> list[MemberStats]:
 
 
 class SilentMemberDetector:
+    """Keeps each group's silent list, recomputing a group only when it can have
+    changed: a listed member spoke, someone came or went, or the next member is
+    due to cross the threshold. A full scan of every member on every tick is
+    what a fleet of a thousand groups cannot afford."""
+
     name = "silent_member"
 
     def __init__(self, settings: SilentMemberSettings) -> None:
         self.s = settings
         self._last: dict[str, frozenset[str]] = {}
+        self._due: dict[str, float] = {}  # group -> when its next member turns silent
+        self._dirty: set[str] = set()
 
     def on_event(self, event: Event, ctx: Context) -> Iterable[Finding]:
+        if type(event) is Message:
+            listed = self._last.get(event.group)
+            if listed and event.sender in listed:
+                self._dirty.add(event.group)
+        else:
+            self._dirty.add(event.group)
         return ()
 
     def on_tick(self, ctx: Context) -> Iterable[Finding]:
         out: list[Finding] = []
         for g in ctx.stats.groups.values():
+            if g.id not in self._dirty and ctx.now < self._due.get(g.id, float("-inf")):
+                continue
             quiet = silent_members(g, ctx.now, self.s.days)
             ids = frozenset(m.id for m in quiet)
+            self._due[g.id] = self._next_due(g, ids)
             before = self._last.get(g.id, frozenset())
             if self.s.per_member:
                 out.extend(self._per_member(g, quiet, before, ids, ctx.now))
@@ -60,7 +76,13 @@ class SilentMemberDetector:
                 else:
                     continue  # too small a change to tell anyone; compare against the last told list
             self._last[g.id] = ids
+        self._dirty.clear()
         return out
+
+    def _next_due(self, g: GroupStats, quiet: frozenset[str]) -> float:
+        span = self.s.days * DAY
+        return min((silent_since(m, g) + span for m in g.members.values() if m.present and m.id not in quiet),
+                   default=float("inf"))
 
     def _group_finding(self, g: GroupStats, quiet: list[MemberStats], now: float) -> Finding:
         present = sum(1 for m in g.members.values() if m.present)
