@@ -259,6 +259,7 @@ class Engine:
             if health.state != status.health.state or health.reason != status.health.reason:
                 status.health = health
             self.maybe_tick()
+            await asyncio.sleep(0)  # a connector that answers at once must not starve the UI or the others
 
     def _set_health(self, name: str, state: HealthState, reason: str) -> None:
         self.status[name].health = Health(state, reason)
