@@ -46,6 +46,7 @@ class GroupSummary:
     exit_rate: float | None
     open_alerts: int
     sparkline: list[int]
+    tags: tuple[str, ...] = ()
 
     @property
     def worst_key(self) -> tuple:
@@ -66,5 +67,5 @@ def summarize(g: GroupStats, now: float, s: ActivitySettings, open_alerts: int) 
         messages_1h=g.messages_between(now - HOUR + 1, now), messages_24h=g.messages_between(now - DAY + 1, now),
         active_ratio=ratio, tier=tier(ratio, s), last_message_at=g.last_message_at, joins=joins, leaves=leaves,
         exit_rate=(leaves / base) if base > 0 else None, open_alerts=open_alerts,
-        sparkline=g.hourly_series(g.hourly_messages, now, 24),
+        sparkline=g.hourly_series(g.hourly_messages, now, 24), tags=g.tags,
     )
