@@ -71,6 +71,8 @@ class Connector(Protocol):
     name: str
     platform: str
     capabilities: frozenset[Capability]
+    # Optional attributes, read with getattr: ``idempotent_send`` (a repeated idempotency key is not
+    # posted twice, so a send interrupted by a crash may be retried) and ``max_mentions`` per message.
 
     async def poll(self, cursor: str | None, timeout: float) -> Batch: ...
 
@@ -81,7 +83,10 @@ class Connector(Protocol):
         ...
 
     async def send(self, group_id: str, text: str, mentions: Sequence[str] = (),
-                   idempotency_key: str | None = None) -> SendResult: ...
+                   idempotency_key: str | None = None) -> SendResult:
+        """Post ``text``; for each id in ``mentions`` the text holds "@<display name>", which the
+        connector turns into the platform's own mention form (pill, [CQ:at], text_mention)."""
+        ...
 
     async def kick(self, group_id: str, member_id: str, reason: str = "") -> None: ...
 

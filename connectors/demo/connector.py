@@ -23,6 +23,8 @@ class DemoConnector:
     name = "demo"
     platform = "demo"
     capabilities: frozenset[Capability] = frozenset(Capability)
+    idempotent_send = True  # a repeated idempotency key is answered, not posted again (like Matrix txnId)
+    max_mentions = 10       # mentions per message, as a QQ-like platform would tolerate
 
     def __init__(self, groups: int = 40, seed: int = 7, speed: float = 60.0, tick_seconds: float = 1.0,
                  pace: bool = True, start: float = DEMO_EPOCH) -> None:

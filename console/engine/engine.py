@@ -14,7 +14,7 @@ import random
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import Awaitable, Callable, Iterable
 
 from connectors.contract import (AuthFailed, Capability, Connector, ConnectorError, Health, HealthState,
                                  RateLimited)
@@ -77,6 +77,9 @@ class Engine:
         self._dirty = False
         self._jitter = random.Random()
         self.last_checkpoint_s = 0.0
+        self.group_owner: dict[str, str] = {}  # group id -> name of the connector that watches it
+        self.observers: list = []  # objects with on_event(event) and on_tick(now): moderation
+        self.services: list[Callable[[], Awaitable[None]]] = []  # long-running coroutines started by run()
 
     # --- state ---
 
@@ -117,6 +120,7 @@ class Engine:
 
     def ingest(self, events: Iterable[Event]) -> int:
         apply, detectors, findings_to_alerts = self.stats.apply, self.detectors, self.alerts.apply
+        observers = self.observers
         ctx = Context(self.stats, self.now())
         n = 0
         for ev in events:
@@ -125,6 +129,8 @@ class Engine:
             for d in detectors:
                 for f in d.on_event(ev, ctx):
                     findings_to_alerts(f)
+            for o in observers:
+                o.on_event(ev)
             n += 1
         self.events_total += n
         self._dirty = self._dirty or n > 0
@@ -144,6 +150,8 @@ class Engine:
                 self.alerts.apply(f)
         self.alerts.wake_snoozed(now)
         self.stats.prune(now)
+        for o in self.observers:
+            o.on_tick(now)
         self._next_tick = now + self.settings.engine.tick_seconds
         self._dirty = True
 
@@ -158,6 +166,21 @@ class Engine:
                 for g in self.stats.groups.values()]
         rows.sort(key=lambda r: r.worst_key)
         return rows
+
+    def connector_for(self, group_id: str) -> Connector | None:
+        """The connector that watches a group (by its platform when we have not seen it yet)."""
+        name = self.group_owner.get(group_id)
+        if name is not None:
+            return self.connectors.get(name)
+        platform = group_id.split(":", 1)[0]
+        matches = [c for c in self.connectors.values() if c.platform == platform]
+        return matches[0] if len(matches) == 1 else None
+
+    def groups_by_platform(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for gid, g in self.stats.groups.items():
+            out.setdefault(g.platform, []).append(gid)
+        return out
 
     def group_name(self, group_id: str | None) -> str | None:
         if group_id is None:
@@ -180,6 +203,7 @@ class Engine:
             try:
                 groups = await conn.groups()
                 for grp in groups:
+                    self.group_owner[grp.id] = name
                     self.stats.load_group(grp, now)
                     members = await conn.members(grp.id)
                     if members is not None:
@@ -201,6 +225,7 @@ class Engine:
         tasks = [asyncio.create_task(self._poll_loop(name, until), name=f"poll:{name}")
                  for name in self.connectors]
         tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
+        tasks.extend(asyncio.create_task(service(), name="service") for service in self.services)
         try:
             await self._stop.wait()
         finally:
@@ -250,6 +275,10 @@ class Engine:
                 backoff = min(backoff * 2, BACKOFF_MAX)
                 continue
             backoff, status.failures = BACKOFF_START, 0
+            owner = self.group_owner
+            for ev in batch.events:
+                if ev.group not in owner:
+                    owner[ev.group] = name
             n = self.ingest(batch.events)
             self.cursors[name] = batch.cursor
             status.events += n

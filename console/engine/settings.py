@@ -129,6 +129,35 @@ class EngineSettings:
 
 
 @dataclass(slots=True)
+class ActionSettings:
+    read_only: bool = False
+    """Refuse every action (watchers' consoles)."""
+    warn_window_days: float = 30.0
+    """Warnings count per member, across groups, within this sliding window."""
+    escalation: list[str] = field(default_factory=lambda: ["2:mute:1d", "3:blacklist"])
+    """Steps "COUNT:ACTION[:DURATION]": at the COUNTth warning in the window, mute (for DURATION),
+    kick, or blacklist. The warning itself is always posted."""
+    mention_days: float = 0.0
+    """Mention members silent for at least this many days (0: the silent_member detector's days)."""
+    mention_cooldown_days: float = 7.0
+    """Never mention the same member again within this many days."""
+    mention_batch: int = 0
+    """Mentions per message (0: the platform's own limit)."""
+    mention_text: str = "{mentions} 好久不见，最近在忙什么？来群里聊聊吧 / long time no see, come say hi!"
+    """Template of a mention message; {mentions} becomes the @-mentions, {group} the group name."""
+    reactivation_days: float = 3.0
+    """A mentioned member who speaks within this many days counts as reactivated."""
+    welcome_groups: list[str] = field(default_factory=list)
+    """Groups that welcome newcomers with the rules: group ids, "tag:<tag>", or "all"."""
+    welcome_text: str = "{mention} 欢迎加入 {group}！/ Welcome to {group}! {rules}"
+    """Template of the welcome message; {mention}, {group}, {rules}."""
+    cleanup_min_messages: int = 3
+    """The monthly clean-up proposes members with fewer messages than this..."""
+    cleanup_days: float = 30.0
+    """...in this many days (members who joined more recently are spared)."""
+
+
+@dataclass(slots=True)
 class DemoSettings:
     groups: int = 40
     seed: int = 7
@@ -155,6 +184,7 @@ class Settings:
     """Per-group rules text: group id -> text."""
     detectors: DetectorSettings = field(default_factory=DetectorSettings)
     store: StoreSettings = field(default_factory=StoreSettings)
+    actions: ActionSettings = field(default_factory=ActionSettings)
     engine: EngineSettings = field(default_factory=EngineSettings)
     demo: DemoSettings = field(default_factory=DemoSettings)
     connectors: list[ConnectorSettings] = field(default_factory=list)
@@ -162,3 +192,6 @@ class Settings:
     @property
     def is_demo(self) -> bool:
         return not self.connectors
+
+    def rules_for(self, group_id: str) -> str:
+        return self.group_rules.get(group_id, self.rules)
