@@ -28,6 +28,8 @@ def _common(p: argparse.ArgumentParser, top: bool = False) -> None:
                    help="state directory (default: $GROUPWATCH_HOME or the user data dir)")
     p.add_argument("--recover", action="store_true", default=False if top else argparse.SUPPRESS,
                    help="if a state file is damaged, set it aside and start from the last good copy")
+    p.add_argument("--read-only", action="store_true", default=False if top else argparse.SUPPRESS,
+                   help="watch only: every action is refused with a message")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -61,6 +63,11 @@ def parser() -> argparse.ArgumentParser:
     bi.add_argument("--repeat", type=int, default=3, help="runs; the median is reported")
     bi.add_argument("--format", choices=("json", "text"), default="text")
 
+    from console.commands import audit, blacklist, schedule
+
+    for module in (blacklist, schedule, audit):
+        module.add_parser(sub)
+
     c = sub.add_parser("config", help="configuration")
     csub = c.add_subparsers(dest="config_command", metavar="ACTION", required=True)
     cc = csub.add_parser("check", help="validate the config file and name any bad key and line")
@@ -70,12 +77,13 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    from console.engine.actions.model import ActionError, ReadOnlyError
     from console.engine.config import ConfigError
     from console.engine.store import StoreError
 
     try:
         return _dispatch(args)
-    except (ConfigError, StoreError) as e:
+    except (ConfigError, StoreError, ActionError, ReadOnlyError) as e:
         print(f"groupwatch: error: {e}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
@@ -95,6 +103,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
     if args.command == "report":
         return _report(args)
+    if args.command in ("blacklist", "schedule", "audit"):
+        import importlib
+
+        module = importlib.import_module(f"console.commands.{args.command}")
+        return module.run(args, lambda: _runtime(args, pace=False))
     if args.command == "watch" and args.headless:
         return _watch(args)
     if args.command == "watch" and args.fast:
@@ -106,8 +119,9 @@ def _dispatch(args: argparse.Namespace) -> int:
 def _runtime(args: argparse.Namespace, pace: bool = True):
     from console.runtime import open_runtime
 
-    rt = open_runtime(args.config, args.data_dir, groups=args.groups, seed=args.seed, speed=args.speed,
-                      pace=pace, recover=args.recover)
+    rt = open_runtime(args.config, args.data_dir, groups=getattr(args, "groups", None),
+                      seed=getattr(args, "seed", None), speed=getattr(args, "speed", None),
+                      pace=pace, recover=getattr(args, "recover", False), read_only=getattr(args, "read_only", False))
     for warning in rt.store.warnings:
         print(f"groupwatch: warning: {warning}", file=sys.stderr)
     return rt
@@ -137,7 +151,6 @@ def _report(args: argparse.Namespace) -> int:
     try:
         if not rt.engine.stats.groups:
             asyncio.run(start(rt))  # nothing watched yet: report the starting picture
-            rt.engine.checkpoint()
         label = " (DEMO: simulated groups)" if rt.is_demo else ""
         render(rt.engine.summaries(), args.format, Console(markup=False, highlight=False),
                f"groupwatch weekly tiering report{label}")

@@ -37,6 +37,11 @@ class Printer:
         self.engine, self.fmt, self.out = engine, fmt, out
         self.console = Console(file=out, markup=False, highlight=False, emoji=False, soft_wrap=True)
 
+    def notice(self, n) -> None:
+        line = Text(f"{dt.datetime.fromtimestamp(n.at):%H:%M:%S} action   ", style="bold")
+        line.append(visible(n.text, 200))
+        self.console.print(line)
+
     def __call__(self, a: Alert, change: Change) -> None:
         if self.fmt == "jsonl":
             self.out.write(json_line(alert_record(self.engine, a, change)) + "\n")
@@ -58,7 +63,10 @@ class Printer:
 
 async def watch(rt: Runtime, seconds: float | None, fmt: str, out: TextIO = sys.stdout) -> None:
     engine = rt.engine
-    engine.alerts.subscribe(Printer(engine, fmt, out))
+    printer = Printer(engine, fmt, out)
+    engine.alerts.subscribe(printer)
+    if fmt == "text":
+        rt.moderation.listeners.append(printer.notice)
     until = None
     if seconds is not None:
         if rt.demo is not None:

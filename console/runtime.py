@@ -8,6 +8,7 @@ from pathlib import Path
 from connectors.contract import Connector
 from console.engine.config import ConfigError, load_settings
 from console.engine.engine import Engine
+from console.engine.moderation import Moderation
 from console.engine.paths import config_path, data_dir
 from console.engine.settings import Settings
 from console.engine.store import Store
@@ -21,13 +22,19 @@ class Runtime:
     data_dir: Path
     config_path: Path
     demo: object | None  # the DemoConnector when running on the embedded default
+    moderation: "Moderation"
 
     @property
     def is_demo(self) -> bool:
         return self.demo is not None
 
     def close(self) -> None:
-        self.store.close()
+        """Save what changed since the last checkpoint, then release the data dir."""
+        try:
+            if self.engine.dirty:
+                self.engine.checkpoint()
+        finally:
+            self.store.close()
 
 
 def demo_dir(base: Path, s: Settings) -> Path:
@@ -65,7 +72,8 @@ def build_connectors(settings: Settings, *, pace: bool) -> tuple[list[Connector]
 
 
 def open_runtime(config: str | None, data: str | None, *, groups: int | None = None, seed: int | None = None,
-                 speed: float | None = None, pace: bool = True, recover: bool = False) -> Runtime:
+                 speed: float | None = None, pace: bool = True, recover: bool = False,
+                 read_only: bool = False) -> Runtime:
     settings, path = load(config, groups=groups, seed=seed, speed=speed)
     base = data_dir(data)
     connectors, demo = build_connectors(settings, pace=pace)
@@ -74,10 +82,11 @@ def open_runtime(config: str | None, data: str | None, *, groups: int | None = N
     try:
         engine = Engine(settings, connectors, store, clock=demo.now if demo is not None else None)
         engine.restore()
+        moderation = Moderation(settings, store, engine, read_only=read_only or settings.actions.read_only)
     except BaseException:
         store.close()
         raise
-    return Runtime(settings, engine, store, where, path, demo)
+    return Runtime(settings, engine, store, where, path, demo, moderation)
 
 
 async def start(rt: Runtime) -> None:
@@ -85,3 +94,16 @@ async def start(rt: Runtime) -> None:
     if any(rt.engine.cursors.get(name) is None for name in rt.engine.connectors):
         await rt.engine.load_snapshots()
     rt.engine.maybe_tick()
+
+
+async def poll_once(engine: Engine) -> None:
+    """Poll each connector once and take in what it returns (the CLI's way to be current)."""
+    if any(engine.cursors.get(name) is None for name in engine.connectors):
+        await engine.load_snapshots()
+    for name, conn in engine.connectors.items():
+        batch = await conn.poll(engine.cursors.get(name), 0.0)
+        for ev in batch.events:
+            engine.group_owner.setdefault(ev.group, name)
+        engine.ingest(batch.events)
+        engine.cursors[name] = batch.cursor
+    engine.maybe_tick()

@@ -122,3 +122,32 @@ def test_version_and_help():
                 ["config", "check", "--help"]):
         p = subprocess.run([sys.executable, "-m", "console.cli", *cmd], capture_output=True, text=True)
         assert p.returncode == 0 and "usage: groupwatch" in p.stdout
+
+
+def test_blacklist_then_audit_lists_every_action_with_its_result(tmp_path):
+    out = groupwatch("blacklist", "add", "demo:u7", "--reason", "ad team", home=tmp_path).stdout
+    assert "demo:u7" in out
+    entries = json.loads(groupwatch("blacklist", "list", "--format", "json", home=tmp_path).stdout)
+    assert [e["pattern"] for e in entries] == ["demo:u7"]
+    audit = json.loads(groupwatch("audit", "--format", "json", home=tmp_path).stdout)
+    bans = [e for e in audit if e["action"] == "ban" and e["member"] == "demo:u7"]
+    assert len(bans) == 40 and all(e["result"].startswith("done") for e in bans)
+    assert any(e["action"] == "blacklist add" for e in audit)
+    p = groupwatch("blacklist", "add", "demo:u8", "--read-only", home=tmp_path, check=False)
+    assert p.returncode == 2 and "read-only" in p.stderr
+    p = groupwatch("blacklist", "add", "not an id", home=tmp_path, check=False)
+    assert p.returncode == 2 and p.stderr.startswith("groupwatch: error:") and "Traceback" not in p.stderr
+
+
+def test_schedule_commands_and_bad_expressions(tmp_path):
+    out = groupwatch("schedule", "add", "--id", "tips", "--target", "tier:inactive", "--template",
+                     "今日话题 {group} ({members} members)", "--at", "09:00,20:30", "--tz", "Asia/Shanghai",
+                     home=tmp_path).stdout
+    assert "tips" in out
+    rows = json.loads(groupwatch("schedule", "list", "--format", "json", home=tmp_path).stdout)
+    assert rows[0]["id"] == "tips" and rows[0]["next_run"]
+    dry = groupwatch("schedule", "run-now", "tips", "--dry-run", home=tmp_path).stdout
+    assert "今日话题" in dry
+    p = groupwatch("schedule", "add", "--target", "all", "--template", "x", "--cron", "61 * * * *",
+                   home=tmp_path, check=False)
+    assert p.returncode == 2 and "cron" in p.stderr and "Traceback" not in p.stderr

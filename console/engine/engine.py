@@ -113,6 +113,10 @@ class Engine:
         self._dirty = False
         self.last_checkpoint_s = time.perf_counter() - started
 
+    @property
+    def dirty(self) -> bool:
+        return self._dirty
+
     # --- the hot path ---
 
     def now(self) -> float:

@@ -1,0 +1,278 @@
+"""Moderation: the operator's actions and the automatic ones, over one pipeline.
+
+It watches the event stream (a blacklisted member joining or speaking is
+removed within one poll; newcomers are welcomed; mentioned members answering
+are counted), fires due schedules on the engine's tick, and offers the
+commands the console and the CLI bind to keys and subcommands.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from dataclasses import dataclass
+from typing import Callable
+
+from connectors.contract import Capability
+from connectors.events import Event, Join, Message
+from console.engine.actions.blacklist import Blacklist, BlacklistEntry
+from console.engine.actions.ledger import Ledger, os_user
+from console.engine.actions.mentions import DEFAULT_BATCH, Mentions
+from console.engine.actions.model import Action, ActionError, ActionKind, BulkReport, ReadOnlyError
+from console.engine.actions.pipeline import ActionPipeline
+from console.engine.actions.schedules import Schedules
+from console.engine.actions.warnings import Warnings
+from console.engine.engine import Engine
+from console.engine.settings import Settings
+
+log = logging.getLogger("groupwatch.moderation")
+DB = "moderation"
+
+
+@dataclass(slots=True)
+class Notice:
+    at: float
+    text: str
+
+
+class Moderation:
+    def __init__(self, settings: Settings, store, engine: Engine, *, read_only: bool | None = None,
+                 actor: str | None = None) -> None:
+        s = settings.actions
+        self.settings, self.store, self.engine = settings, store, engine
+        self.actor = actor or settings.operator or os_user()
+        self.ledger = Ledger(store, clock=engine.now)  # one timeline with the events (simulated in the demo)
+        ro = s.read_only if read_only is None else read_only
+        self.pipeline = ActionPipeline(self.ledger, engine.connector_for, read_only=ro, actor=self.actor)
+        self.blacklist = Blacklist(store, self.ledger, engine.now)
+        self.warnings = Warnings(store, self.ledger, s.warn_window_days, s.escalation)
+        self.mentions = Mentions(store, s.mention_cooldown_days, s.reactivation_days)
+        # due() runs once per engine tick or poll; a fire must not look "missed" between two of them.
+        span = settings.demo.speed if settings.is_demo else 0.0
+        self.schedules = Schedules(store, self.ledger, engine.now,
+                                   grace=max(120.0, 2 * settings.engine.tick_seconds, 2 * span))
+        self.notices: deque[Notice] = deque(maxlen=200)
+        self.listeners: list[Callable[[Notice], None]] = []
+        self._queue: list[Action] = []
+        self._due: list = []
+        self._wake: asyncio.Event | None = None
+        engine.observers.append(self)
+        engine.services.append(self._worker)
+
+    @property
+    def read_only(self) -> bool:
+        return self.pipeline.read_only
+
+    def notify(self, text: str) -> None:
+        n = Notice(self.engine.now(), text)
+        self.notices.append(n)
+        for listener in self.listeners:
+            listener(n)
+
+    # --- the event stream (hot path: cheap lookups only; the work is queued) ---
+
+    def on_event(self, ev: Event) -> None:
+        if type(ev) is Message:
+            self.mentions.on_message(ev.group, ev.sender, ev.at)
+            if self.blacklist.match(ev.sender, ev.at) is not None:
+                self._queue_removal(ev.group, ev.sender, ev.at, "blacklisted member spoke")
+        elif type(ev) is Join:
+            action = self.blacklist.on_join(ev.group, ev.member, ev.at, capabilities=self.capabilities(ev.group))
+            if action is not None:
+                self._enqueue(action)
+                self.notify(f"auto-removing blacklisted {ev.member_name} ({ev.member}) who joined {ev.group}")
+            elif self._welcomes(ev.group):
+                self._enqueue(self._welcome(ev))
+
+    def on_tick(self, now: float) -> None:
+        for entry in self.blacklist.expire(now):
+            self.notify(f"blacklist entry {entry.pattern} expired")
+        self.mentions.flush()
+        if self.read_only:
+            return  # claiming fires here would lose them; the missed policy applies once posting is allowed
+        due = self.schedules.due(now)
+        if due:
+            self._due.extend(due)
+            self._kick_worker()
+
+    def _queue_removal(self, group: str, member: str, at: float, why: str) -> None:
+        ms = self.engine.stats.member(group, member)
+        joined = int(ms.joined_at or 0) if ms else 0
+        kind = ActionKind.BAN if self._can(group, Capability.BAN) else ActionKind.KICK
+        self._enqueue(Action(kind, group, member, reason=why, origin="auto:blacklist", actor="auto:blacklist",
+                             key=f"auto:blacklist:{group}:{member}:{joined}"))
+
+    def _enqueue(self, action: Action) -> None:
+        if self.read_only:
+            return  # watchers' consoles never act, not even automatically
+        self._queue.append(action)
+        self._kick_worker()
+
+    def _kick_worker(self) -> None:
+        if self._wake is not None:
+            self._wake.set()
+
+    async def _worker(self) -> None:
+        self._wake = asyncio.Event()
+        await self.pipeline.recover()
+        self._due.extend(self.schedules.interrupted())  # fires claimed before a crash; their keys make this safe
+        self._wake.set()
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            await self.drain()
+
+    async def drain(self) -> BulkReport | None:
+        """Carry out queued automatic actions and due schedules now."""
+        report = None
+        while self._queue:
+            batch, self._queue = self._queue, []
+            if self.read_only:
+                continue
+            report = await self.pipeline.run(batch)
+            for e in report.errors:
+                self.notify(f"automatic action failed: {e}")
+        while self._due:
+            schedule, fire = self._due.pop(0)
+            r = await self.schedules.fire(schedule, fire, self.engine.summaries(), self.pipeline)
+            self.notify(f"schedule {schedule.id}: {r.summary()}")
+        return report
+
+    # --- welcome ---
+
+    def _welcomes(self, group: str) -> bool:
+        targets = self.settings.actions.welcome_groups
+        if not targets:
+            return False
+        g = self.engine.stats.groups.get(group)
+        tags = g.tags if g else ()
+        return any(t == "all" or t == group or (t.startswith("tag:") and t[4:] in tags) for t in targets)
+
+    def _welcome(self, ev: Join) -> Action:
+        s = self.settings
+        text = (s.actions.welcome_text.replace("{mention}", f"@{ev.member_name}")
+                .replace("{group}", self.engine.group_name(ev.group) or ev.group)
+                .replace("{rules}", s.rules_for(ev.group)))
+        return Action(ActionKind.SEND, ev.group, ev.member, text=text, mentions=(ev.member,), origin="welcome",
+                      actor="auto:welcome", key=f"welcome:{ev.group}:{ev.member}:{int(ev.at)}")
+
+    # --- operator commands ---
+
+    def _writable(self, what: str) -> None:
+        if self.read_only:
+            raise ReadOnlyError(f"read-only mode: {what} refused")
+
+    def _can(self, group: str, cap: Capability) -> bool:
+        conn = self.engine.connector_for(group)
+        return conn is not None and cap in conn.capabilities
+
+    def capabilities(self, group: str) -> frozenset:
+        conn = self.engine.connector_for(group)
+        return conn.capabilities if conn is not None else frozenset()
+
+    async def warn(self, group: str, member: str, reason: str = "", alert: int | None = None):
+        """Warn (restating the rules); escalate by the policy. Returns (outcome, report)."""
+        self._writable("warn")
+        name = self.engine.member_name(group, member) or member
+        now = self.engine.now()
+        outcome = self.warnings.prepare(group, member, name, self.settings.rules_for(group), reason, self.actor,
+                                        now, alert)
+        report = await self.pipeline.run(outcome.actions)
+        if outcome.step is not None and outcome.step.action == "blacklist":
+            _, more = await self.blacklist_add(member, reason=f"{outcome.count} warnings: {reason}".rstrip(": "),
+                                               actor="auto:escalation", evidence={"group": group, "alert": alert})
+            report.total += more.total
+            report.done += more.done
+            report.failed += more.failed
+            report.errors += more.errors
+        self.notify(outcome.message)
+        return outcome, report
+
+    async def blacklist_add(self, pattern: str, *, reason: str = "", expires_at: float | None = None,
+                            evidence: dict | None = None, actor: str | None = None):
+        self._writable("blacklist")
+        entry = self.blacklist.add(BlacklistEntry(pattern=pattern, reason=reason, expires_at=expires_at,
+                                                  evidence=evidence or {}), actor or self.actor)
+        actions = self.blacklist.enforcement(entry, self.engine.stats, self.engine.groups_by_platform(),
+                                             self.capabilities)
+        report = await self.pipeline.run(actions)
+        return entry, report
+
+    async def blacklist_remove(self, pattern: str) -> BulkReport:
+        self._writable("blacklist removal")
+        entry = self.blacklist.remove(pattern, self.actor)
+        return await self.pipeline.run(self.blacklist.lifting(entry, self.engine.groups_by_platform(),
+                                                              self.capabilities))
+
+    def mention_batch(self, group: str) -> int:
+        configured = self.settings.actions.mention_batch
+        if configured > 0:
+            return configured
+        conn = self.engine.connector_for(group)
+        return int(getattr(conn, "max_mentions", DEFAULT_BATCH) or DEFAULT_BATCH)
+
+    def quiet_members(self, group: str) -> list:
+        g = self.engine.stats.groups.get(group)
+        if g is None:
+            raise ActionError(f"unknown group {group}")
+        days = self.settings.actions.mention_days or self.settings.detectors.silent_member.days
+        return self.mentions.candidates(g, self.engine.now(), days)
+
+    async def mention_quiet(self, group: str, members: list[str] | None = None) -> tuple[BulkReport, list[str]]:
+        """Mention the group's quiet members (or the given ones, minus any in the cool-down)."""
+        self._writable("mention")
+        candidates = self.quiet_members(group)
+        if members is not None:
+            wanted = set(members)
+            candidates = [m for m in candidates if m.id in wanted]
+        if not candidates:
+            return BulkReport(total=0), []
+        g = self.engine.stats.groups[group]
+        now = self.engine.now()
+        actions = self.mentions.plan(g, candidates, self.settings.actions.mention_text, self.mention_batch(group),
+                                     now, self.actor)
+        self.mentions.record(actions, now)
+        report = await self.pipeline.run(actions)
+        return report, [m.id for m in candidates]
+
+    async def post(self, groups: list[str], text: str) -> BulkReport:
+        self._writable("post")
+        return await self.pipeline.run([Action(ActionKind.SEND, g, None, text=text, origin="post") for g in groups])
+
+    async def act(self, kind: ActionKind, targets: list[tuple[str, str | None]], *, reason: str = "",
+                  seconds: int | None = None, message_ids: dict | None = None) -> BulkReport:
+        """Kick, ban, mute or delete over (group, member) rows, one or many."""
+        self._writable(kind.value)
+        actions = [Action(kind, g, m, reason=reason, seconds=seconds,
+                          message_id=(message_ids or {}).get((g, m))) for g, m in targets]
+        return await self.pipeline.run(actions)
+
+    def cleanup_proposal(self, group: str) -> list[tuple[str, str, int]]:
+        """Members with fewer than N messages in the period (not newcomers), for the operator to review."""
+        s = self.settings.actions
+        g = self.engine.stats.groups.get(group)
+        if g is None:
+            raise ActionError(f"unknown group {group}")
+        now = self.engine.now()
+        since = now - s.cleanup_days * 86400
+        out = []
+        for m in g.members.values():
+            if not m.present or m.id.endswith(":operator") or (m.joined_at is not None and m.joined_at > since):
+                continue
+            n = m.messages_since(since)
+            if n == 0 and m.last_message_at is not None and m.last_message_at >= since:
+                n = 1  # spoke in the period before we started counting
+            if n < s.cleanup_min_messages:
+                out.append((m.id, m.name, n))
+        return sorted(out, key=lambda r: (r[2], r[1]))
+
+    async def apply_cleanup(self, group: str, members: list[str]) -> BulkReport:
+        self._writable("clean-up")
+        return await self.pipeline.run([Action(ActionKind.KICK, group, m, reason="monthly clean-up",
+                                               origin="cleanup") for m in members])
+
+    async def sync(self) -> None:
+        """One poll of every connector, so a CLI command acts on the present state."""
+        from console.runtime import poll_once
+
+        await poll_once(self.engine)
