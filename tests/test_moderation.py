@@ -108,3 +108,24 @@ async def test_cleanup_proposal_lists_low_participation_members_for_review(tmp_p
     report = await mod.apply_cleanup(g.id, [proposal[0][0]])
     assert report.done == 1 and received(demo, "kick", proposal[0][0])
     store.close()
+
+
+async def test_newcomers_are_welcomed_with_the_rules_where_configured(tmp_path):
+    demo = DemoConnector(groups=4, seed=3, pace=False)
+    store = Store(tmp_path)
+    settings = Settings()
+    settings.actions.welcome_groups = ["demo:g2"]
+    settings.group_rules["demo:g2"] = "本群禁止广告"
+    engine = Engine(settings, [demo], store, clock=demo.now)
+    mod = Moderation(settings, store, engine, actor="alice")
+    await mod.sync()
+    newcomer = next(m for m in engine.stats.groups["demo:g2"].members.values() if not m.id.endswith("operator"))
+    other = next(m for m in engine.stats.groups["demo:g1"].members.values() if not m.id.endswith("operator"))
+    engine.ingest([Join(group="demo:g2", member=newcomer.id, member_name="新人小王", at=demo.now()),
+                   Join(group="demo:g1", member=other.id, member_name="other", at=demo.now())])
+    await mod.drain()
+    sends = received(demo, "send")
+    assert len(sends) == 1 and sends[0]["group"] == "demo:g2"
+    assert "@新人小王" in sends[0]["text"] and "本群禁止广告" in sends[0]["text"]
+    assert list(sends[0]["mentions"]) == [newcomer.id]
+    store.close()
