@@ -11,15 +11,12 @@ from rich.console import Console
 from rich.text import Text
 
 from console.engine.alerts import Alert, Change
+from console.engine.durations import iso
 from console.engine.engine import Engine
 from console.engine.text import json_line, visible
 from console.runtime import Runtime, start
 
 SEVERITY_STYLE = {"low": "cyan", "medium": "yellow", "high": "bold red"}
-
-
-def iso(at: float) -> str:
-    return dt.datetime.fromtimestamp(at, dt.timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 def alert_record(engine: Engine, a: Alert, change: Change) -> dict:

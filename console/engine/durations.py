@@ -1,16 +1,49 @@
-"""Durations as operators write them: "90s", "30m", "12h", "1d", "2w"."""
+"""Times and durations as operators write them: "90s", "30m", "12h", "1d12h", "2w",
+or ISO 8601 ("2026-03-01", "2026-03-01T12:00Z")."""
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 from console.engine.actions.model import ActionError
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.IGNORECASE)
+_DURATION = re.compile(r"^(?:\d+(?:\.\d+)?[smhdw])+$")
+_PART = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
 
 
 def parse_duration(text: str) -> float:
-    m = _DURATION.match(text or "")
-    if not m:
+    s = (text or "").strip().lower().replace(" ", "")
+    if not _DURATION.match(s):
         raise ActionError(f"bad duration {text!r}: use a number and a unit, like 90s, 30m, 12h, 1d or 2w")
-    return float(m.group(1)) * _UNITS[m.group(2).lower()]
+    return sum(float(n) * _UNITS[u] for n, u in _PART.findall(s))
+
+
+def parse_when(text: str, now: float, *, past: bool = False) -> float:
+    """A POSIX time from an ISO 8601 date/time or a duration.
+
+    A duration counts forward from ``now`` (an expiry), or back when ``past`` is
+    true (``--since 2h``). An ISO time without an offset is UTC; a bare date is
+    midnight UTC. Anything else raises ActionError with a one-line message.
+    """
+    s = (text or "").strip()
+    if _DURATION.match(s.lower().replace(" ", "")) if s else False:
+        seconds = parse_duration(s)
+        return now - seconds if past else now + seconds
+    try:
+        when = dt.datetime.fromisoformat(s.replace("z", "Z")) if s else None
+    except ValueError:
+        when = None
+    if when is None:
+        raise ActionError(f"bad time {s!r}: use an ISO 8601 date/time (2026-03-01, 2026-03-01T12:00Z) "
+                          "or a duration like 30d, 12h, 90m")
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.timezone.utc)
+    return when.timestamp()
+
+
+def iso(at: float | None) -> str:
+    """ISO 8601 UTC with a ``Z``, or "" for None."""
+    if at is None:
+        return ""
+    return dt.datetime.fromtimestamp(at, dt.timezone.utc).isoformat().replace("+00:00", "Z")

@@ -25,6 +25,7 @@ from typing import Callable, Iterable
 
 from connectors.contract import Capability
 from connectors.events import platform_of
+from console.engine.durations import iso, parse_when  # noqa: F401 (re-exported for commands)
 from console.engine.actions.model import Action, ActionError, ActionKind, ActionState
 
 DB = "moderation"
@@ -43,42 +44,6 @@ Capabilities = Callable[[str], frozenset]
 
 
 # --- time ----------------------------------------------------------------------
-
-_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 7 * 86400.0}
-_DURATION_RE = re.compile(r"^(?:\d+(?:\.\d+)?[smhdw])+$")
-_PART_RE = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
-
-
-def parse_when(text: str, now: float, *, past: bool = False) -> float:
-    """A POSIX time from an ISO 8601 date/time or a duration (``30d``, ``12h``, ``90m``, ``1d12h``).
-
-    A duration counts forward from ``now`` (an expiry), or back when ``past`` is
-    true (``--since 2h``). An ISO time without an offset is UTC; a bare date is
-    midnight UTC. Anything else raises ActionError with a one-line message.
-    """
-    s = (text or "").strip()
-    low = s.lower()
-    if _DURATION_RE.match(low):
-        seconds = sum(float(n) * _UNITS[u] for n, u in _PART_RE.findall(low))
-        return now - seconds if past else now + seconds
-    try:
-        when = dt.datetime.fromisoformat(s.replace("z", "Z")) if s else None
-    except ValueError:
-        when = None
-    if when is None:
-        raise ActionError(f"bad time {s!r}: use an ISO 8601 date/time (2026-03-01, 2026-03-01T12:00Z) "
-                          "or a duration like 30d, 12h, 90m")
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.timezone.utc)
-    return when.timestamp()
-
-
-def iso(at: float | None) -> str:
-    """ISO 8601 UTC with a ``Z``, or "" for None."""
-    if at is None:
-        return ""
-    return dt.datetime.fromtimestamp(at, dt.timezone.utc).isoformat().replace("+00:00", "Z")
-
 
 def _parse_iso(value: object, what: str) -> float:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
