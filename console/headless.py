@@ -64,6 +64,7 @@ async def watch(rt: Runtime, seconds: float | None, fmt: str, out: TextIO = sys.
     engine.alerts.subscribe(printer)
     if fmt == "text":
         rt.moderation.listeners.append(printer.notice)
+    loop = asyncio.get_running_loop()
     until = None
     if seconds is not None:
         if rt.demo is not None:
@@ -71,10 +72,8 @@ async def watch(rt: Runtime, seconds: float | None, fmt: str, out: TextIO = sys.
             end = rt.demo.now() + seconds * rt.settings.demo.speed
             until = lambda: rt.demo.now() >= end  # noqa: E731
         else:
-            loop = asyncio.get_running_loop()
             end = loop.time() + seconds
             until = lambda: loop.time() >= end  # noqa: E731
-    loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         try:
             loop.add_signal_handler(sig, engine.stop)

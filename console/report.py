@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from typing import Iterable
 
 from rich.console import Console
@@ -12,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from console.engine.activity import GroupSummary
-from console.engine.text import json_line, visible
+from console.engine.text import json_line, neutralise_cell, visible
 
 COLUMNS = ("group", "name", "platform", "members", "active_ratio", "tier", "joins", "leaves", "exit_rate",
            "open_alerts")
@@ -40,10 +39,7 @@ def render(summaries: list[GroupSummary], fmt: str, console: Console, title: str
         w.writeheader()
         # CSV opens in spreadsheets: neutralise formula injection from group names.
         for r in data:
-            r = dict(r)
-            if isinstance(r["name"], str) and r["name"][:1] in ("=", "+", "-", "@"):
-                r["name"] = "'" + r["name"]
-            w.writerow(r)
+            w.writerow({**r, "name": neutralise_cell(r["name"])})
         console.file.write(buf.getvalue())
     elif fmt == "markdown":
         out = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]

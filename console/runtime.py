@@ -102,8 +102,5 @@ async def poll_once(engine: Engine) -> None:
         await engine.load_snapshots()
     for name, conn in engine.connectors.items():
         batch = await conn.poll(engine.cursors.get(name), 0.0)
-        for ev in batch.events:
-            engine.group_owner.setdefault(ev.group, name)
-        engine.ingest(batch.events)
-        engine.cursors[name] = batch.cursor
+        engine.take(name, batch.events, batch.cursor)
     engine.maybe_tick()

@@ -16,7 +16,7 @@ from console.engine.actions.warnings import Warnings, parse_policy
 from console.engine.stats import DAY
 from console.engine.store import Store
 from tests.fakes import ScriptedConnector
-from tests.helpers import T0, fleet_with, msg
+from tests.helpers import T0, fleet_with
 
 G = "fake:g1"
 
@@ -123,7 +123,6 @@ async def test_a_crash_between_pending_and_done_never_sends_twice_on_recovery(tm
     await demo.poll(None, 0)
     store = Store(tmp_path)
     ledger = Ledger(store)
-    p = ActionPipeline(ledger, lambda g: demo)
     # The crash: the action was marked sending and reached the platform, but "done" never got written.
     a = Action(ActionKind.SEND, "demo:g1", text="scheduled hello", key="schedule:x:1:demo:g1")
     ledger.record([a])

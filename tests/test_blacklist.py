@@ -9,7 +9,6 @@ import io
 import json
 from collections import Counter
 from dataclasses import dataclass
-from types import SimpleNamespace
 
 import pytest
 
@@ -18,9 +17,12 @@ from connectors.demo import DemoConnector
 from console.commands import add_parsers
 from console.commands import audit as audit_cmd
 from console.commands import blacklist as blacklist_cmd
-from console.engine.actions.blacklist import (Blacklist, BlacklistEntry, check_pattern, groups_by_platform,
-                                              parse_when)
+from console.engine.actions.blacklist import Blacklist, BlacklistEntry, check_pattern
+from console.engine.durations import parse_when
 from console.engine.actions.ledger import Ledger
+from console.engine.engine import Engine
+from console.engine.moderation import Moderation
+from console.engine.settings import Settings
 from console.engine.actions.model import ActionError, ActionKind
 from console.engine.actions.pipeline import ActionPipeline
 from console.engine.stats import FleetStats
@@ -58,8 +60,8 @@ class World:
     stats: FleetStats
 
     @property
-    def gbp(self) -> dict[str, list[str]]:
-        return groups_by_platform(self.stats.groups)
+    def gbp(self) -> list[str]:
+        return list(self.stats.groups)
 
     def caps(self, group: str) -> frozenset:
         return self.demo.capabilities if group.startswith("demo:") else frozenset()
@@ -473,17 +475,19 @@ def cli_parser() -> argparse.ArgumentParser:
     return p
 
 
-class FakeRuntime:
-    """What the CLI modules use of a Runtime: ``moderation`` and ``engine.stats``."""
+class CliRuntime:
+    """What the CLI modules use of a Runtime (``moderation``, ``engine``), built from the real pieces."""
 
     def __init__(self, w: World) -> None:
         self.w = w
-        self.engine = SimpleNamespace(stats=w.stats)
-        self.moderation = SimpleNamespace(blacklist=w.bl, ledger=w.ledger, pipeline=w.pipeline, actor="tester",
-                                          sync=w.sync)
+        self.engine = Engine(Settings(), [w.demo], w.store, clock=w.demo.now)
+        self.moderation = Moderation(Settings(), w.store, self.engine, actor="tester")
+        # The world's handles are the moderation's, so the assertions see what the CLI did.
+        w.stats, w.ledger, w.pipeline, w.bl = (self.engine.stats, self.moderation.ledger,
+                                               self.moderation.pipeline, self.moderation.blacklist)
         self.opened = 0
 
-    def __call__(self) -> "FakeRuntime":
+    def __call__(self) -> "CliRuntime":
         self.opened += 1
         return self
 
@@ -491,7 +495,8 @@ class FakeRuntime:
 @pytest.fixture
 def cli(tmp_path):
     world = asyncio.run(make_world(tmp_path / "data"))
-    rt = FakeRuntime(world)
+    rt = CliRuntime(world)
+    asyncio.run(rt.moderation.sync())
 
     def call(*argv: str) -> int:
         args = cli_parser().parse_args(list(argv))

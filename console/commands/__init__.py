@@ -49,13 +49,6 @@ def error(message: str, err: TextIO | None = None) -> int:
     return EXIT_USAGE
 
 
-def neutralise(s: str) -> str:
-    """A CSV cell that a spreadsheet will not run as a formula (reversibly: see blacklist.restore_cell)."""
-    from console.engine.actions.blacklist import neutralise_cell
-
-    return neutralise_cell(s)
-
-
 def terminal_safe(text: str) -> str:
     """Machine output (CSV) headed for a terminal: every line made inert with ``visible``."""
     from console.engine.text import visible

@@ -6,7 +6,8 @@ import csv
 import io
 import sys
 
-from console.commands import common_options, error, neutralise, write_stdout
+from console.commands import common_options, error, write_stdout
+from console.engine.text import neutralise_cell
 
 COLUMNS = ("id", "at", "actor", "action", "group", "member", "params", "result", "origin")
 
@@ -20,7 +21,7 @@ def add_parser(sub) -> None:
 
 
 def records(entries) -> list[dict]:
-    from console.engine.actions.blacklist import iso
+    from console.engine.durations import iso
 
     return [{"id": e.id, "at": iso(e.at), "actor": e.actor, "action": e.action, "group": e.group,
              "member": e.member, "params": e.params, "result": e.result, "origin": e.origin}
@@ -28,7 +29,7 @@ def records(entries) -> list[dict]:
 
 
 def run(args: argparse.Namespace, open_rt) -> int:
-    from console.engine.actions.blacklist import parse_when
+    from console.engine.durations import parse_when
     from console.engine.actions.model import ActionError
 
     try:
@@ -61,7 +62,7 @@ def render(rows: list[dict], fmt: str, since: float | None = None, out=None) -> 
                 v = r[c]
                 if c == "params":
                     v = json_line(v) if v else ""
-                cells.append(neutralise(v) if isinstance(v, str) else ("" if v is None else v))
+                cells.append(neutralise_cell(v) if isinstance(v, str) else ("" if v is None else v))
             w.writerow(cells)
         write_stdout(utf8_safe(buf.getvalue()), out, inert_on_tty=True)
         return
@@ -69,7 +70,7 @@ def render(rows: list[dict], fmt: str, since: float | None = None, out=None) -> 
     from rich.table import Table
     from rich.text import Text
 
-    from console.engine.actions.blacklist import iso
+    from console.engine.durations import iso
 
     console = Console(file=out, markup=False, highlight=False, emoji=False)
     when = f" since {iso(since)}" if since is not None else ""

@@ -111,16 +111,6 @@ def _read(file: str) -> str:
         raise ActionError(f"cannot read {file}: {e.strerror or e}") from None
 
 
-def _capabilities(mod):
-    route = mod.pipeline.route
-
-    def caps(group: str) -> frozenset:
-        conn = route(group)
-        return frozenset(conn.capabilities) if conn is not None else frozenset()
-
-    return caps
-
-
 def _refuse_if_read_only(mod, what: str) -> None:
     from console.engine.actions.model import ReadOnlyError
 
@@ -140,7 +130,8 @@ def _print_report(report, label: str) -> int:
 # --- actions ---
 
 async def _add(rt, args: argparse.Namespace) -> int:
-    from console.engine.actions.blacklist import BlacklistEntry, groups_by_platform, parse_when
+    from console.engine.actions.blacklist import BlacklistEntry
+    from console.engine.durations import parse_when
     from console.engine.text import visible
 
     mod = rt.moderation
@@ -162,22 +153,19 @@ async def _add(rt, args: argparse.Namespace) -> int:
     if entry.is_glob and len(members) > 1 and not args.yes:
         return error(f"{entry.pattern} matches {len(members)} members in {len(groups)} group(s); "
                      "rerun with --yes to blacklist and ban them all")
-    added = bl.add(entry, mod.actor)
+    added, report = await mod.blacklist_add(entry.pattern, reason=entry.reason, expires_at=entry.expires_at)
     when = f", expires {_iso(added.expires_at)}" if added.expires_at is not None else ""
     print(f"blacklisted {visible(added.pattern)}{when}")
-    actions = bl.enforcement(added, stats, groups_by_platform(stats.groups), _capabilities(mod))
-    if not actions:
+    if not report.total:
         print("no group to act in (none watched on this platform, or none can ban or kick)")
         return 0
-    report = await mod.pipeline.run(actions)
-    code = _print_report(report, f"enforced in {len({a.group for a in actions})} group(s)")
+    code = _print_report(report, "enforced")
     if report.done:
         await mod.sync()  # let the connectors report the bans back before the caller checkpoints
     return code
 
 
 async def _remove(rt, args: argparse.Namespace) -> int:
-    from console.engine.actions.blacklist import groups_by_platform
     from console.engine.text import visible
 
     mod = rt.moderation
@@ -188,18 +176,16 @@ async def _remove(rt, args: argparse.Namespace) -> int:
         raise ActionError(f"{args.pattern!r} is not on the blacklist")
     _refuse_if_read_only(mod, "remove")
     await mod.sync()
-    entry = bl.remove(args.pattern, mod.actor)
+    entry, report = await mod.blacklist_remove(args.pattern)
     print(f"removed {visible(entry.pattern)} from the blacklist")
-    actions = bl.lifting(entry, groups_by_platform(rt.engine.stats.groups), _capabilities(mod))
-    if not actions:
+    if not report.total:
         print("nothing to unban (no group here needs an unban)")
         return 0
-    report = await mod.pipeline.run(actions)
-    return _print_report(report, f"unbanned in {len({a.group for a in actions})} group(s)")
+    return _print_report(report, "unbanned")
 
 
 def _iso(at: float | None) -> str:
-    from console.engine.actions.blacklist import iso
+    from console.engine.durations import iso
 
     return iso(at) or "never"
 

@@ -140,6 +140,16 @@ class Engine:
         self._dirty = self._dirty or n > 0
         return n
 
+    def take(self, name: str, events: list[Event], cursor: str | None) -> int:
+        """One connector's batch: note who watches each group, process it, then advance its cursor."""
+        owner = self.group_owner
+        for ev in events:
+            if ev.group not in owner:
+                owner[ev.group] = name
+        n = self.ingest(events)
+        self.cursors[name] = cursor
+        return n
+
     def maybe_tick(self) -> bool:
         now = self.now()
         if self._next_tick is not None and now < self._next_tick:
@@ -179,12 +189,6 @@ class Engine:
         platform = group_id.split(":", 1)[0]
         matches = [c for c in self.connectors.values() if c.platform == platform]
         return matches[0] if len(matches) == 1 else None
-
-    def groups_by_platform(self) -> dict[str, list[str]]:
-        out: dict[str, list[str]] = {}
-        for gid, g in self.stats.groups.items():
-            out.setdefault(g.platform, []).append(gid)
-        return out
 
     def group_name(self, group_id: str | None) -> str | None:
         if group_id is None:
@@ -279,12 +283,7 @@ class Engine:
                 backoff = min(backoff * 2, BACKOFF_MAX)
                 continue
             backoff, status.failures = BACKOFF_START, 0
-            owner = self.group_owner
-            for ev in batch.events:
-                if ev.group not in owner:
-                    owner[ev.group] = name
-            n = self.ingest(batch.events)
-            self.cursors[name] = batch.cursor
+            n = self.take(name, batch.events, batch.cursor)
             status.events += n
             status.last_poll_at = self.now()
             self.rate.add(n, time.monotonic())

@@ -13,7 +13,6 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Callable
 
-from connectors.contract import Capability
 from connectors.events import Event, Join, Message
 from console.engine.actions.blacklist import Blacklist, BlacklistEntry
 from console.engine.actions.ledger import Ledger, os_user
@@ -75,7 +74,7 @@ class Moderation:
         if type(ev) is Message:
             self.mentions.on_message(ev.group, ev.sender, ev.at)
             if self.blacklist.match(ev.sender, ev.at) is not None:
-                self._queue_removal(ev.group, ev.sender, ev.at, "blacklisted member spoke")
+                self._queue_removal(ev.group, ev.sender)
         elif type(ev) is Join:
             action = self.blacklist.on_join(ev.group, ev.member, ev.at, capabilities=self.capabilities(ev.group))
             if action is not None:
@@ -95,12 +94,13 @@ class Moderation:
             self._due.extend(due)
             self._kick_worker()
 
-    def _queue_removal(self, group: str, member: str, at: float, why: str) -> None:
+    def _queue_removal(self, group: str, member: str) -> None:
+        # Keyed by when they joined (not by the message), so a member who keeps talking is removed once.
         ms = self.engine.stats.member(group, member)
-        joined = int(ms.joined_at or 0) if ms else 0
-        kind = ActionKind.BAN if self._can(group, Capability.BAN) else ActionKind.KICK
-        self._enqueue(Action(kind, group, member, reason=why, origin="auto:blacklist", actor="auto:blacklist",
-                             key=f"auto:blacklist:{group}:{member}:{joined}"))
+        joined = float(ms.joined_at or 0.0) if ms else 0.0
+        action = self.blacklist.on_join(group, member, joined, capabilities=self.capabilities(group))
+        if action is not None:
+            self._enqueue(action)
 
     def _enqueue(self, action: Action) -> None:
         if self.read_only:
@@ -127,8 +127,6 @@ class Moderation:
         report = None
         while self._queue:
             batch, self._queue = self._queue, []
-            if self.read_only:
-                continue
             report = await self.pipeline.run(batch)
             for e in report.errors:
                 self.notify(f"automatic action failed: {e}")
@@ -162,10 +160,6 @@ class Moderation:
         if self.read_only:
             raise ReadOnlyError(f"read-only mode: {what} refused")
 
-    def _can(self, group: str, cap: Capability) -> bool:
-        conn = self.engine.connector_for(group)
-        return conn is not None and cap in conn.capabilities
-
     def capabilities(self, group: str) -> frozenset:
         conn = self.engine.connector_for(group)
         return conn.capabilities if conn is not None else frozenset()
@@ -181,10 +175,7 @@ class Moderation:
         if outcome.step is not None and outcome.step.action == "blacklist":
             _, more = await self.blacklist_add(member, reason=f"{outcome.count} warnings: {reason}".rstrip(": "),
                                                actor="auto:escalation", evidence={"group": group, "alert": alert})
-            report.total += more.total
-            report.done += more.done
-            report.failed += more.failed
-            report.errors += more.errors
+            report.merge(more)
         self.notify(outcome.message)
         return outcome, report
 
@@ -193,16 +184,15 @@ class Moderation:
         self._writable("blacklist")
         entry = self.blacklist.add(BlacklistEntry(pattern=pattern, reason=reason, expires_at=expires_at,
                                                   evidence=evidence or {}), actor or self.actor)
-        actions = self.blacklist.enforcement(entry, self.engine.stats, self.engine.groups_by_platform(),
-                                             self.capabilities)
+        actions = self.blacklist.enforcement(entry, self.engine.stats, self.engine.stats.groups, self.capabilities)
         report = await self.pipeline.run(actions)
         return entry, report
 
-    async def blacklist_remove(self, pattern: str) -> BulkReport:
+    async def blacklist_remove(self, pattern: str) -> tuple[BlacklistEntry, BulkReport]:
         self._writable("blacklist removal")
         entry = self.blacklist.remove(pattern, self.actor)
-        return await self.pipeline.run(self.blacklist.lifting(entry, self.engine.groups_by_platform(),
-                                                              self.capabilities))
+        report = await self.pipeline.run(self.blacklist.lifting(entry, self.engine.stats.groups, self.capabilities))
+        return entry, report
 
     def mention_batch(self, group: str) -> int:
         configured = self.settings.actions.mention_batch

@@ -47,3 +47,30 @@ def json_line(obj: object) -> str:
     """
     s = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
     return _UNSAFE_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", s)
+
+
+# --- CSV cells (spreadsheets run a leading = + - @ as a formula) ---
+
+_FORMULA = frozenset("=+-@\t\r")
+
+
+def neutralise_cell(s: str) -> str:
+    """CSV opens in spreadsheets: a leading = + - @ must not start a formula.
+
+    Reversible (see ``restore_cell``): a quote is added before a dangerous first
+    character, and before text that already looks like a neutralised cell.
+    """
+    if s[:1] in _FORMULA or (s[:1] == "'" and s.lstrip("'")[:1] in _FORMULA):
+        return "'" + s
+    return s
+
+
+def utf8_safe(s: str) -> str:
+    """Lone surrogates (which UTF-8 cannot encode) become U+FFFD, so the text can be written to a file."""
+    return _SURROGATE.sub("\ufffd", s)
+
+
+def restore_cell(s: str) -> str:
+    if s[:1] == "'" and s.lstrip("'")[:1] in _FORMULA:
+        return s[1:]
+    return s

@@ -1,7 +1,6 @@
 """The fleet screen: every group worst first, and the live alert queue."""
 from __future__ import annotations
 
-import time
 
 from rich.text import Text
 from textual.app import ComposeResult

@@ -25,7 +25,8 @@ from typing import Callable, Iterable
 
 from connectors.contract import Capability
 from connectors.events import platform_of
-from console.engine.durations import iso, parse_when  # noqa: F401 (re-exported for commands)
+from console.engine.text import neutralise_cell, restore_cell, utf8_safe
+from console.engine.durations import iso
 from console.engine.actions.model import Action, ActionError, ActionKind, ActionState
 
 DB = "moderation"
@@ -36,7 +37,6 @@ AUTO = "auto:blacklist"
 FIELDS = ("pattern", "reason", "added_by", "added_at", "expires_at", "evidence")
 _PLATFORM_RE = re.compile(r"^[a-z][a-z0-9_.-]*$")
 _GLOB_CHARS = frozenset("*?[")
-_FORMULA = frozenset("=+-@\t\r")
 MAX_PATTERN = 512
 MAX_REASON = 2000
 
@@ -131,48 +131,9 @@ class BlacklistEntry:
                 "added_at": iso(self.added_at), "expires_at": iso(self.expires_at), "evidence": dict(self.evidence)}
 
 
-def groups_by_platform(group_ids: Iterable[str]) -> dict[str, list[str]]:
-    """``{"qq": ["qq:1", ...], ...}`` from qualified group ids."""
-    out: dict[str, list[str]] = {}
-    for g in group_ids:
-        out.setdefault(platform_of(g), []).append(g)
-    return out
-
-
-def _groups_of(platform: str, groups_by_platform: dict[str, list[str]]) -> list[str]:
-    """Watched groups whose ids are on ``platform`` (whatever the dict is keyed by: a connector's
-    platform name need not be its ids' prefix)."""
-    seen: dict[str, None] = {}
-    for groups in groups_by_platform.values():
-        for g in groups:
-            if platform_of(g) == platform:
-                seen[g] = None
-    return list(seen)
-
-
-def neutralise_cell(s: str) -> str:
-    """CSV opens in spreadsheets: a leading = + - @ must not start a formula.
-
-    Reversible (see ``restore_cell``): a quote is added before a dangerous first
-    character, and before text that already looks like a neutralised cell.
-    """
-    if s[:1] in _FORMULA or (s[:1] == "'" and s.lstrip("'")[:1] in _FORMULA):
-        return "'" + s
-    return s
-
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def utf8_safe(s: str) -> str:
-    """Lone surrogates (which UTF-8 cannot encode) become U+FFFD, so the text can be written to a file."""
-    return _SURROGATE.sub("\ufffd", s)
-
-
-def restore_cell(s: str) -> str:
-    if s[:1] == "'" and s.lstrip("'")[:1] in _FORMULA:
-        return s[1:]
-    return s
+def _groups_of(platform: str, groups: Iterable[str]) -> list[str]:
+    """The watched groups whose ids are on ``platform``."""
+    return [g for g in groups if platform_of(g) == platform]
 
 
 class Blacklist:
@@ -355,7 +316,7 @@ class Blacklist:
             return ActionKind.KICK
         return None
 
-    def enforcement(self, entry: BlacklistEntry, stats, groups_by_platform: dict[str, list[str]],
+    def enforcement(self, entry: BlacklistEntry, stats, groups: Iterable[str],
                     capabilities: Capabilities) -> list[Action]:
         """Kick everywhere: the actions that carry out ``entry`` across the fleet.
 
@@ -380,7 +341,7 @@ class Blacklist:
                     out.append(action(kind, group, member))
             return out
         member = entry.pattern
-        for group in _groups_of(entry.platform, groups_by_platform):
+        for group in _groups_of(entry.platform, groups):
             kind = self._removal_kind(capabilities(group))
             if kind is ActionKind.KICK:
                 ms = stats.member(group, member) if stats is not None else None
@@ -390,7 +351,7 @@ class Blacklist:
                 out.append(action(kind, group, member))
         return out
 
-    def lifting(self, entry: BlacklistEntry, groups_by_platform: dict[str, list[str]],
+    def lifting(self, entry: BlacklistEntry, groups: Iterable[str],
                 capabilities: Capabilities) -> list[Action]:
         """The unbans that undo ``entry``: for an id, in every group of its platform whose
         connector can unban; for a glob, wherever this entry banned someone (from the ledger)."""
@@ -409,7 +370,7 @@ class Blacklist:
                     seen.add((a.group, a.member))
                     targets.append((a.group, a.member))
         else:
-            targets = [(g, entry.pattern) for g in _groups_of(entry.platform, groups_by_platform)]
+            targets = [(g, entry.pattern) for g in _groups_of(entry.platform, groups)]
         return [Action(kind=ActionKind.UNBAN, group=g, member=m, reason=f"blacklist entry {entry.pattern} lifted",
                        origin=ORIGIN, key=f"blacklist-lift:{entry.pattern}:{g}:{m}:{entry.added_at!r}")
                 for g, m in targets if Capability.UNBAN in capabilities(g)]

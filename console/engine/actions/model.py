@@ -79,6 +79,13 @@ class BulkReport:
     skipped: int = 0  # already done under the same key, or outcome unknown after a crash
     errors: list[str] = field(default_factory=list)
 
+    def merge(self, other: "BulkReport") -> None:
+        self.total += other.total
+        self.done += other.done
+        self.failed += other.failed
+        self.skipped += other.skipped
+        self.errors += other.errors
+
     @property
     def finished(self) -> int:
         return self.done + self.failed + self.skipped
