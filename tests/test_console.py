@@ -53,3 +53,38 @@ async def test_keyed_table_updates_rows_in_place_and_keeps_the_cursor(tmp_path, 
         await pilot.pause()
         assert [k.value for k in t.ordered_keys()] == ["c", "b", "d"]
         assert t.cursor_key() == "b" and t.get_row("c") == ["c", "9"]
+
+
+async def test_hostile_names_and_messages_render_as_inert_literal_text():
+    from textual.app import App
+
+    from console.engine.activity import GroupSummary
+    from console.engine.alerts import Alert
+    from console.engine.detectors.base import Severity
+    from console.screens.fleet import alert_cells, group_cells
+
+    hostile = "[bold red]x[/] \x1b[31mred \x1b]52;c;aGk=\x07 \u202eevil"
+    row = GroupSummary(id="demo:g1", name=hostile, platform="demo", members=3, messages_1h=0, messages_24h=0,
+                       active_ratio=0.5, tier="high", last_message_at=None, joins=0, leaves=0, exit_rate=None,
+                       open_alerts=1, sparkline=[0] * 24)
+    alert = Alert(id=1, kind="ad", severity=Severity.HIGH, group="demo:g1", member="demo:u1",
+                  reasons=("[link=http://x]click[/link]",), first_at=0.0, at=0.0, excerpt=hostile)
+
+    class Two(App):
+        def compose(self):
+            yield KeyedTable(id="g")
+            yield KeyedTable(id="a")
+
+    app = Two()
+    async with app.run_test(size=(200, 10)) as pilot:
+        g, a = app.query_one("#g", KeyedTable), app.query_one("#a", KeyedTable)
+        g.add_columns(*"abcdefghi")
+        a.add_columns(*"abcdefg")
+        g.set_rows([("demo:g1", group_cells(row, 0.0))])
+        a.set_rows([("1", alert_cells(alert, hostile, hostile, 0.0))])
+        await pilot.pause()
+        lines = ["".join(seg.text for seg in t.render_line(y)) for t in (g, a) for y in range(2)]
+        screen = "\n".join(lines)
+        assert "[bold red]x[/]" in screen and "[link=http://x]click[/link]" in screen
+        assert "␛[31m" in screen and "⟨U+202E⟩" in screen
+        assert "\x1b" not in screen and "\x07" not in screen and "\u202e" not in screen
