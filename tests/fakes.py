@@ -70,5 +70,4 @@ class ScriptedConnector:
         pass
 
 
-_check: type[Connector] = ScriptedConnector  # the protocol holds the fake to the contract
-__all__ = ["ScriptedConnector", "TransientError"]
+__all__ = ["ScriptedConnector", "TransientError", "Connector"]

@@ -23,6 +23,20 @@ def settings() -> Settings:
     return s
 
 
+def test_the_fake_and_the_demo_implement_the_connector_contract():
+    from connectors.contract import Connector
+    from connectors.demo import DemoConnector
+
+    assert isinstance(ScriptedConnector("x", []), Connector)
+    assert isinstance(DemoConnector(groups=1, pace=False), Connector)
+
+    class Missing:  # a connector without ``mute`` is not one
+        name = platform = "x"
+        capabilities = frozenset()
+
+    assert not isinstance(Missing(), Connector)
+
+
 def test_engine_and_connectors_never_import_textual():
     code = ("import sys, console.engine.engine, console.runtime, console.headless, console.report, connectors.demo;"
             "bad = [m for m in sys.modules if m.split('.')[0] == 'textual'];"
