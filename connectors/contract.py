@@ -37,6 +37,10 @@ class ConnectorError(Exception):
     """A connector failed; the message is one line, safe to show (no secrets)."""
 
 
+class BadOptions(ValueError):
+    """A ``[[connector]]`` table is wrong (a missing URL, an unreadable secret...): one line naming the key."""
+
+
 class Unsupported(ConnectorError):
     """The platform cannot do this action."""
 

@@ -1,0 +1,69 @@
+"""Secrets (access tokens, signing secrets) for connectors.
+
+They come only from the environment or from a file readable by the user alone:
+a token written into the config file would end up in backups, screenshots of
+``config check`` and bug reports. ``<key>_env = "VAR"`` names an environment
+variable; ``<key>_file = "path"`` names a file whose first line is the secret.
+"""
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+from typing import Mapping
+
+from connectors.contract import BadOptions
+
+
+class Secret(str):
+    """A str that never shows itself in repr(), f"{x!r}", logs of dataclasses or tracebacks' locals."""
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+
+def read_secret(options: Mapping[str, object], key: str, *, label: str, required: bool = True,
+                environ: Mapping[str, str] | None = None) -> Secret | None:
+    """The secret named by ``<key>_env`` or ``<key>_file`` in ``options``; ``label`` names the table in errors."""
+    env = os.environ if environ is None else environ
+    if key in options:
+        raise BadOptions(f"{label}: do not write {key} into the config file; use {key}_env = \"VAR\" "
+                         f"(an environment variable) or {key}_file = \"path\" (a file only you can read)")
+    by_env, by_file = options.get(f"{key}_env"), options.get(f"{key}_file")
+    if by_env is not None and by_file is not None:
+        raise BadOptions(f"{label}: set only one of {key}_env and {key}_file")
+    if by_env is not None:
+        if not isinstance(by_env, str) or not by_env:
+            raise BadOptions(f"{label}: {key}_env must be the name of an environment variable")
+        value = env.get(by_env, "").strip()
+        if not value:
+            raise BadOptions(f"{label}: environment variable {by_env} (from {key}_env) is not set or empty")
+        return Secret(value)
+    if by_file is not None:
+        if not isinstance(by_file, str) or not by_file:
+            raise BadOptions(f"{label}: {key}_file must be a path")
+        return Secret(_read_file(Path(by_file).expanduser(), f"{label}: {key}_file"))
+    if required:
+        raise BadOptions(f"{label}: no {key}; add {key}_env = \"VAR\" or {key}_file = \"path\"")
+    return None
+
+
+def _read_file(path: Path, what: str) -> str:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise BadOptions(f"{what}: {path} does not exist") from None
+    except OSError as e:
+        raise BadOptions(f"{what}: cannot read {path}: {e.strerror}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise BadOptions(f"{what}: {path} is not a regular file")
+    if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise BadOptions(f"{what}: {path} is readable by other users (mode {stat.S_IMODE(st.st_mode):o}); "
+                         f"run: chmod 600 {path}")
+    try:
+        lines = path.read_text(encoding="utf-8").strip().splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise BadOptions(f"{what}: cannot read {path}: {getattr(e, 'strerror', None) or e}") from None
+    if not lines or not lines[0].strip():
+        raise BadOptions(f"{what}: {path} is empty")
+    return lines[0].strip()
