@@ -19,22 +19,21 @@ def status_text(engine: Engine, demo: bool, paused: bool) -> Text:
     t = Text()
     if demo:
         t.append(" DEMO ", style="bold reverse yellow")
-        t.append(" simulated groups ", style="yellow")
     for name, st in engine.status.items():
         t.append(f" {visible(name, 20)}:")
         t.append(st.health.state.value, style=HEALTH_STYLE[st.health.state])
-        if st.health.reason:
-            t.append(f" ({visible(st.health.reason, 40)})", style="dim")
+        if st.health.reason and st.health.state is not HealthState.OK:
+            t.append(f" ({visible(st.health.reason, 40)})", style=HEALTH_STYLE[st.health.state])
     t.append(f"  {engine.rate.per_second(time.monotonic()):.0f} ev/s")
     counts = {s: 0 for s in Severity}
     for a in engine.alerts.live():
         counts[a.severity] += 1
-    t.append("  alerts ")
+    t.append("  ")
     t.append(f"H{counts[Severity.HIGH]}", style="bold red")
     t.append(" ")
     t.append(f"M{counts[Severity.MEDIUM]}", style="yellow")
     t.append(f" L{counts[Severity.LOW]}")
-    t.append("  " + dt.datetime.fromtimestamp(engine.now()).strftime("%m-%d %H:%M"))
+    t.append("  " + dt.datetime.fromtimestamp(engine.now()).strftime("%m-%d %H:%M"), style="dim")
     if paused:
         t.append("  PAUSED", style="bold reverse")
     return t

@@ -92,12 +92,17 @@ class Ledger:
     # --- audit of steps that are not platform actions (blacklist added, warning counted, ...) ---
 
     def audit(self, actor: str, action: str, *, group: str | None = None, member: str | None = None,
-              params: dict | None = None, result: str = "ok", origin: str = "") -> AuditEntry:
+              params: dict | None = None, result: str = "ok", origin: str = "", commit: bool = True) -> AuditEntry:
+        """Record one step; ``commit=False`` lets a bulk step write its entries in one commit."""
         e = AuditEntry(at=self.clock(), actor=actor, action=action, group=group, member=member,
                        params=params or {}, result=result, origin=origin)
         self._audit_doc(e)
-        self.store.commit(DB)
+        if commit:
+            self.store.commit(DB)
         return e
+
+    def commit(self) -> None:
+        self.store.commit(DB)
 
     def _audit_doc(self, e: AuditEntry) -> None:
         e.id = self._next_audit

@@ -1,0 +1,77 @@
+"""The fleet's merged message stream, newest last, with the alerts each message raised.
+
+An engine observer: the engine calls ``on_event`` after the detectors ran on
+that event, and the alert book tells it (through ``on_alert``) which message
+an alert was about, so flags may arrive before or after the message itself.
+"""
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from connectors.events import Event, Message
+from console.engine.alerts import Alert, Change
+
+
+@dataclass(slots=True)
+class FeedItem:
+    seq: int
+    message: Message
+    kinds: list[str] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+    alert: int | None = None  # the most severe alert id about this message
+
+    def flag(self, alert: Alert) -> None:
+        if alert.kind not in self.kinds:
+            self.kinds.append(alert.kind)
+        for r in alert.reasons:
+            if r not in self.reasons:
+                self.reasons.append(r)
+        self.alert = alert.id
+
+
+class Feed:
+    def __init__(self, size: int = 2000) -> None:
+        self.items: deque[FeedItem] = deque()
+        self.size = size
+        self._by_message: dict[tuple[str, str], FeedItem] = {}
+        self._early: dict[tuple[str | None, str], list[Alert]] = {}  # alerts seen before their message reached the feed
+        self._seq = 0
+
+    def on_event(self, ev: Event) -> None:
+        if type(ev) is not Message:
+            return
+        self._seq += 1
+        item = FeedItem(self._seq, ev)
+        key = (ev.group, ev.id)  # platforms number messages per chat
+        for alert in self._early.pop(key, ()):
+            item.flag(alert)
+        self.items.append(item)
+        self._by_message[key] = item
+        if len(self.items) > self.size:
+            old = self.items.popleft()
+            old_key = (old.message.group, old.message.id)
+            if self._by_message.get(old_key) is old:
+                del self._by_message[old_key]
+
+    def on_tick(self, now: float) -> None:
+        self._early.clear()  # flags for messages that never arrived (deleted, or from before a restart)
+
+    def on_alert(self, alert: Alert, change: Change) -> None:
+        if change not in (Change.NEW, Change.UPDATED) or alert.message_id is None:
+            return
+        key = (alert.group, alert.message_id)
+        item = self._by_message.get(key)
+        if item is not None:
+            item.flag(alert)
+        else:
+            self._early.setdefault(key, []).append(alert)
+
+    def latest(self, n: int) -> list[FeedItem]:
+        """The newest ``n`` items, newest first."""
+        out = []
+        for item in reversed(self.items):
+            out.append(item)
+            if len(out) == n:
+                break
+        return out

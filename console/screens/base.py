@@ -1,0 +1,321 @@
+"""What every table screen shares: the live table, `/` filter, sorting, marks,
+layered `esc`, and "act on the marked rows, else on the cursor row".
+
+A screen subclass says which columns it has and how to turn engine state into
+rows (``collect``); this class keeps the last rows so that filtering, sorting
+and marking re-render from memory without asking the engine again.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Sequence
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, Static
+
+from console.screens.filtering import RowFilter, parse_filter
+from console.widgets.keyed_table import KeyedTable
+from console.widgets.screen_bar import ScreenBar
+from console.widgets.status import StatusLine
+
+if TYPE_CHECKING:
+    from console.app import GroupWatchApp
+
+MARK = Text("*", style="bold reverse")
+NO_MARK = Text(" ")
+
+
+@dataclass(slots=True, frozen=True)
+class Column:
+    key: str      # the name used by `field:value` filters and by sort
+    label: str
+    width: int | None = None
+    flex: bool = False  # takes the width the other columns leave (names, messages)
+
+
+@dataclass(slots=True)
+class Row:
+    key: str
+    cells: Sequence[Any]            # one per column: str or rich Text (never markup)
+    sort: Sequence[Any]             # one comparable value per column
+    extra: dict[str, str] = field(default_factory=dict)  # filterable fields not shown as columns (ids...)
+    _fields: dict[str, str] | None = None
+
+    def fields(self, columns: Sequence[Column]) -> dict[str, str]:
+        """Plain text per column key, for `field:value` filters (built only when a filter is on)."""
+        if self._fields is None:
+            f = {c.key: (cell.plain if isinstance(cell, Text) else str(cell)) for c, cell in zip(columns, self.cells)}
+            f.update(self.extra)
+            self._fields = f
+        return self._fields
+
+
+def sort_value(v: Any) -> tuple:
+    """None sorts last whichever way, and mixed types never raise."""
+    if v is None:
+        return (1, 0, "")
+    if isinstance(v, (int, float)):
+        return (0, v, "")
+    return (0, 0, str(v).lower())
+
+
+class TableScreen(Screen):
+    """A screen whose body is one live table of rows."""
+
+    COLUMNS: ClassVar[tuple[Column, ...]] = ()
+    TABLE_TITLE: ClassVar[str] = ""
+    SCREEN_NAME: ClassVar[str] = ""
+    DEFAULT_CSS = """
+    TableScreen #body { height: 1fr; }
+    TableScreen #table { height: 1fr; border: round $primary; }
+    TableScreen #filter { display: none; height: 3; border: round $accent; }
+    TableScreen #filter.-shown { display: block; }
+    TableScreen #status { height: 1; background: $panel; }
+    """
+
+    BINDINGS = [
+        Binding("slash", "start_filter", "Filter"),
+        Binding("space", "mark", "Mark"),
+        Binding("asterisk", "mark_all", "Mark all", show=False),
+        Binding("s", "sort", "Sort", show=False),
+        Binding("S", "sort_reverse", "Reverse sort", show=False),
+        Binding("escape", "back", "Clear marks/filter, back", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[Row] = []
+        self.shown: list[Row] = []
+        self.marks: set[str] = set()
+        self.row_filter: RowFilter = parse_filter("")
+        self.sort_col: int | None = None
+        self.sort_reverse = False
+        self._filter_before = ""
+        self._ready = False  # pushed screens get timer ticks before their widgets exist
+
+    @property
+    def gw(self) -> "GroupWatchApp":
+        return self.app  # type: ignore[return-value]
+
+    # --- layout ---
+
+    def compose(self) -> ComposeResult:
+        yield StatusLine(id="status")
+        with Vertical(id="body"):
+            yield from self.compose_above()
+            table = KeyedTable(id="table", cursor_type="row", zebra_stripes=False)
+            yield table
+            yield from self.compose_below()
+        yield Input(id="filter", placeholder="filter: text or regex, field:value, !negate  (enter apply, esc cancel)")
+        yield ScreenBar(self.SCREEN_NAME)
+        yield Footer()
+
+    def compose_above(self) -> ComposeResult:
+        return iter(())
+
+    def compose_below(self) -> ComposeResult:
+        return iter(())
+
+    @property
+    def table(self) -> KeyedTable:
+        return self.query_one("#table", KeyedTable)
+
+    def on_mount(self) -> None:
+        t = self.table
+        t.add_column(" ", key="_mark", width=1)
+        for c in self.COLUMNS:
+            t.add_column(c.label, key=c.key, width=c.width or (12 if c.flex else None))
+        t.focus()
+        self._ready = True
+        self.refresh_live()
+
+    def on_screen_resume(self) -> None:
+        if self._ready:
+            self.refresh_live()
+
+    def on_resize(self) -> None:
+        self.fit_columns()
+
+    def fit_columns(self) -> None:
+        """Give flex columns what the fixed ones leave, so a row fits the terminal (80 columns too)."""
+        t = self.table
+        flex = [c for c in self.COLUMNS if c.flex]
+        if not flex or not t.size.width:
+            return
+        pad = 2 * t.cell_padding
+        fixed = (1 + pad) + sum((c.width or len(c.label)) + pad for c in self.COLUMNS if not c.flex)
+        width = max(8, (t.size.width - 2 - fixed) // len(flex) - pad)
+        for c in flex:
+            col = t.columns.get(c.key)  # type: ignore[call-overload]
+            if col is not None and col.width != width:
+                col.width, col.auto_width = width, False
+                t._require_update_dimensions = True  # DataTable re-measures only when told
+        t.refresh()
+
+    # --- data ---
+
+    def collect(self) -> list[Row]:
+        """Rows from engine state, in the screen's default order."""
+        raise NotImplementedError
+
+    def refresh_live(self) -> None:
+        """Take fresh rows from the engine (unless paused) and show them."""
+        if not self._ready:
+            return
+        self.query_one("#status", StatusLine).update(self.gw.status_text())
+        if self.gw.paused and self.rows:
+            return
+        self.rows = self.collect()
+        self.render_rows()
+
+    def render_rows(self) -> None:
+        f = self.row_filter
+        if f.active:
+            cols = self.COLUMNS
+            rows = []
+            for r in self.rows:
+                if f.matches(r.fields(cols)):
+                    rows.append(r)
+        else:
+            rows = self.rows
+        if self.sort_col is not None:
+            i = self.sort_col
+            rows = sorted(rows, key=lambda r: sort_value(r.sort[i]), reverse=self.sort_reverse)
+        self.shown = rows
+        present = {r.key for r in self.rows}
+        self.marks &= present
+        marks = self.marks
+        self.table.set_rows([(r.key, [MARK if r.key in marks else NO_MARK, *r.cells]) for r in rows])
+        self.update_title()
+
+    def update_title(self) -> None:
+        parts = [self.TABLE_TITLE, f"{len(self.shown)}/{len(self.rows)}"]
+        if self.marks:
+            parts.append(f"{len(self.marks)} marked")
+        if self.sort_col is not None:
+            parts.append(f"sort {self.COLUMNS[self.sort_col].label} {'v' if self.sort_reverse else '^'}")
+        if self.row_filter.active:
+            parts.append(f"filter {self.row_filter.text}")
+            note = self.row_filter.describe()
+            if note:
+                parts.append(note)
+        self.table.border_title = Text(" · ".join(parts))
+
+    # --- targets ---
+
+    def cursor_row(self) -> Row | None:
+        key = self.table.cursor_key()
+        return next((r for r in self.shown if r.key == key), None) if key is not None else None
+
+    def targets(self) -> list[Row]:
+        """The marked rows if any (visible or not: marks are deliberate), else the cursor row."""
+        if self.marks:
+            return [r for r in self.rows if r.key in self.marks]
+        row = self.cursor_row()
+        return [row] if row is not None else []
+
+    def clear_marks(self) -> None:
+        if self.marks:
+            self.marks.clear()
+            self.render_rows()
+
+    # --- keys ---
+
+    def action_start_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        self._filter_before = self.row_filter.text
+        box.value = self.row_filter.text
+        box.add_class("-shown")
+        box.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "filter":
+            self.set_filter(event.value)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "filter":
+            self._close_filter()
+
+    def set_filter(self, text: str) -> None:
+        self.row_filter = parse_filter(text, tuple(c.key for c in self.COLUMNS))
+        self.render_rows()
+
+    def _close_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.remove_class("-shown")
+        self.table.focus()
+
+    def action_mark(self) -> None:
+        row = self.cursor_row()
+        if row is None:
+            return
+        self.marks ^= {row.key}
+        self.render_rows()
+        self.table.action_cursor_down()
+
+    def action_mark_all(self) -> None:
+        keys = {r.key for r in self.shown}
+        self.marks = set() if keys and keys <= self.marks else self.marks | keys
+        self.render_rows()
+
+    def action_sort(self) -> None:
+        n = len(self.COLUMNS)
+        self.sort_col = 0 if self.sort_col is None else (self.sort_col + 1 if self.sort_col + 1 < n else None)
+        self.sort_reverse = self.sort_col is not None and self.default_reverse(self.sort_col)
+        self.render_rows()
+
+    def action_sort_reverse(self) -> None:
+        if self.sort_col is None:
+            self.sort_col = 0
+        self.sort_reverse = not self.sort_reverse
+        self.render_rows()
+
+    def default_reverse(self, col: int) -> bool:
+        """Numbers sort biggest first, text A to Z."""
+        values = [r.sort[col] for r in self.rows[:50] if r.sort[col] is not None]
+        return bool(values) and all(isinstance(v, (int, float)) for v in values)
+
+    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        event.stop()
+        keys = [c.key for c in self.COLUMNS]
+        if event.column_key.value not in keys:
+            return
+        col = keys.index(event.column_key.value)
+        if self.sort_col == col:
+            self.sort_reverse = not self.sort_reverse
+        else:
+            self.sort_col, self.sort_reverse = col, self.default_reverse(col)
+        self.render_rows()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_open()
+
+    def action_open(self) -> None:
+        """Drill into the cursor row (enter)."""
+
+    def action_back(self) -> None:
+        box = self.query_one("#filter", Input)
+        if box.has_focus:
+            box.value = self._filter_before
+            self.set_filter(self._filter_before)
+            self._close_filter()
+        elif self.marks:
+            self.clear_marks()
+        elif self.row_filter.active:
+            self.set_filter("")
+        elif len(self.app.screen_stack) > 1 and self.app.screen is self and self.is_pushed:
+            self.app.pop_screen()
+
+    @property
+    def is_pushed(self) -> bool:
+        """A drill-down screen (esc goes back) rather than one of the top-level screens."""
+        return False
+
+
+class Header(Static):
+    """A one-line caption above a table (untrusted parts must be passed as Text, never markup)."""

@@ -1,0 +1,115 @@
+"""Groups: every watched group as a row, worst first; the screen an operator starts a shift on."""
+from __future__ import annotations
+
+import re
+
+from rich.text import Text
+from textual.binding import Binding
+
+from console.engine.activity import TIERS, GroupSummary
+from console.engine.stats import DAY
+from console.screens.base import Column, Row, TableScreen
+from console.screens.cells import PLATFORM_SHORT, TIER_SHORT, TIER_STYLE, ago, percent, sparkline, untrusted
+from console.screens.modals import Field, FormScreen
+
+
+def group_row(r: GroupSummary, now: float, left_24h: int) -> Row:
+    spark = r.sparkline[-12:]
+    cells = [PLATFORM_SHORT.get(r.platform, r.platform[:2]), untrusted(r.name, 60), str(r.members),
+             str(r.messages_1h), percent(r.active_ratio), Text(TIER_SHORT[r.tier], style=TIER_STYLE[r.tier]),
+             ago(now, r.last_message_at), str(left_24h),
+             Text(str(r.open_alerts), style="bold red" if r.open_alerts else "dim"), sparkline(spark)]
+    sort = [r.platform, r.name, r.members, r.messages_1h, r.active_ratio, TIERS.index(r.tier),
+            -(r.last_message_at or 0), left_24h, r.open_alerts, sum(spark)]
+    return Row(r.id, cells, sort, extra={"id": r.id, "tags": " ".join(r.tags)})
+
+
+class GroupsScreen(TableScreen):
+    CSS_PATH = "groups.tcss"
+    SCREEN_NAME = "groups"
+    TABLE_TITLE = "Groups (worst first)"
+    HELP_TITLE = "Groups"
+    HELP_NOTES = ("Filter examples: fans   tier:crit   !tier:high   platform:qq   tags:vip   alerts:[1-9]",
+                  "Tiers by the 7-day active ratio: high > 40%, ord(inary) 20-40%, inac(tive) < 20%, crit(ical) < 10%.",
+                  "Actions apply to the marked groups, or to the cursor row when none is marked.")
+    COLUMNS = (
+        Column("platform", "pf", 2), Column("group", "group", flex=True), Column("members", "membr", 5),
+        Column("msgs", "m/1h", 4), Column("active", "act7d", 5), Column("tier", "tier", 4),
+        Column("last", "last", 4), Column("left", "l24h", 4), Column("alerts", "al", 3),
+        Column("activity", "12h msgs", 8),
+    )
+    BINDINGS = [
+        Binding("enter", "open", "Open group"),
+        Binding("m", "mention", "Mention quiet"),
+        Binding("P", "post", "Post now"),
+        Binding("a", "alerts", "Its alerts"),
+    ]
+
+    def collect(self) -> list[Row]:
+        engine = self.gw.rt.engine
+        now = engine.now()
+        groups = engine.stats.groups
+        return [group_row(r, now, groups[r.id].leaves_between(now - DAY, now)) for r in engine.summaries()]
+
+    def action_open(self) -> None:
+        row = self.cursor_row()
+        if row is not None:
+            self.gw.open_group(row.key)
+
+    def action_alerts(self) -> None:
+        row = self.cursor_row()
+        if row is None:
+            return
+        name = self.gw.rt.engine.group_name(row.key) or row.key
+        self.app.switch_mode("alerts")
+        self.app.screen.set_filter(f"group:^{re.escape(name)}$".replace(" ", "\\s"))
+
+    def action_mention(self) -> None:
+        gw = self.gw
+        rows = self.targets()
+        if not rows or not gw.writable("mention"):
+            return
+        plan = [(r.key, len(gw.rt.moderation.quiet_members(r.key))) for r in rows]
+        plan = [(g, n) for g, n in plan if n]
+        if not plan:
+            gw.notify("no quiet members to mention (silent long enough and not mentioned recently)")
+            return
+        total = sum(n for _, n in plan)
+
+        async def run():
+            from console.engine.actions.model import BulkReport
+            report = BulkReport(total=0)
+            for g, _ in plan:
+                r, _members = await gw.rt.moderation.mention_quiet(g)
+                report.merge(r)
+            self.clear_marks()
+            return report
+
+        gw.act("mention", run, confirm=f"Mention {total} quiet member(s) in {len(plan)} group(s)?",
+               detail="One message per batch of the platform's mention limit; each member is not mentioned "
+                      "again for the cool-down period.")
+
+    def action_post(self) -> None:
+        gw = self.gw
+        rows = self.targets()
+        if not rows or not gw.writable("post"):
+            return
+        groups = [r.key for r in rows]
+
+        def check(v: dict[str, str]) -> str | None:
+            return None if v["text"].strip() else "the message is empty"
+
+        def chosen(v: dict[str, str] | None) -> None:
+            if v is None:
+                return
+
+            async def run():
+                report = await gw.rt.moderation.post(groups, v["text"])
+                self.clear_marks()
+                return report
+
+            gw.act("post", run, confirm=f"Post this message to {len(groups)} group(s) now?",
+                   detail=Text(v["text"][:300]))
+
+        self.app.push_screen(FormScreen(f"Post now to {len(groups)} group(s)", [Field("text", "Message")], check),
+                             chosen)
