@@ -11,8 +11,14 @@ import os
 import stat
 from pathlib import Path
 from typing import Mapping
+from urllib.parse import quote
 
 from connectors.contract import BadOptions
+
+# Every secret read in this process, so that text headed for a screen or a log can be scrubbed of
+# them even if some error message (an httpx URL with a Telegram token in its path) slipped through.
+_KNOWN: set[str] = set()
+_MIN_SCRUBBED = 6  # shorter "secrets" would blank out ordinary words; real tokens are far longer
 
 
 class Secret(str):
@@ -38,32 +44,60 @@ def read_secret(options: Mapping[str, object], key: str, *, label: str, required
         value = env.get(by_env, "").strip()
         if not value:
             raise BadOptions(f"{label}: environment variable {by_env} (from {key}_env) is not set or empty")
-        return Secret(value)
+        return _known(value, f"{label}: environment variable {by_env} (from {key}_env)")
     if by_file is not None:
         if not isinstance(by_file, str) or not by_file:
             raise BadOptions(f"{label}: {key}_file must be a path")
-        return Secret(_read_file(Path(by_file).expanduser(), f"{label}: {key}_file"))
+        what = f"{label}: {key}_file"
+        return _known(_read_file(Path(by_file).expanduser(), what), what)
     if required:
         raise BadOptions(f"{label}: no {key}; add {key}_env = \"VAR\" or {key}_file = \"path\"")
     return None
 
 
+def scrub(text: str) -> str:
+    """``text`` with every secret read so far (also URL-quoted) replaced by ``***``."""
+    for secret in sorted(_KNOWN, key=len, reverse=True):
+        if secret in text:
+            text = text.replace(secret, "***")
+    return text
+
+
+def _known(value: str, what: str) -> Secret:
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        raise BadOptions(f"{what}: the secret holds a control character (a pasted line break?)")
+    if len(value) >= _MIN_SCRUBBED:
+        _KNOWN.add(value)
+        _KNOWN.add(quote(value, safe=""))
+        _KNOWN.add(quote(value, safe="/:"))
+    return Secret(value)
+
+
 def _read_file(path: Path, what: str) -> str:
+    # Open first, then check what was opened: a check on the path followed by a read could be
+    # raced by a swap of the file. O_NONBLOCK keeps a FIFO from hanging the open.
     try:
-        st = path.stat()
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
         raise BadOptions(f"{what}: {path} does not exist") from None
     except OSError as e:
         raise BadOptions(f"{what}: cannot read {path}: {e.strerror}") from None
-    if not stat.S_ISREG(st.st_mode):
-        raise BadOptions(f"{what}: {path} is not a regular file")
-    if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise BadOptions(f"{what}: {path} is readable by other users (mode {stat.S_IMODE(st.st_mode):o}); "
-                         f"run: chmod 600 {path}")
     try:
-        lines = path.read_text(encoding="utf-8").strip().splitlines()
-    except (OSError, UnicodeDecodeError) as e:
-        raise BadOptions(f"{what}: cannot read {path}: {getattr(e, 'strerror', None) or e}") from None
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise BadOptions(f"{what}: {path} is not a regular file")
+        if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise BadOptions(f"{what}: {path} is open to other users (mode {stat.S_IMODE(st.st_mode):o}); "
+                             f"run: chmod 600 {path}")
+        raw = os.read(fd, 64 * 1024)
+    except OSError as e:
+        raise BadOptions(f"{what}: cannot read {path}: {e.strerror}") from None
+    finally:
+        os.close(fd)
+    try:
+        lines = raw.decode("utf-8-sig").strip().splitlines()
+    except UnicodeDecodeError:
+        raise BadOptions(f"{what}: {path} is not UTF-8 text") from None
     if not lines or not lines[0].strip():
         raise BadOptions(f"{what}: {path} is empty")
     return lines[0].strip()

@@ -8,6 +8,8 @@ in a worker so the keyboard never waits on a platform, reported when done.
 """
 from __future__ import annotations
 
+import asyncio
+import signal
 import time
 from typing import Any, Awaitable, Callable
 
@@ -79,6 +81,13 @@ class GroupWatchApp(App):
     def on_mount(self) -> None:
         if self.rt.is_demo:
             self.sub_title = "DEMO: simulated groups"
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGHUP, signal.SIGTERM):
+            # A dropped SSH session sends SIGHUP: leave like `q` does, so state is saved and the terminal restored.
+            try:
+                loop.add_signal_handler(sig, lambda: self.call_later(self.action_quit))
+            except (NotImplementedError, RuntimeError, ValueError):
+                pass
         self.run_engine()
         self._timer = self.set_interval(self.refresh_seconds, self.refresh_view)
 
@@ -90,6 +99,7 @@ class GroupWatchApp(App):
     async def action_quit(self) -> None:
         self.rt.engine.stop()
         await self.workers.wait_for_complete()
+        await self.rt.close_connectors()  # in this loop: their sockets belong to it
         self.exit()
 
     def notify(self, message, *, title: str = "", severity="information", timeout: float | None = None,
@@ -144,7 +154,9 @@ class GroupWatchApp(App):
     def action_pause(self) -> None:
         self.paused = not self.paused
         self.notify("live updates paused (p resumes)" if self.paused else "live updates resumed", timeout=2)
-        self.refresh_view()
+        status = self.screen.query("#status")
+        if status:  # the rows catch up at the next tick; the key's answer is the status line, at once
+            status.first().update(self.status_text())
 
     def _set_interval(self, seconds: float) -> None:
         self.refresh_seconds = seconds

@@ -62,16 +62,17 @@ def parser() -> argparse.ArgumentParser:
     bi.add_argument("--seed", type=int, default=7)
     bi.add_argument("--repeat", type=int, default=3, help="runs; the median is reported")
     bi.add_argument("--format", choices=("json", "text"), default="text")
+    bu = bsub.add_parser("ui", help="key-press-to-screen latency of the console under a live event load")
+    bu.add_argument("--groups", type=int, default=1000)
+    bu.add_argument("--rate", type=float, default=500.0, help="events per second fed to the engine")
+    bu.add_argument("--presses", type=int, default=120, help="key presses measured")
+    bu.add_argument("--seed", type=int, default=7)
+    bu.add_argument("--format", choices=("json", "text"), default="text")
 
-    from console.commands import audit, blacklist, schedule
+    from console.commands import audit, blacklist, config, schedule
 
-    for module in (blacklist, schedule, audit):
+    for module in (blacklist, schedule, audit, config):
         module.add_parser(sub)
-
-    c = sub.add_parser("config", help="configuration")
-    csub = c.add_subparsers(dest="config_command", metavar="ACTION", required=True)
-    cc = csub.add_parser("check", help="validate the config file and name any bad key and line")
-    _common(cc)
     return p
 
 
@@ -92,10 +93,20 @@ def main(argv: list[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "config":
-        return _config_check(args)
+        from console.commands import config
+
+        return config.run(args)
     if args.command == "bench":
         from console import bench
 
+        if args.bench == "ui":
+            from console import bench_ui
+
+            if not 1 <= args.groups <= 2000 or args.rate <= 0 or args.presses < 1:
+                print("groupwatch: error: --groups 1-2000, --rate above 0, --presses at least 1", file=sys.stderr)
+                return EXIT_USAGE
+            bench.print_result(bench_ui.ui(args.groups, args.rate, args.presses, args.seed), args.format)
+            return 0
         if args.events < 1 or not 1 <= args.groups <= 2000 or args.repeat < 1:
             print("groupwatch: error: --events and --repeat must be at least 1, --groups 1-2000", file=sys.stderr)
             return EXIT_USAGE
@@ -133,9 +144,11 @@ def _watch(args: argparse.Namespace) -> int:
     if args.seconds is not None and args.seconds <= 0:
         print("groupwatch: error: --seconds must be above 0", file=sys.stderr)
         return EXIT_USAGE
+    from console.runtime import then_close
+
     rt = _runtime(args, pace=not args.fast)
     try:
-        asyncio.run(watch(rt, args.seconds, args.format))
+        asyncio.run(then_close(rt, watch(rt, args.seconds, args.format)))
     finally:
         rt.close()
     return 0
@@ -145,35 +158,17 @@ def _report(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from console.report import render
-    from console.runtime import start
+    from console.runtime import first_picture, then_close
 
     rt = _runtime(args, pace=False)
     try:
         if not rt.engine.stats.groups:
-            asyncio.run(start(rt))  # nothing watched yet: report the starting picture
+            asyncio.run(then_close(rt, first_picture(rt)))  # nothing watched yet: report the starting picture
         label = " (DEMO: simulated groups)" if rt.is_demo else ""
         render(rt.engine.summaries(), args.format, Console(markup=False, highlight=False),
                f"groupwatch weekly tiering report{label}")
     finally:
         rt.close()
-    return 0
-
-
-def _config_check(args: argparse.Namespace) -> int:
-    from console.engine.config import load_settings
-    from console.engine.paths import config_path
-
-    path = config_path(args.config)
-    if not path.exists():
-        if args.config:
-            print(f"groupwatch: error: {path}: no such file", file=sys.stderr)
-            return EXIT_USAGE
-        print(f"no config at {path}: groupwatch runs the built-in demo")
-        return 0
-    s = load_settings(path, must_exist=True)
-    what = f"{len(s.connectors)} connector(s): " + ", ".join(f"{c.name} ({c.type})" for c in s.connectors) \
-        if s.connectors else "no connectors: groupwatch runs the built-in demo"
-    print(f"{path}: ok; {what}")
     return 0
 
 

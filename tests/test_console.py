@@ -345,6 +345,7 @@ async def test_hostile_names_render_inertly_on_the_real_screens(tmp_path):
         engine = rt.engine
         g = next(iter(engine.stats.groups.values()))
         g.name = "[bold red]x[/] \x1b[31mred \x1b]52;c;aGk=\x07 \u202eevil\u200b"
+        g.version += 1  # as a rename through load_group would
         app.screen.refresh_live()
         await pilot.pause()
         text = _lines(app)

@@ -69,13 +69,12 @@ async def test_run_ingests_batches_in_order_and_saves_the_cursor_with_the_state(
     store.close()
 
 
-async def test_a_failing_connector_backs_off_recovers_and_does_not_stall_another(tmp_path, monkeypatch):
-    import console.engine.engine as eng
-
-    monkeypatch.setattr(eng, "BACKOFF_START", 0.01)
+async def test_a_failing_connector_backs_off_recovers_and_does_not_stall_another(tmp_path):
+    s = settings()
+    s.engine.backoff_start = 0.01
     bad = ScriptedConnector("bad", [TransientError("HTTP 502 from server"), [msg(G, "fake:u1", T0)]])
     good = ScriptedConnector("good", [[msg("fake:g2", "fake:u2", T0 + i)] for i in range(5)])
-    engine = Engine(settings(), [bad, good], None, clock=lambda: T0)
+    engine = Engine(s, [bad, good], None, clock=lambda: T0)
     seen_degraded = []
     engine.alerts  # noqa: B018
 

@@ -47,6 +47,7 @@ class GroupSummary:
     open_alerts: int
     sparkline: list[int]
     tags: tuple[str, ...] = ()
+    leaves_24h: int = 0
 
     @property
     def worst_key(self) -> tuple:
@@ -68,4 +69,5 @@ def summarize(g: GroupStats, now: float, s: ActivitySettings, open_alerts: int) 
         active_ratio=ratio, tier=tier(ratio, s), last_message_at=g.last_message_at, joins=joins, leaves=leaves,
         exit_rate=(leaves / base) if base > 0 else None, open_alerts=open_alerts,
         sparkline=g.hourly_series(g.hourly_messages, now, 24), tags=g.tags,
+        leaves_24h=g.leaves_between(now - DAY, now),
     )

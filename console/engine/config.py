@@ -14,9 +14,14 @@ Besides the dataclass fields, the file has three special parts::
     rules = "This group is for buyers only."
 
     [[connector]]                    # -> Settings.connectors
-    type = "telegram"                # matrix | telegram | onebot | demo (required)
+    type = "telegram"                # connectors.registry.TYPES (required)
     name = "shop-bot"                # default: the type; must be unique
-    token = "..."                    # anything else -> ConnectorSettings.options
+    token_env = "SHOP_BOT_TOKEN"     # anything else -> ConnectorSettings.options
+
+Parsing checks only the shape of a ``[[connector]]`` table; each connector
+checks its own options (and reads its secrets) in :func:`build_connectors`,
+which startup and ``groupwatch config check`` call, reporting in the same
+``<file>:<line>:`` form.
 
 Values of keys whose name looks secret (token, password, ...) never appear in
 error messages.
@@ -34,8 +39,11 @@ import types
 import typing
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
+from connectors import registry
+from connectors.contract import BadOptions, Connector
+from connectors.secrets import scrub
 from console.engine.settings import (
     ActivitySettings,
     AdSettings,
@@ -50,9 +58,9 @@ from console.engine.settings import (
     StoreSettings,
 )
 
-__all__ = ["CONNECTOR_TYPES", "ConfigError", "load_settings", "locate_keys", "parse_settings"]
+__all__ = ["CONNECTOR_TYPES", "ConfigError", "build_connectors", "load_settings", "locate_keys", "parse_settings"]
 
-CONNECTOR_TYPES = ("matrix", "telegram", "onebot", "demo")
+CONNECTOR_TYPES = registry.TYPES
 _SECRET_WORDS = ("token", "secret", "password", "passwd", "passphrase", "credential", "api_key", "apikey",
                  "private_key", "cookie")
 _HIDDEN = "(value hidden)"
@@ -543,6 +551,8 @@ _LIMITS: dict[tuple[type, str], Any] = {
     (ActivitySettings, "critical"): _RATIO,
     (StoreSettings, "checkpoint_seconds"): _POSITIVE,
     (EngineSettings, "tick_seconds"): _POSITIVE,
+    (EngineSettings, "backoff_start"): _POSITIVE,
+    (EngineSettings, "backoff_max"): _POSITIVE,
     (DemoSettings, "groups"): 1,
     (DemoSettings, "seed"): _ANY,
     (DemoSettings, "speed"): _POSITIVE,
@@ -571,6 +581,11 @@ def _check_values(obj: Any, path: Path_, ctx: _Context, given: set[str], raw: di
         _check_ad(obj, path, ctx, given)
     elif cls is ActivitySettings:
         _check_tiers(obj, path, ctx, given)
+    elif cls is EngineSettings and {"backoff_start", "backoff_max"} & given \
+            and 0 < obj.backoff_max < obj.backoff_start:
+        key = "backoff_max" if "backoff_max" in given else "backoff_start"
+        ctx.error(path + (key,), f"{_dotted(path + ('backoff_max',))} ({obj.backoff_max:g}) must be at least "
+                                 f"{_dotted(path + ('backoff_start',))} ({obj.backoff_start:g})")
 
 
 def _check_number(value: float, written: Any, limit: Any, path: Path_, ctx: _Context) -> None:
@@ -700,5 +715,48 @@ def _connectors(value: Any, ctx: _Context) -> list[ConnectorSettings]:
             continue
         seen[name] = i
         options = {k: v for k, v in table.items() if k not in ("type", "name")}
-        out.append(ConnectorSettings(type=ctype, name=name, options=options))
+        lines = {k: line for k in options if (line := ctx.lines.get(p + (k,))) is not None}
+        table_line = ctx.line_of(p)
+        if table_line is not None:
+            lines[""] = table_line
+        out.append(ConnectorSettings(type=ctype, name=name, options=options, source=ctx.source, lines=lines))
     return out
+
+
+# --- building the connectors: each checks its own options ------------------------------------
+
+def build_connectors(tables: list[ConnectorSettings], environ: Mapping[str, str] | None = None) -> list[Connector]:
+    """The connectors the ``[[connector]]`` tables describe, options checked and secrets read; no network I/O.
+
+    Every bad table is reported (ConfigError, first problem in ``str(e)``) as
+    ``<file>:<line>: [[connector]] '<name>': <what is wrong>``, the line being
+    that of the key the connector names, else that of the table.
+    """
+    built: list[Connector] = []
+    problems: list[tuple[int, int, str]] = []
+    for cs in tables:
+        try:
+            built.append(registry.build(cs, environ=environ))
+        except ValueError as e:  # BadOptions; or a value a connector failed to convert, still the table's fault
+            text = str(e) if isinstance(e, BadOptions) else f"invalid option value ({type(e).__name__}: {e})"
+            line, message = connector_problem(cs, text)
+            problems.append((line or 0, len(problems), message))
+    if problems:
+        ordered = [m for _, _, m in sorted(problems)]
+        raise ConfigError(ordered[0], problems=ordered)
+    return built
+
+
+def connector_problem(cs: ConnectorSettings, message: str) -> tuple[int | None, str]:
+    """``message`` about table ``cs`` as a config error line, and the line it points at."""
+    message = _one_line(scrub(message))
+    if not message.startswith("[[connector]]"):
+        message = f"[[connector]] '{cs.name}': {message}"
+    line, first = cs.lines.get(""), len(message)
+    for key, key_line in cs.lines.items():  # the key the message names, the first named if several
+        if key:
+            m = re.search(rf"(?<![\w.-]){re.escape(key)}(?![\w-])", message)
+            if m and m.start() < first:
+                line, first = key_line, m.start()
+    where = f"{cs.source}:{line}" if cs.source and line is not None else (cs.source or "")
+    return line, f"{where}: {message}" if where else message

@@ -19,6 +19,7 @@ from typing import Awaitable, Callable, Iterable
 from connectors.contract import (AuthFailed, Capability, Connector, ConnectorError, Health, HealthState,
                                  RateLimited)
 from connectors.events import Event
+from connectors.secrets import scrub
 from console.engine.activity import GroupSummary, summarize
 from console.engine.alerts import AlertBook
 from console.engine.detectors.base import Context, Detector
@@ -29,7 +30,7 @@ from console.engine.stats import FleetStats, group_from_doc, group_to_doc
 log = logging.getLogger("groupwatch.engine")
 
 STATE_DB = "state"
-BACKOFF_START, BACKOFF_MAX = 1.0, 60.0
+SUMMARY_TTL = 10.0  # wall seconds an unchanged group's summary is reused
 
 
 @dataclass(slots=True)
@@ -77,6 +78,8 @@ class Engine:
         self._dirty = False
         self._jitter = random.Random()
         self.last_checkpoint_s = 0.0
+        self._summaries: dict[str, tuple[int, float, GroupSummary]] = {}
+        self._checkpointing: asyncio.Lock | None = None
         self.group_owner: dict[str, str] = {}  # group id -> name of the connector that watches it
         self.observers: list = []  # objects with on_event(event) and on_tick(now): moderation
         self.services: list[Callable[[], Awaitable[None]]] = []  # long-running coroutines started by run()
@@ -100,8 +103,26 @@ class Engine:
 
     def checkpoint(self) -> None:
         """One atomic write of cursors, stats and alerts together."""
+        if self._stage():
+            self.store.commit(STATE_DB)
+            self._dirty = self.alerts.dirty = False
+
+    async def checkpoint_async(self) -> None:
+        """The same, with the encoding and the write in a thread, so the console keeps taking keys."""
+        if self._stage():
+            self._dirty = self.alerts.dirty = False  # changes from now on go into the next checkpoint
+            started = time.perf_counter()
+            try:
+                await asyncio.to_thread(self.store.commit, STATE_DB)
+            except BaseException:
+                self._dirty = True  # not saved: the next checkpoint must write it
+                raise
+            self.last_checkpoint_s += time.perf_counter() - started
+
+    def _stage(self) -> bool:
+        """Put the state into the store's memory (a consistent copy: taken between two events)."""
         if self.store is None:
-            return
+            return False
         started = time.perf_counter()
         self.store.replace_table(STATE_DB, "cursors",
                                  [{"connector": k, "cursor": v} for k, v in self.cursors.items()])
@@ -109,13 +130,12 @@ class Engine:
         self.store.replace_table(STATE_DB, "alerts", self.alerts.to_docs())
         self.store.put_doc(STATE_DB, "meta", "engine",
                            {"events_total": self.events_total, "next_tick": self._next_tick})
-        self.store.commit(STATE_DB)
-        self._dirty = False
         self.last_checkpoint_s = time.perf_counter() - started
+        return True
 
     @property
     def dirty(self) -> bool:
-        return self._dirty
+        return self._dirty or self.alerts.dirty
 
     # --- the hot path ---
 
@@ -176,8 +196,24 @@ class Engine:
         open_by_group: dict[str | None, int] = {}
         for a in self.alerts.live():
             open_by_group[a.group] = open_by_group.get(a.group, 0) + 1
-        rows = [summarize(g, now, self.settings.detectors.activity, open_by_group.get(g.id, 0))
-                for g in self.stats.groups.values()]
+        # A group's summary is recomputed when the group changed, or every few wall seconds for the
+        # windows sliding by: the screens ask every second, and most of a big fleet is quiet in any one.
+        wall = time.monotonic()
+        cache = self._summaries
+        activity = self.settings.detectors.activity
+        rows = []
+        for g in self.stats.groups.values():
+            hit = cache.get(g.id)
+            if hit is None or hit[0] != g.version or wall - hit[1] > SUMMARY_TTL:
+                summary = summarize(g, now, activity, 0)
+                cache[g.id] = (g.version, wall, summary)
+            else:
+                summary = hit[2]
+            summary.open_alerts = open_by_group.get(g.id, 0)
+            rows.append(summary)
+        if len(cache) > len(self.stats.groups):
+            for gid in [k for k in cache if k not in self.stats.groups]:
+                del cache[gid]
         rows.sort(key=lambda r: r.worst_key)
         return rows
 
@@ -205,21 +241,35 @@ class Engine:
     # --- running ---
 
     async def load_snapshots(self) -> None:
-        """Groups and, where the platform lists them, members: the starting picture."""
+        """Groups and, where the platform lists them, members: the starting picture (all at once,
+        so one slow peer does not hold up the others)."""
+        await asyncio.gather(*(self.load_snapshot(name) for name in self.connectors))
+
+    async def load_snapshot(self, name: str) -> bool:
+        """One connector's groups and members; False (and the connector degraded) if that failed."""
+        conn = self.connectors[name]
         now = self.now()
-        for name, conn in self.connectors.items():
-            try:
-                groups = await conn.groups()
-                for grp in groups:
-                    self.group_owner[grp.id] = name
-                    self.stats.load_group(grp, now)
-                    members = await conn.members(grp.id)
-                    if members is not None:
-                        complete = Capability.MEMBER_LIST in conn.capabilities
-                        self.stats.load_members(grp.id, members, now, complete)
-            except ConnectorError as e:
-                self._set_health(name, HealthState.DEGRADED, f"snapshot failed: {e}")
-        self._dirty = True
+        try:
+            groups = await conn.groups()
+            for grp in groups:
+                self.group_owner[grp.id] = name
+                self.stats.load_group(grp, now)
+                members = await conn.members(grp.id)
+                if members is not None:
+                    complete = Capability.MEMBER_LIST in conn.capabilities
+                    self.stats.load_members(grp.id, members, now, complete)
+        except ConnectorError as e:
+            self._set_health(name, HealthState.DEGRADED, f"snapshot failed: {_one_line(e)}")
+            return False
+        finally:
+            self._dirty = True
+        return True
+
+    async def _checkpoint_locked(self) -> None:
+        if self._checkpointing is None:
+            self._checkpointing = asyncio.Lock()
+        async with self._checkpointing:
+            await self.checkpoint_async()
 
     def stop(self) -> None:
         self._stop.set()
@@ -249,9 +299,9 @@ class Engine:
             await asyncio.sleep(0.5)
             self.maybe_tick()
             interval = max(self.settings.store.checkpoint_seconds, 20 * self.last_checkpoint_s)
-            if self._dirty and time.monotonic() - last_checkpoint >= interval:
+            if self.dirty and time.monotonic() - last_checkpoint >= interval:
                 try:
-                    self.checkpoint()
+                    await self._checkpoint_locked()
                 except Exception as e:  # a full disk must not stop the watch; the next try may succeed
                     log.error("checkpoint failed: %s", e)
                 last_checkpoint = time.monotonic()
@@ -259,12 +309,21 @@ class Engine:
     async def _poll_loop(self, name: str, until: Callable[[], bool] | None) -> None:
         conn = self.connectors[name]
         status = self.status[name]
-        backoff = BACKOFF_START
+        backoff_start, backoff_max = self.settings.engine.backoff_start, self.settings.engine.backoff_max
+        backoff = backoff_start
         timeout = self.settings.engine.poll_timeout
+        snapshot = self.cursors.get(name) is None  # a first run starts from the groups' present state
         while not self._stop.is_set():
             if until is not None and until():
                 self._stop.set()
                 return
+            if snapshot:
+                if not await self.load_snapshot(name):
+                    await asyncio.sleep(backoff * (0.5 + self._jitter.random()))
+                    backoff = min(backoff * 2, backoff_max)
+                    continue
+                snapshot = False
+                self.maybe_tick()
             try:
                 batch = await asyncio.wait_for(conn.poll(self.cursors.get(name), timeout), timeout + 15)
             except asyncio.CancelledError:
@@ -280,10 +339,17 @@ class Engine:
                 self._set_health(name, state, _one_line(e))
                 log.warning("connector %s: %s", name, _one_line(e))
                 await asyncio.sleep(backoff * (0.5 + self._jitter.random()))
-                backoff = min(backoff * 2, BACKOFF_MAX)
+                backoff = min(backoff * 2, backoff_max)
                 continue
-            backoff, status.failures = BACKOFF_START, 0
+            backoff, status.failures = backoff_start, 0
             n = self.take(name, batch.events, batch.cursor)
+            if n and getattr(conn, "acknowledges_cursor", False):
+                # Polling with this cursor makes the platform forget what came before it (Telegram's
+                # offset): save the state that holds these events before asking for more.
+                try:
+                    await self._checkpoint_locked()
+                except Exception as e:
+                    log.error("checkpoint failed: %s", e)
             status.events += n
             status.last_poll_at = self.now()
             self.rate.add(n, time.monotonic())
@@ -299,4 +365,5 @@ class Engine:
 
 def _one_line(e: BaseException) -> str:
     text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    text = scrub(text)  # shown in the header and logged: never a token, even from a careless message
     return text if isinstance(e, ConnectorError) else f"{type(e).__name__}: {text}"

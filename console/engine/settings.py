@@ -126,6 +126,10 @@ class EngineSettings:
     """Engine-clock seconds between evaluations of time-based detectors."""
     poll_timeout: float = 25.0
     """Long-poll wait handed to connectors, in seconds."""
+    backoff_start: float = 1.0
+    """Seconds to wait after a connector's first failed poll (with jitter); doubled on each further failure..."""
+    backoff_max: float = 60.0
+    """...up to this many seconds. A successful poll starts over."""
 
 
 @dataclass(slots=True)
@@ -172,6 +176,10 @@ class ConnectorSettings:
     type: str
     name: str = ""
     options: dict[str, object] = field(default_factory=dict)
+    source: str = field(default="", compare=False, repr=False)
+    """The config file the table is in, for error messages."""
+    lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+    """Line of the table (key "") and of each of its keys in ``source``."""
 
 
 @dataclass(slots=True)

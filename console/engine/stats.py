@@ -59,6 +59,7 @@ class GroupStats:
     hourly_leaves: dict[int, int] = field(default_factory=dict)
     recent: deque[Message] = field(default_factory=lambda: deque(maxlen=50))
     present_count: int = 0  # kept by FleetStats as members come and go; read on every tick
+    version: int = 0  # bumped by every change, so views can cache what they derive from a group
 
     @property
     def member_count(self) -> int:
@@ -112,6 +113,7 @@ class FleetStats:
 
     def load_group(self, group: Group, at: float) -> GroupStats:
         g = self.group(group.id, at)
+        g.version += 1
         g.name, g.platform, g.tags = group.name, group.platform, group.tags
         if group.member_count is not None:
             g.member_count_hint = group.member_count
@@ -120,6 +122,7 @@ class FleetStats:
     def load_members(self, group_id: str, members: list[Member], at: float, complete: bool) -> None:
         """Merge a members snapshot; members absent from a complete list have left."""
         g = self.group(group_id, at)
+        g.version += 1
         seen = set()
         for m in members:
             seen.add(m.id)
@@ -147,6 +150,7 @@ class FleetStats:
 
     def apply(self, ev: Event) -> None:
         g = self.group(ev.group, ev.at)
+        g.version += 1
         if type(ev) is Message:
             self._message(g, ev)
         elif type(ev) is Join:

@@ -87,12 +87,33 @@ def encode_state(data: Any) -> bytes:
     """The JSON bytes for ``data``: ``json.dumps(data, ensure_ascii=True)``, compact.
 
     ASCII because strings from strangers may hold lone surrogates, which UTF-8
-    cannot encode. One dump, no intermediate copies: a fleet's state is tens of
-    MB. (A str holding a high and a low surrogate as two separate code points
-    reads back as the one character they form; nothing decoded from UTF-8 or
-    JSON, which is all a connector produces, can hold such a pair.)
+    cannot encode. (A str holding a high and a low surrogate as two separate code
+    points reads back as the one character they form; nothing decoded from UTF-8
+    or JSON, which is all a connector produces, can hold such a pair.)
+
+    A database ({table: {doc id: doc}}) is encoded one document at a time, with
+    the same bytes as one dump: a fleet's state is tens of MB, and one C-level
+    dump holds the GIL for the whole of it, stalling the console even when the
+    checkpoint runs in a thread.
     """
-    return json.dumps(data, ensure_ascii=True, separators=(",", ":"), check_circular=False).encode("ascii")
+    if not isinstance(data, dict) or not all(isinstance(t, dict) for t in data.values()):
+        return _ENCODE(data).encode("ascii")
+    parts = []
+    for name, table in data.items():
+        docs = ",".join(f"{_ENCODE(_key(k))}:{_ENCODE(doc)}" for k, doc in table.items())
+        parts.append(f"{_ENCODE(_key(name))}:{{{docs}}}")
+    return ("{" + ",".join(parts) + "}").encode("ascii")
+
+
+_ENCODE = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), check_circular=False).encode
+
+
+def _key(k: Any) -> str:
+    if isinstance(k, str):
+        return k
+    if isinstance(k, bool) or not isinstance(k, int):
+        raise TypeError(f"keys must be str or int, not {type(k).__name__}")
+    return str(k)
 
 
 def decode_state(raw: bytes) -> dict:

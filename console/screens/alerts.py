@@ -65,6 +65,10 @@ class AlertsScreen(TableScreen):
         Binding("n", "not_ad", "Not an ad", show=False),
     ]
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._cache: dict[int, tuple[tuple, Row]] = {}
+
     def compose_below(self) -> ComposeResult:
         yield Static(id="detail")
 
@@ -99,8 +103,18 @@ class AlertsScreen(TableScreen):
     def collect(self) -> list[Row]:
         engine = self.gw.rt.engine
         now = engine.now()
-        return [alert_row(a, engine.group_name(a.group), engine.member_name(a.group, a.member), now)
-                for a in queue_order(engine.alerts.live())]
+        cache, fresh = self._cache, {}
+        out = []
+        for a in queue_order(engine.alerts.live()):
+            # an unchanged alert of the same age keeps its Row: the table skips it without comparing cells
+            key = (a.at, a.state, a.hits, a.severity, a.reasons, ago(now, a.at))
+            hit = cache.get(a.id)
+            if hit is None or hit[0] != key:
+                hit = (key, alert_row(a, engine.group_name(a.group), engine.member_name(a.group, a.member), now))
+            fresh[a.id] = hit
+            out.append(hit[1])
+        self._cache = fresh
+        return out
 
     # --- helpers ---
 

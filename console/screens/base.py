@@ -254,7 +254,8 @@ class TableScreen(Screen):
         if row is None:
             return
         self.marks ^= {row.key}
-        self.render_rows()
+        self.table.set_cell(row.key, "_mark", MARK if row.key in self.marks else NO_MARK)
+        self.update_title()
         self.table.action_cursor_down()
 
     def action_mark_all(self) -> None:

@@ -48,6 +48,7 @@ class FeedScreen(TableScreen):
         self.flagged_only = False
         self.only_group: str | None = None
         self.items: dict[str, FeedItem] = {}
+        self._cache: dict[int, tuple[tuple[int, int], Row]] = {}  # a message's row, until it is flagged again
 
     def collect(self) -> list[Row]:
         engine = self.gw.rt.engine
@@ -61,11 +62,17 @@ class FeedScreen(TableScreen):
         self.items = {str(i.seq): i for i in items}
         names: dict[str, str | None] = {}
         rows = []
+        cache, fresh = self._cache, {}
         for i in items:
-            g = i.message.group
-            if g not in names:
-                names[g] = engine.group_name(g)
-            rows.append(feed_row(i, names[g]))
+            hit = cache.get(i.seq)
+            if hit is None or hit[0] != (len(i.kinds), len(i.reasons)):
+                g = i.message.group
+                if g not in names:
+                    names[g] = engine.group_name(g)
+                hit = ((len(i.kinds), len(i.reasons)), feed_row(i, names[g]))
+            fresh[i.seq] = hit
+            rows.append(hit[1])
+        self._cache = fresh
         return rows
 
     def update_title(self) -> None:

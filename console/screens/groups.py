@@ -7,13 +7,13 @@ from rich.text import Text
 from textual.binding import Binding
 
 from console.engine.activity import TIERS, GroupSummary
-from console.engine.stats import DAY
 from console.screens.base import Column, Row, TableScreen
 from console.screens.cells import PLATFORM_SHORT, TIER_SHORT, TIER_STYLE, ago, percent, sparkline, untrusted
 from console.screens.modals import Field, FormScreen
 
 
-def group_row(r: GroupSummary, now: float, left_24h: int) -> Row:
+def group_row(r: GroupSummary, now: float) -> Row:
+    left_24h = r.leaves_24h
     spark = r.sparkline[-12:]
     cells = [PLATFORM_SHORT.get(r.platform, r.platform[:2]), untrusted(r.name, 60), str(r.members),
              str(r.messages_1h), percent(r.active_ratio), Text(TIER_SHORT[r.tier], style=TIER_STYLE[r.tier]),
@@ -45,11 +45,24 @@ class GroupsScreen(TableScreen):
         Binding("a", "alerts", "Its alerts"),
     ]
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._rows: dict[str, tuple[tuple, Row]] = {}
+
     def collect(self) -> list[Row]:
         engine = self.gw.rt.engine
         now = engine.now()
-        groups = engine.stats.groups
-        return [group_row(r, now, groups[r.id].leaves_between(now - DAY, now)) for r in engine.summaries()]
+        out = []
+        cache = self._rows
+        for r in engine.summaries():
+            # the same summary object (unchanged group), alert count and age text: the same Row, which
+            # the table then skips without comparing cells
+            key = (id(r), r.open_alerts, ago(now, r.last_message_at))
+            hit = cache.get(r.id)
+            if hit is None or hit[0] != key:
+                hit = cache[r.id] = (key, group_row(r, now))
+            out.append(hit[1])
+        return out
 
     def action_open(self) -> None:
         row = self.cursor_row()

@@ -1,0 +1,108 @@
+"""HTTP calls to a Matrix homeserver's client-server API, with its errors mapped to the contract's.
+
+The access token travels only in the Authorization header: it is never part
+of a URL, so no message built from a URL or an httpx error can carry it.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from connectors.contract import (AuthFailed, ConnectorError, Health, HealthState, RateLimited, TransientError)
+from connectors.secrets import Secret
+
+API = "/_matrix/client/v3"
+DEFAULT_RETRY_AFTER = 5.0
+# Deactivated or locked accounts: retrying with the same token will not help either.
+AUTH_ERRCODES = frozenset({"M_UNKNOWN_TOKEN", "M_MISSING_TOKEN", "M_USER_DEACTIVATED", "M_USER_LOCKED"})
+
+
+def seg(value: str) -> str:
+    """One URL path segment: room ids (!a:b), event ids ($x) and user ids (@u:s) escaped whole."""
+    return quote(value, safe="")
+
+
+def one_line(value: object, limit: int = 200) -> str:
+    text = " ".join(str(value).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class MatrixHTTP:
+    """One httpx client for one account; remembers how the last calls went (health)."""
+
+    def __init__(self, homeserver: str, token: Secret, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.homeserver = homeserver
+        self._client = httpx.AsyncClient(
+            base_url=homeserver, transport=transport, follow_redirects=False,
+            headers={"Authorization": f"Bearer {token}", "User-Agent": "groupwatch"},
+            timeout=httpx.Timeout(30.0, connect=10.0))
+        self._health = Health(HealthState.OK, "")
+
+    def health(self) -> Health:
+        return self._health
+
+    def _set_health(self, state: HealthState, reason: str) -> None:
+        if state != self._health.state or reason != self._health.reason:
+            self._health = Health(state, reason, time.time())
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+    async def call(self, method: str, path: str, *, what: str, params: dict[str, Any] | None = None,
+                   body: dict[str, Any] | None = None, read_timeout: float | None = None,
+                   missing_ok: bool = False) -> dict[str, Any] | None:
+        """The JSON object answered; None for a 404 when ``missing_ok``. ``what`` names the call in errors."""
+        timeout = httpx.Timeout(30.0, connect=10.0, read=read_timeout) if read_timeout is not None \
+            else httpx.USE_CLIENT_DEFAULT
+        try:
+            r = await self._client.request(method, API + path, params=params, json=body, timeout=timeout)
+        except httpx.TimeoutException:
+            raise self.transient(f"matrix {what}: {self.homeserver} did not answer in time") from None
+        except httpx.TransportError as e:
+            raise self.transient(f"matrix {what}: cannot reach {self.homeserver} ({type(e).__name__})") from None
+        try:
+            data = r.json()
+        except ValueError:
+            data = None
+        status = r.status_code
+        errcode = data.get("errcode") if isinstance(data, dict) else None
+        if status == 200:
+            if not isinstance(data, dict):
+                raise self.transient(f"matrix {what}: the homeserver's answer is not a JSON object")
+            self._set_health(HealthState.OK, "")
+            return data
+        if status == 429 or errcode == "M_LIMIT_EXCEEDED":
+            retry = _retry_after(data, r.headers.get("Retry-After"))
+            self._set_health(HealthState.DEGRADED, f"rate limited for {retry:g} s")
+            raise RateLimited(f"matrix {what}: rate limited (retry in {retry:g} s)", retry)
+        if status == 401 or errcode in AUTH_ERRCODES:
+            reason = (f"matrix: the access token was refused ({errcode or f'HTTP {status}'}); "
+                      "log the bot in again and update the token")
+            self._set_health(HealthState.DOWN, reason)
+            raise AuthFailed(reason)
+        if status >= 500 or (errcode is None and status not in (400, 403, 404)):  # proxies' error pages
+            raise self.transient(f"matrix {what}: homeserver error HTTP {status}")
+        if status == 404 and missing_ok:
+            return None
+        error = one_line(data.get("error", "")) if isinstance(data, dict) else ""
+        raise ConnectorError(f"matrix {what}: {errcode or f'HTTP {status}'}" + (f": {error}" if error else ""))
+
+    def transient(self, reason: str) -> TransientError:
+        self._set_health(HealthState.DEGRADED, reason)
+        return TransientError(reason)
+
+
+def _retry_after(data: object, header: str | None) -> float:
+    if isinstance(data, dict):
+        ms = data.get("retry_after_ms")
+        if isinstance(ms, (int, float)) and not isinstance(ms, bool) and ms >= 0:
+            return ms / 1000.0
+    if header:
+        try:
+            return max(0.0, float(header))
+        except ValueError:
+            pass
+    return DEFAULT_RETRY_AFTER

@@ -1,0 +1,144 @@
+"""``groupwatch config check``: validate the config, then probe each connector.
+
+Validation is the same as at startup (the file, then each ``[[connector]]``
+table's options and secrets, without network I/O). The probe then asks every
+connector, concurrently and each within ``--timeout`` seconds, who it is
+logged in as and which groups it sees. Everything printed is scrubbed of the
+secrets read and neutralised (group names come from strangers).
+
+Exit status: 0 when the file is valid and every probe answered, 1 when some
+probe failed, 2 for a config error.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from console.commands import EXIT_USAGE, common_options
+
+EXIT_PROBE_FAILED = 1
+PROBE_TIMEOUT = 10.0
+MAX_LINE = 300  # a probe line (names chosen by strangers) is cut there
+
+
+def add_parser(sub) -> None:
+    c = sub.add_parser("config", help="configuration")
+    csub = c.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    cc = csub.add_parser("check", help="validate the config file (naming any bad key and line), "
+                                       "then probe each connector")
+    common_options(cc)
+    cc.add_argument("--no-probe", action="store_true", help="validate only: no network access")
+    cc.add_argument("--timeout", type=float, default=PROBE_TIMEOUT, metavar="SECONDS",
+                    help=f"how long each connector's probe may take (default {PROBE_TIMEOUT:g})")
+
+
+@dataclass(slots=True)
+class ProbeResult:
+    name: str
+    ok: bool
+    lines: list[str] = field(default_factory=list)
+    reason: str = ""
+
+
+def run(args: argparse.Namespace, open_rt=None, out: TextIO | None = None, err: TextIO | None = None,
+        environ=None) -> int:
+    from console.engine.config import ConfigError, build_connectors, load_settings
+    from console.engine.paths import config_path
+
+    out, err = out or sys.stdout, err or sys.stderr
+    if not args.timeout > 0:
+        return _errors(["--timeout must be above 0"], err)
+    path = config_path(args.config)
+    if not path.exists():
+        if args.config:
+            return _errors([f"{path}: no such file"], err)
+        print(f"no config at {path}: groupwatch runs the built-in demo", file=out)
+        return 0
+    try:
+        settings = load_settings(path, must_exist=True)
+        connectors = build_connectors(settings.connectors, environ)
+    except ConfigError as e:
+        return _errors(e.problems, err)
+    if not connectors:
+        print(f"{path}: ok; no connectors: groupwatch runs the built-in demo", file=out)
+        return 0
+    types = {c.name: cs.type for cs, c in zip(settings.connectors, connectors)}  # built in table order
+    listed = ", ".join(f"{c.name} ({types[c.name]})" for c in connectors)
+    print(_safe(f"{path}: ok; {len(connectors)} connector(s): {listed}"), file=out)
+    if args.no_probe:
+        asyncio.run(_close(connectors))
+        print("not probed (--no-probe)", file=out)
+        return 0
+    results = asyncio.run(probe_all(connectors, args.timeout))
+    for r in results:
+        head = f"{r.name} ({types[r.name]}): "
+        if r.ok:
+            print(_safe(head + "ok"), file=out)
+            for line in r.lines:
+                print("    " + _safe(line, MAX_LINE), file=out)
+        else:
+            print(_safe(head) + "FAILED: " + _safe(r.reason, MAX_LINE), file=out)
+    failed = sum(not r.ok for r in results)
+    if failed:
+        print(f"{failed} of {len(results)} connector(s) failed the probe", file=out)
+        return EXIT_PROBE_FAILED
+    return 0
+
+
+async def probe_all(connectors, timeout: float) -> list[ProbeResult]:
+    """Probe every connector concurrently, each within ``timeout`` seconds, then close them all."""
+    try:
+        return list(await asyncio.gather(*(probe_one(c, timeout) for c in connectors)))
+    finally:
+        await _close(connectors)
+
+
+async def probe_one(conn, timeout: float) -> ProbeResult:
+    from connectors.contract import ConnectorError
+
+    try:
+        lines = await asyncio.wait_for(_probe(conn), timeout)
+    except (asyncio.TimeoutError, TimeoutError):
+        return ProbeResult(conn.name, False, reason=f"no answer within {timeout:g} s")
+    except ConnectorError as e:
+        return ProbeResult(conn.name, False, reason=_first_line(e) or type(e).__name__)
+    except Exception as e:  # a connector bug must still leave a readable report for the others
+        return ProbeResult(conn.name, False, reason=f"{type(e).__name__}: {_first_line(e)}")
+    return ProbeResult(conn.name, True, [str(line) for line in lines])
+
+
+async def _probe(conn) -> list[str]:
+    probe = getattr(conn, "probe", None)
+    if probe is not None:
+        return list(await probe())
+    groups = await conn.groups()  # a connector without probe(), like the demo: its groups say enough
+    shown = ", ".join(g.name for g in groups[:5]) + (", ..." if len(groups) > 5 else "")
+    return [f"{len(groups)} group(s)" + (f": {shown}" if groups else "")]
+
+
+async def _close(connectors) -> None:
+    from console.runtime import close_all
+
+    await close_all(connectors)
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else ""
+
+
+def _safe(text: str, limit: int | None = None) -> str:
+    """One inert terminal line without any secret read by this process."""
+    from connectors.secrets import scrub
+    from console.engine.text import visible
+
+    return visible(scrub(text), limit)
+
+
+def _errors(problems: list[str], err: TextIO) -> int:
+    for p in problems:
+        print("groupwatch: error: " + _safe(p), file=err)
+    return EXIT_USAGE
