@@ -129,3 +129,14 @@ async def test_newcomers_are_welcomed_with_the_rules_where_configured(tmp_path):
     assert "@新人小王" in sends[0]["text"] and "本群禁止广告" in sends[0]["text"]
     assert list(sends[0]["mentions"]) == [newcomer.id]
     store.close()
+
+
+async def test_an_expired_blacklist_entry_lifts_its_bans_where_bans_do_not_expire_by_themselves(tmp_path):
+    demo, engine, mod, store = await world(tmp_path)
+    target = a_member_in_several_groups(engine)
+    await mod.blacklist_add(target, reason="a week out", expires_at=engine.now() + 3600)
+    assert received(demo, "ban", target) and not received(demo, "unban", target)
+    mod.on_tick(engine.now() + 3601)
+    await mod.drain()
+    assert sorted(r["group"] for r in received(demo, "unban", target)) == sorted(engine.stats.groups)
+    assert mod.blacklist.get(target) is None

@@ -85,6 +85,9 @@ class Moderation:
 
     def on_tick(self, now: float) -> None:
         for entry in self.blacklist.expire(now):
+            # Platforms without timed bans (Matrix) keep a ban until it is lifted: lift it as a removal would.
+            for action in self.blacklist.lifting(entry, self.engine.stats.groups, self.capabilities):
+                self._enqueue(action)
             self.notify(f"blacklist entry {entry.pattern} expired")
         self.mentions.flush()
         if self.read_only:
