@@ -9,7 +9,9 @@ in a worker so the keyboard never waits on a platform, reported when done.
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
+import threading
 import time
 from typing import Any, Awaitable, Callable
 
@@ -83,9 +85,8 @@ class GroupWatchApp(App):
             self.sub_title = "DEMO: simulated groups"
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGHUP, signal.SIGTERM):
-            # A dropped SSH session sends SIGHUP: leave like `q` does, so state is saved and the terminal restored.
             try:
-                loop.add_signal_handler(sig, lambda: self.call_later(self.action_quit))
+                loop.add_signal_handler(sig, lambda: self.call_later(self.hang_up))
             except (NotImplementedError, RuntimeError, ValueError):
                 pass
         self.run_engine()
@@ -95,6 +96,23 @@ class GroupWatchApp(App):
     async def run_engine(self) -> None:
         await start(self.rt)
         await self.rt.engine.run()
+
+    async def hang_up(self) -> None:
+        """SIGHUP (a dropped SSH session) or SIGTERM: save state and release the data dir first, then
+        leave. The terminal may be gone, and Textual can hang writing to it on the way out (its SIGCONT
+        handler restarts output on a dead tty), so a watchdog ends the process if leaving stalls."""
+        self.rt.engine.stop()
+        try:
+            await asyncio.wait_for(self.workers.wait_for_complete(), 5)
+            await asyncio.wait_for(self.rt.close_connectors(), 5)
+        except (asyncio.TimeoutError, TimeoutError):
+            pass
+        finally:
+            self.rt.close()
+        watchdog = threading.Timer(3.0, os._exit, args=(0,))
+        watchdog.daemon = True
+        watchdog.start()
+        self.exit()
 
     async def action_quit(self) -> None:
         self.rt.engine.stop()
@@ -248,6 +266,8 @@ def _bindings(cls) -> list[Binding]:
     seen: set[str] = set()
     out: list[Binding] = []
     for klass in cls.__mro__:
+        if not klass.__module__.startswith("console."):
+            continue  # Textual's own (tab focus, ctrl+c copy) are not ours to offer: ctrl+c quits here
         for b in klass.__dict__.get("BINDINGS", ()):
             if isinstance(b, tuple):
                 b = Binding(*b)

@@ -73,6 +73,9 @@ def parser() -> argparse.ArgumentParser:
 
     for module in (blacklist, schedule, audit, config):
         module.add_parser(sub)
+    from console import eval_ads
+
+    eval_ads.add_parser(sub)
     return p
 
 
@@ -114,6 +117,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
     if args.command == "report":
         return _report(args)
+    if args.command == "eval-ads":
+        from console import eval_ads
+
+        return eval_ads.run(args)
     if args.command in ("blacklist", "schedule", "audit"):
         import importlib
 

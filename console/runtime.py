@@ -34,6 +34,7 @@ class Runtime:
     moderation: "Moderation"
     _closing: list = field(default_factory=list, repr=False)  # close tasks scheduled by a sync close()
     _connectors_closed: bool = field(default=False, repr=False)
+    _closed: bool = field(default=False, repr=False)
 
     @property
     def is_demo(self) -> bool:
@@ -53,7 +54,11 @@ class Runtime:
         self.close()
 
     def close(self) -> None:
-        """Save what changed since the last checkpoint, close the connectors, release the data dir."""
+        """Save what changed since the last checkpoint, close the connectors, release the data dir
+        (once: a hang-up closes early, and the command's own ``finally`` closes again)."""
+        if self._closed:
+            return
+        self._closed = True
         try:
             if self.engine.dirty:
                 self.engine.checkpoint()

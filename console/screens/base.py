@@ -78,7 +78,8 @@ class TableScreen(Screen):
     """
 
     BINDINGS = [
-        Binding("slash", "start_filter", "Filter"),
+        # priority: keys typed right after `/` (a fast typist, or a burst over SSH) must reach the box
+        Binding("slash", "start_filter", "Filter", priority=True),
         Binding("space", "mark", "Mark"),
         Binding("asterisk", "mark_all", "Mark all", show=False),
         Binding("s", "sort", "Sort", show=False),
@@ -227,10 +228,16 @@ class TableScreen(Screen):
 
     def action_start_filter(self) -> None:
         box = self.query_one("#filter", Input)
+        if box.has_focus:  # the priority binding caught a `/` typed into the filter itself
+            box.insert_text_at_cursor("/")
+            return
+        if self.app.screen is not self:
+            return
         self._filter_before = self.row_filter.text
         box.value = self.row_filter.text
         box.add_class("-shown")
-        box.focus()
+        box.display = True
+        self.set_focus(box)  # now, not after a refresh: the next key already goes to the box
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "filter":
@@ -247,7 +254,8 @@ class TableScreen(Screen):
     def _close_filter(self) -> None:
         box = self.query_one("#filter", Input)
         box.remove_class("-shown")
-        self.table.focus()
+        box.display = False
+        self.set_focus(self.table)
 
     def action_mark(self) -> None:
         row = self.cursor_row()

@@ -19,9 +19,11 @@ def bar_text(current: str) -> Text:
     t = Text(no_wrap=True, overflow="ellipsis")
     for key, mode, label in SCREENS:
         t.append(f" {key}", style="bold")
-        t.append(f" {label} ", style="reverse" if mode == current else "")
-    t.append(" ? help", style="bold")
-    t.append("  ^p commands")
+        t.append(f" {label}", style="reverse" if mode == current else "")
+    t.append("  ?", style="bold")
+    t.append(" help ")
+    t.append("^p", style="bold")
+    t.append(" palette")
     return t
 
 

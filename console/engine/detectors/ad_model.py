@@ -1,0 +1,577 @@
+"""The learned half of the ``ad`` detector: character n-grams, logistic, on top of the rules.
+
+Features are the character 1-, 2- and 3-grams of the rules' normalised text
+(:func:`features`): they need no word segmenter, so Chinese, Russian and
+English work alike, and the normaliser has already undone look-alike letters,
+full-width forms and invisible characters. Digits are folded to ``0`` (an ad's
+QQ number changes, its shape doesn't).
+
+The model is a logistic regression trained **on top of the rules**: the rules'
+score enters as a fixed offset (its log-odds), so an untrained model scores
+exactly what the rules score, and training learns only what the rules miss or
+over-weight. The margin is::
+
+    logit(clip(rules score)) + bias + (sum of n-gram weights) / sqrt(number of n-grams)
+
+Two weight tables are summed: ``shared`` (the base model, trained on labelled
+files; read-only at run time) and ``local`` (this deployment, learned from the
+operator's verdicts). Training on several files gives each file its own copy of
+every weight besides the shared one ("frustratingly easy" domain adaptation,
+Daumé 2007): what is peculiar to one corpus (SMS promotions, one chat room's
+slang) is absorbed by that corpus's copy and does not bend the shared weights.
+The copies are dropped after training; a deployment's verdicts play the part of
+its own copy. Learning is AdaGrad, one example at a time; examples already
+classified with a margin (``|p - y| < SKIP``) are not learned from, which keeps
+the model sparse and the training fast.
+
+Persistence is done by :class:`AdLearning` (a trained base as one compressed
+blob in the store, the verdicts as a log replayed on start); see its docstring.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import math
+import os
+import random
+import sys
+import time
+import zlib
+from array import array
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+from console.engine.detectors.ad_text import AdRules, Analysis
+
+log = logging.getLogger("groupwatch.ad_model")
+
+FORMAT = 1
+"""Version of the feature function and of the blob layout: a base of another version is retrained/ignored."""
+
+MODEL_CHARS = 300
+"""Leading characters of the normalised text the model looks at (the rules look at more)."""
+
+CLIP = 0.01
+"""The rules' score is clipped to [CLIP, 1 - CLIP] before taking its log-odds."""
+
+LEARNING_RATE = 2.0
+EPOCHS = 3
+SKIP = 0.1
+"""Examples already predicted within this distance of their label teach nothing."""
+MAX_SOURCE_WEIGHT = 20.0
+"""Every training file weighs the same in total, but one example never counts more than this many."""
+LEARN_STEPS = 3
+"""Steps per verdict: a verdict should move the model, not just nudge it."""
+PRUNE = 1e-3
+"""Shared weights smaller than this are dropped from a saved base (smaller file, same scores)."""
+
+SHIPPED_BASE = "ad_model_base.bin"
+"""Package file with the shipped base model (trained on the permissively licensed sets only)."""
+MAGIC = b"GWADM1\n"
+
+# Digits fold to 0; runic letters are dropped (in the zh_chat development set they mark
+# spam and ham almost perfectly, an artefact of how it was collected that real chats don't
+# have); control characters become spaces (and so can never collide with the markers).
+_FOLD: dict[int, str | None] = {ord(d): "0" for d in "123456789"}
+_FOLD.update({cp: None for cp in range(0x16A0, 0x1700)})
+_FOLD.update({cp: " " for cp in range(0x20) if cp not in (0x09, 0x0A, 0x0D)})
+_FOLD[0x7F] = " "
+_START, _END = "\x02", "\x03"
+
+
+def features(norm: str) -> list[str]:
+    """The character 1-3-grams of a normalised text (2- and 3-grams see its start and end)."""
+    s = " ".join(norm[:MODEL_CHARS].translate(_FOLD).split())
+    if not s:
+        return []
+    t = _START + s + _END
+    n = len(t)
+    out = list(s)
+    out += [t[i:i + 2] for i in range(n - 1)]
+    out += [t[i:i + 3] for i in range(n - 2)]
+    return out
+
+
+def rules_logit(score: float) -> float:
+    p = CLIP if score < CLIP else 1.0 - CLIP if score > 1.0 - CLIP else score
+    return math.log(p / (1.0 - p))
+
+
+def _sigmoid(m: float) -> float:
+    if m >= 0:
+        return 1.0 / (1.0 + math.exp(-min(m, 35.0)))
+    e = math.exp(max(m, -35.0))
+    return e / (1.0 + e)
+
+
+class ModelFileError(Exception):
+    """A model blob that cannot be read; ``str(e)`` is one line."""
+
+
+class LabeledFileError(Exception):
+    """A bad labelled file; ``str(e)`` is one line: ``<file>:<line>: <what is wrong>``."""
+
+
+# ---------------------------------------------------------------------------
+# Weights
+# ---------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Table:
+    """One weight table: n-gram -> weight, a bias, and AdaGrad accumulators (when it learns)."""
+
+    w: dict[str, float] = field(default_factory=dict)
+    bias: float = 0.0
+    g: dict[str, float] = field(default_factory=dict)
+    gb: float = 1.0
+
+    def step(self, grams: Sequence[str], scale: float, grad: float, lr: float) -> None:
+        """One AdaGrad step of ``grad`` (= p - y, times the example weight) on every n-gram."""
+        self.gb += grad * grad
+        self.bias -= lr * grad / math.sqrt(self.gb)
+        gs = grad * scale
+        gg = gs * gs
+        step = lr * gs
+        w, g = self.w, self.g
+        wget, gget, sqrt = w.get, g.get, math.sqrt
+        for t in grams:
+            a = gget(t, 1.0) + gg
+            g[t] = a
+            w[t] = wget(t, 0.0) - step / sqrt(a)
+
+    def sum(self, grams: Sequence[str]) -> float:
+        return sum(filter(None, map(self.w.get, grams)))
+
+
+class AdModel:
+    """Shared (base) weights plus this deployment's local weights, over the rules' log-odds.
+
+    Satisfies the ``AdScorer`` protocol (``score``/``learn`` on raw text) and offers
+    the detector's fast path, :meth:`content`, on the rules' :class:`Analysis`.
+    """
+
+    def __init__(self, shared: Table | None = None, rules: AdRules | None = None, *,
+                 local: Table | None = None, info: dict | None = None) -> None:
+        self.shared = shared if shared is not None else Table()
+        self.local = local if local is not None else Table()
+        self.rules = rules if rules is not None else AdRules()
+        self.info = info or {}  # where the base came from, for messages and the README
+        self.learned = 0  # examples taught since start (verdicts, replays, weak ham)
+
+    # -- scoring -------------------------------------------------------------
+    def correction(self, grams: Sequence[str]) -> float:
+        """What the model adds to the rules' log-odds for these n-grams."""
+        m = self.shared.bias + self.local.bias
+        if grams:
+            total = sum(filter(None, map(self.shared.w.get, grams)))
+            if self.local.w:
+                total += sum(filter(None, map(self.local.w.get, grams)))
+            m += total / math.sqrt(len(grams))
+        return m
+
+    def probability(self, a: Analysis, weight: float = 1.0) -> float:
+        """The content score of a message: the rules' score corrected by the model."""
+        return _sigmoid(rules_logit(a.score) + weight * self.correction(features(a.norm)))
+
+    def content(self, a: Analysis, weight: float = 1.0) -> tuple[float, tuple[str, ...]]:
+        """(content score, reasons) for the detector; reasons only when the model says "ad"."""
+        grams = features(a.norm)
+        p = _sigmoid(rules_logit(a.score) + weight * self.correction(grams))
+        if p < 0.5 or p <= a.score:
+            return p, ()
+        return p, (self.reason(p, grams),)
+
+    def reason(self, p: float, grams: Sequence[str]) -> str:
+        words = self.explain(grams)
+        return f"model {p:.2f}" + (f" ({', '.join(words)})" if words else "")
+
+    def explain(self, grams: Sequence[str], k: int = 3) -> list[str]:
+        """The n-grams that pushed hardest towards "ad" (longest first, no overlaps), for the operator."""
+        sw, lw = self.shared.w.get, self.local.w.get
+        scored = sorted({t: (sw(t, 0.0) + lw(t, 0.0)) for t in grams if len(t) >= 2}.items(),
+                        key=lambda kv: -kv[1])
+        out: list[str] = []
+        for t, v in scored:
+            if v < 0.5 or len(out) >= k:
+                break
+            shown = t.strip(_START + _END).strip()
+            if len(shown) >= 2 and not any(shown in o or o in shown for o in out):
+                out.append(shown)
+        return out
+
+    def score(self, text: str) -> tuple[float, tuple[str, ...]]:
+        """``AdScorer``: the content score of a raw text (rules included)."""
+        a = self.rules.analyze(text)
+        p, reasons = self.content(a)
+        return p, a.reasons + reasons
+
+    # -- learning ------------------------------------------------------------
+    def learn(self, text: str, is_ad: bool, weight: float = 1.0) -> None:
+        """``AdScorer``: learn one verdict on a raw text (local weights only)."""
+        self.learn_analysis(self.rules.analyze(text), is_ad, weight)
+
+    def learn_analysis(self, a: Analysis, is_ad: bool, weight: float = 1.0, steps: int = LEARN_STEPS) -> None:
+        grams = features(a.norm)
+        offset = rules_logit(a.score)
+        y = 1.0 if is_ad else 0.0
+        scale = 1.0 / math.sqrt(len(grams)) if grams else 1.0
+        for _ in range(steps):
+            p = _sigmoid(offset + self.correction(grams))
+            if abs(p - y) < SKIP:
+                break
+            self.local.step(grams, scale, (p - y) * weight, LEARNING_RATE)
+        self.learned += 1
+
+    def fresh(self) -> "AdModel":
+        """The same base with no local learning (shares the read-only base weights)."""
+        return AdModel(self.shared, self.rules, info=self.info)
+
+    def forget_local(self) -> None:
+        self.local = Table()
+        self.learned = 0
+
+    # -- files ---------------------------------------------------------------
+    def to_bytes(self) -> bytes:
+        """The shared weights as a compact blob (the local ones live in the verdict log)."""
+        items = [(t, v) for t, v in self.shared.w.items() if abs(v) >= PRUNE]
+        weights = array("f", (v for _, v in items))
+        if sys.byteorder == "big":
+            weights.byteswap()
+        grams = "\x00".join(t for t, _ in items).encode("utf-8", "surrogatepass")
+        header = dict(self.info)
+        header.update({"format": FORMAT, "bias": self.shared.bias, "n": len(items), "grams_bytes": len(grams)})
+        body = json.dumps(header, ensure_ascii=True).encode("ascii") + b"\n" + grams + weights.tobytes()
+        return MAGIC + zlib.compress(body, 9)
+
+    @classmethod
+    def from_bytes(cls, blob: bytes, rules: AdRules | None = None) -> "AdModel":
+        if not blob.startswith(MAGIC):
+            raise ModelFileError("not a groupwatch ad model (bad header)")
+        try:
+            body = zlib.decompress(blob[len(MAGIC):])
+            head, _, rest = body.partition(b"\n")
+            header = json.loads(head)
+            if not isinstance(header, dict):
+                raise ValueError("header is not an object")
+            if header.get("format") != FORMAT:
+                raise ModelFileError(f"model format {header.get('format')!r}, this version reads {FORMAT}")
+            n, nb = int(header["n"]), int(header["grams_bytes"])
+            grams = rest[:nb].decode("utf-8", "surrogatepass").split("\x00") if n else []
+            weights = array("f")
+            weights.frombytes(rest[nb:])
+            if sys.byteorder == "big":
+                weights.byteswap()
+            if len(grams) != n or len(weights) != n:
+                raise ValueError(f"expected {n} weights, found {len(grams)} n-grams and {len(weights)} weights")
+            bias = float(header["bias"])
+        except ModelFileError:
+            raise
+        except (zlib.error, ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
+            raise ModelFileError(f"damaged model data ({' '.join(str(e).split()) or type(e).__name__})") from None
+        info = {k: v for k, v in header.items() if k not in ("format", "bias", "n", "grams_bytes")}
+        return cls(Table(dict(zip(grams, weights)), bias), rules, info=info)
+
+
+# ---------------------------------------------------------------------------
+# Training
+# ---------------------------------------------------------------------------
+
+Example = tuple[str, bool]  # (text, is_ad)
+
+
+def train(sources: Sequence[Sequence[Example]], rules: AdRules | None = None, *, epochs: int = EPOCHS,
+          seed: int = 0, local: int | None = None, info: dict | None = None,
+          start: AdModel | None = None) -> AdModel:
+    """A model trained on labelled sources, each its own domain (see the module docstring).
+
+    ``local``: index of the source that is this deployment's own data; its domain copy
+    becomes the model's local weights instead of being dropped. ``start``: a model whose
+    shared weights are the starting point (a shipped base), else zero.
+    """
+    rules = rules if rules is not None else AdRules()
+    shared = Table(dict(start.shared.w), start.shared.bias) if start is not None else Table()
+    domains = [Table() for _ in sources]
+    rows: list[tuple[list[str], float, float, int]] = []
+    for d, src in enumerate(sources):
+        for text, is_ad in src:
+            a = rules.analyze(text)
+            rows.append((features(a.norm), rules_logit(a.score), 1.0 if is_ad else 0.0, d))
+    sizes = [len(s) for s in sources]
+    per = len(rows) / max(1, sum(1 for n in sizes if n))
+    weights = [min(MAX_SOURCE_WEIGHT, per / n) if n else 0.0 for n in sizes]
+    order = list(range(len(rows)))
+    rnd = random.Random(seed)
+    sw = shared.w
+    for _ in range(epochs):
+        rnd.shuffle(order)
+        for i in order:
+            grams, offset, y, d = rows[i]
+            dom = domains[d]
+            m = offset + shared.bias + dom.bias
+            if grams:
+                scale = 1.0 / math.sqrt(len(grams))
+                m += (sum(filter(None, map(sw.get, grams))) + sum(filter(None, map(dom.w.get, grams)))) * scale
+            else:
+                scale = 1.0
+            p = _sigmoid(m)
+            if abs(p - y) < SKIP:
+                continue
+            grad = (p - y) * weights[d]
+            shared.step(grams, scale, grad, LEARNING_RATE)
+            dom.step(grams, scale, grad, LEARNING_RATE)
+    shared.g = {}  # the base is read-only at run time: its accumulators are not kept
+    model = AdModel(shared, rules, info=info)
+    if local is not None:
+        model.local = domains[local]
+    return model
+
+
+# ---------------------------------------------------------------------------
+# Labelled files (eval-ads, model_train_files)
+# ---------------------------------------------------------------------------
+
+
+def read_labeled(path: str | os.PathLike) -> list[Example]:
+    """Rows of a JSONL file of ``{"label": "spam"|"ham", "text": ...}``; LabeledFileError names file:line."""
+    shown = str(path)
+    try:
+        f = open(path, encoding="utf-8")
+    except FileNotFoundError:
+        raise LabeledFileError(f"{shown}: no such file") from None
+    except IsADirectoryError:
+        raise LabeledFileError(f"{shown}: is a directory, not a JSONL file") from None
+    except OSError as e:
+        raise LabeledFileError(f"{shown}: cannot read: {e.strerror or e}") from None
+    rows: list[Example] = []
+    with f:
+        lineno = 0
+        try:
+            for lineno, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    d = json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise LabeledFileError(f"{shown}:{lineno}: not valid JSON ({e.msg}, column {e.colno})") from None
+                if not isinstance(d, dict):
+                    raise LabeledFileError(f"{shown}:{lineno}: expected an object with \"label\" and \"text\"")
+                label, text = d.get("label"), d.get("text")
+                if label not in ("spam", "ham"):
+                    got = json.dumps(label, ensure_ascii=True)[:40] if "label" in d else "nothing"
+                    raise LabeledFileError(f"{shown}:{lineno}: \"label\" must be \"spam\" or \"ham\", got {got}")
+                if not isinstance(text, str):
+                    raise LabeledFileError(f"{shown}:{lineno}: \"text\" must be a string")
+                rows.append((text, label == "spam"))
+        except UnicodeDecodeError:
+            raise LabeledFileError(f"{shown}:{lineno + 1}: not valid UTF-8") from None
+    if not rows:
+        raise LabeledFileError(f"{shown}: no labelled rows")
+    return rows
+
+
+def fingerprint(paths: Sequence[str]) -> list[list]:
+    """What a trained base depends on: each file's path, size and modification time."""
+    out = []
+    for p in paths:
+        st = os.stat(p)
+        out.append([os.path.abspath(p), st.st_size, st.st_mtime_ns])
+    return out
+
+
+# ---------------------------------------------------------------------------
+# The shipped base
+# ---------------------------------------------------------------------------
+
+_shipped: AdModel | None = None
+_shipped_error: str | None = None
+
+
+def shipped_base(rules: AdRules | None = None, path: str | os.PathLike | None = None) -> AdModel:
+    """The base model shipped in the package (loaded once), or an empty one if it is unusable.
+
+    Returns a model sharing the (read-only) base weights, with the given rules.
+    """
+    global _shipped, _shipped_error
+    if path is not None:
+        try:
+            return AdModel.from_bytes(Path(path).read_bytes(), rules)
+        except (OSError, ModelFileError) as e:
+            log.warning("ad model: shipped base %s unusable (%s); using the rules alone as the base", path, e)
+            return AdModel(rules=rules, info={"base": "none", "problem": str(e)})
+    if _shipped is None and _shipped_error is None:
+        try:
+            blob = resources.files("console.engine.detectors").joinpath(SHIPPED_BASE).read_bytes()
+            _shipped = AdModel.from_bytes(blob)
+        except (OSError, ModelFileError) as e:
+            _shipped_error = f"shipped ad model unusable ({e}); using the rules alone as the base"
+            log.warning("%s", _shipped_error)
+    if _shipped is None:
+        return AdModel(rules=rules, info={"base": "none", "problem": _shipped_error})
+    return AdModel(_shipped.shared, rules, info=_shipped.info)
+
+
+# ---------------------------------------------------------------------------
+# Persistence and verdicts
+# ---------------------------------------------------------------------------
+
+BASE_DB = "ad_base"
+VERDICT_DB = "ad_model"
+MAX_VERDICTS = 20_000
+"""Verdicts kept (and replayed on start); the oldest go first."""
+
+
+@dataclass(slots=True)
+class Verdict:
+    key: str
+    text: str
+    is_ad: bool
+    at: float
+    source: str  # "verdict", "warn", "blacklist"
+    alert: int | None = None
+    group: str | None = None
+    member: str | None = None
+
+    def to_doc(self) -> dict:
+        return {"text": self.text, "ad": self.is_ad, "at": self.at, "source": self.source, "alert": self.alert,
+                "group": self.group, "member": self.member}
+
+
+class AdLearning:
+    """The model's life in a data dir.
+
+    * Base: the shipped one, or, when ``detectors.ad.model_train_files`` names files,
+      one trained from them at first start and kept in ``ad_base.json`` (one compressed
+      blob, written with the store's atomic commit). It is retrained when a file's size
+      or modification time changes.
+    * Verdicts: every operator verdict (text, label, where from) is a document in
+      ``ad_model.json``, committed at once (like the blacklist: precious). On start the
+      verdicts are replayed, in order, onto the base: the local weights are a pure
+      function of base + verdicts, so nothing else needs saving and a new base keeps them.
+    * Damage: a damaged ``ad_model.json``/``ad_base.json`` is never replaced; the model
+      runs on the base (shipped if need be), ``problem`` says why in one line, verdicts
+      still teach the running model but are not saved until the file is recovered
+      (``--recover``).
+    """
+
+    def __init__(self, store, settings, rules: AdRules, *, shipped_path: str | os.PathLike | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.store, self.settings, self.clock = store, settings, clock
+        self.problems: list[str] = []
+        self.model = self._base(rules, shipped_path)
+        self.verdicts: dict[str, Verdict] = {}
+        self.can_save = store is not None
+        self._load_verdicts()
+
+    # -- base ---------------------------------------------------------------
+    def _base(self, rules: AdRules, shipped_path) -> AdModel:
+        files = list(getattr(self.settings, "model_train_files", []) or [])
+        if not files:
+            return shipped_base(rules, shipped_path)
+        from console.engine.config import ConfigError
+
+        try:
+            fp = fingerprint(files)
+        except OSError as e:
+            raise ConfigError(f"detectors.ad.model_train_files: {e.filename}: {e.strerror}") from None
+        want = {"format": FORMAT, "files": fp}
+        doc = None
+        if self.store is not None:
+            try:
+                doc = self.store.get_doc(BASE_DB, "base", "model")
+            except Exception as e:  # StoreDamaged: keep the file, train in memory
+                self.problems.append(f"ad model: {e}")
+                doc = None
+                self.store = _NoBaseStore(self.store)
+        if doc is not None and doc.get("want") == want:
+            try:
+                return AdModel.from_bytes(base64.b64decode(doc["blob"]), rules)
+            except (ModelFileError, ValueError, KeyError, TypeError) as e:
+                self.problems.append(f"ad model: the trained base in {BASE_DB}.json is unusable ({e}); retraining")
+        try:
+            sources = [read_labeled(p) for p in files]
+        except LabeledFileError as e:
+            raise ConfigError(f"detectors.ad.model_train_files: {e}") from None
+        started = time.perf_counter()
+        digest = hashlib.sha256(json.dumps(fp).encode()).hexdigest()[:12]
+        model = train(sources, rules, info={"base": "files", "files": [f[0] for f in fp], "digest": digest})
+        log.info("ad model: trained a base on %d messages from %d file(s) in %.1f s",
+                 sum(map(len, sources)), len(files), time.perf_counter() - started)
+        if self.store is not None and not isinstance(self.store, _NoBaseStore):
+            self.store.put_doc(BASE_DB, "base", "model",
+                               {"want": want, "blob": base64.b64encode(model.to_bytes()).decode("ascii")})
+            self.store.commit(BASE_DB)
+        if isinstance(self.store, _NoBaseStore):
+            self.store = self.store.inner
+        return model
+
+    # -- verdicts -------------------------------------------------------------
+    def _load_verdicts(self) -> None:
+        if self.store is None:
+            return
+        try:
+            docs = self.store.read_table(VERDICT_DB, "verdicts")
+        except Exception as e:  # StoreDamaged / StoreError: run on the base, never crash the console
+            self.problems.append(f"ad model: {e}; running on the base model, verdicts are not saved until then")
+            self.can_save = False
+            return
+        for d in docs:
+            try:
+                v = Verdict(d["_key"], str(d["text"]), bool(d["ad"]), float(d.get("at") or 0.0),
+                            str(d.get("source") or "verdict"), d.get("alert"), d.get("group"), d.get("member"))
+            except (KeyError, TypeError, ValueError):
+                continue  # one unreadable document does not cost the others
+            self.verdicts[v.key] = v
+        for v in self.verdicts.values():
+            self.model.learn(v.text, v.is_ad)
+
+    def teach(self, text: str, is_ad: bool, *, key: str, source: str, alert: int | None = None,
+              group: str | None = None, member: str | None = None) -> bool:
+        """Learn one verdict and save it; False if the same verdict under ``key`` was already learned."""
+        old = self.verdicts.get(key)
+        if old is not None and old.is_ad == is_ad:
+            return False
+        v = Verdict(key, text, is_ad, self.clock(), source, alert, group, member)
+        self.verdicts.pop(key, None)
+        self.verdicts[key] = v
+        self.model.learn(text, is_ad)
+        if self.can_save:
+            self._save(v)
+        return True
+
+    def _save(self, v: Verdict) -> None:
+        if len(self.verdicts) > MAX_VERDICTS:
+            for k in list(self.verdicts)[:len(self.verdicts) - MAX_VERDICTS]:
+                del self.verdicts[k]
+            docs = []
+            for k, x in self.verdicts.items():
+                d = x.to_doc()
+                d["_key"] = k
+                docs.append(d)
+            self.store.replace_table(VERDICT_DB, "verdicts", docs)
+        else:
+            self.store.put_doc(VERDICT_DB, "verdicts", v.key, v.to_doc())
+        try:
+            self.store.commit(VERDICT_DB)
+        except Exception as e:  # a full disk: keep learning, say so
+            self.problems.append(f"ad model: could not save a verdict: {e}")
+
+    @property
+    def counts(self) -> tuple[int, int]:
+        ads = sum(1 for v in self.verdicts.values() if v.is_ad)
+        return ads, len(self.verdicts) - ads
+
+
+class _NoBaseStore:
+    """Marks a store whose ``ad_base`` db is damaged: train in memory, write nothing there."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+
+
+__all__ = ["AdLearning", "AdModel", "LabeledFileError", "ModelFileError", "Table", "features", "read_labeled",
+           "shipped_base", "train"]

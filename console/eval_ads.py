@@ -1,0 +1,204 @@
+"""``groupwatch eval-ads``: precision, recall and F1 of the ad detector's content score on labelled files.
+
+Files are JSONL, one ``{"label": "spam" | "ham", "text": "..."}`` per line.
+
+* ``static``: the model (the shipped base unless ``--no-base``, trained further on the
+  ``--train`` files, each file its own domain) scores every row of each FILE. With
+  ``--holdout F`` each FILE is split (seeded): the fraction F is scored and the rest is
+  trained on as that FILE's own (local) data, so no scored row was ever trained on.
+* ``online``: each FILE, shuffled with the seed, is scored message by message; after
+  each prediction the model learns that message's label, as an operator's verdicts
+  would teach it. Each FILE starts again from the same trained model.
+
+The score is what the detector computes from a message's text: the rules corrected by
+the model (``--rules-only``: the rules alone). Newcomer and cross-group context need
+member and group data, which the files don't have. A message is flagged at the alert
+threshold (``detectors.ad.threshold``, 0.7 unless ``--threshold``). ``msgs_per_s``
+counts scoring only (rules + model), not learning.
+"""
+from __future__ import annotations
+
+import json
+import random
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
+
+if TYPE_CHECKING:  # the detector modules are imported when the command runs, not with the parser
+    from console.engine.detectors.ad_model import AdModel, Example
+    from console.engine.detectors.ad_text import AdRules
+    from console.engine.settings import AdSettings
+
+EXIT_USAGE = 2
+
+
+@dataclass(slots=True)
+class Result:
+    file: str
+    n: int
+    tp: int
+    fp: int
+    fn: int
+    seconds: float
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
+
+    @property
+    def recall(self) -> float:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+    @property
+    def msgs_per_s(self) -> float:
+        return self.n / self.seconds if self.seconds > 0 else 0.0
+
+    def to_dict(self) -> dict:
+        return {"file": self.file, "n": self.n, "precision": round(self.precision, 4),
+                "recall": round(self.recall, 4), "f1": round(self.f1, 4), "msgs_per_s": round(self.msgs_per_s),
+                "tp": self.tp, "fp": self.fp, "fn": self.fn}
+
+
+def tally(name: str, labels: Sequence[bool], flagged: Sequence[bool], seconds: float) -> Result:
+    tp = sum(1 for y, f in zip(labels, flagged) if y and f)
+    fp = sum(1 for y, f in zip(labels, flagged) if f and not y)
+    fn = sum(1 for y, f in zip(labels, flagged) if y and not f)
+    return Result(name, len(labels), tp, fp, fn, seconds)
+
+
+def split(rows: Sequence[Example], fraction: float, seed: int) -> tuple[list[Example], list[Example]]:
+    """(kept for training, held out for scoring): a seeded shuffle, the first ``fraction`` held out."""
+    order = list(range(len(rows)))
+    random.Random(seed).shuffle(order)
+    k = int(round(len(rows) * fraction))
+    held = set(order[:k])
+    return [r for i, r in enumerate(rows) if i not in held], [rows[i] for i in order[:k]]
+
+
+def score_static(model: AdModel | None, rules: AdRules, rows: Sequence[Example], threshold: float,
+                 name: str) -> Result:
+    analyze = rules.analyze
+    t0 = time.perf_counter()
+    if model is None:
+        scores = [analyze(t).score for t, _ in rows]
+    else:
+        prob = model.probability
+        scores = [prob(analyze(t)) for t, _ in rows]
+    seconds = time.perf_counter() - t0
+    return tally(name, [y for _, y in rows], [s >= threshold for s in scores], seconds)
+
+
+def score_online(model: AdModel, rules: AdRules, rows: Sequence[Example], threshold: float, seed: int,
+                 name: str) -> Result:
+    """Predict each message, then learn its label: the label is read only after the prediction is made."""
+    order = list(rows)
+    random.Random(seed).shuffle(order)
+    analyze, prob, learn = rules.analyze, model.probability, model.learn_analysis
+    flagged: list[bool] = []
+    seconds = 0.0
+    perf = time.perf_counter
+    for text, is_ad in order:
+        t0 = perf()
+        a = analyze(text)
+        p = prob(a)
+        seconds += perf() - t0
+        flagged.append(p >= threshold)
+        learn(a, is_ad)
+    return tally(name, [y for _, y in order], flagged, seconds)
+
+
+def evaluate(files: Sequence[str], train_files: Sequence[str] = (), *, mode: str = "static", seed: int = 0,
+             holdout: float = 0.0, base: bool = True, rules_only: bool = False,
+             settings: AdSettings | None = None, threshold: float | None = None) -> list[Result]:
+    """Results per file; raises LabeledFileError for a bad file (before any training)."""
+    from console.engine.detectors.ad_model import AdModel, read_labeled, shipped_base, train
+    from console.engine.detectors.ad_text import AdRules
+    from console.engine.settings import AdSettings
+
+    s = settings or AdSettings()
+    thr = s.threshold if threshold is None else threshold
+    rules = AdRules.from_settings(s)
+    data = {f: read_labeled(f) for f in files}
+    train_sources = [read_labeled(f) for f in train_files]
+    start = shipped_base(rules) if base else None
+    names = {f: Path(f).name for f in files}
+    if rules_only:
+        return [score_static(None, rules, data[f], thr, names[f]) for f in files]
+
+    def trained(extra: list[Example] | None = None) -> AdModel:
+        sources = list(train_sources) + ([extra] if extra is not None else [])
+        if not sources:
+            return start.fresh() if start is not None else AdModel(rules=rules)
+        return train(sources, rules, seed=seed, start=start,
+                     local=len(sources) - 1 if extra is not None else None)
+
+    out: list[Result] = []
+    if mode == "online":
+        model = trained()
+        for f in files:
+            out.append(score_online(model.fresh(), rules, data[f], thr, seed, names[f]))
+        return out
+    if holdout > 0:
+        for f in files:
+            keep, held = split(data[f], holdout, seed)
+            out.append(score_static(trained(keep), rules, held, thr, names[f]))
+        return out
+    model = trained()
+    return [score_static(model, rules, data[f], thr, names[f]) for f in files]
+
+
+def render(results: Sequence[Result], fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps([r.to_dict() for r in results], ensure_ascii=False)
+    head = ("file", "rows", "precision", "recall", "F1", "msgs/s")
+    rows = [(r.file, str(r.n), f"{r.precision:.4f}", f"{r.recall:.4f}", f"{r.f1:.4f}", f"{r.msgs_per_s:,.0f}")
+            for r in results]
+    widths = [max(len(x) for x in col) for col in zip(head, *rows)]
+    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
+             for row in [head, *rows]]
+    return "\n".join(lines)
+
+
+def add_parser(sub) -> None:
+    e = sub.add_parser("eval-ads", help="precision/recall/F1 of the ad detector on labelled JSONL files",
+                       description=__doc__.split("\n\n", 1)[0])
+    e.add_argument("files", nargs="+", metavar="FILE", help='JSONL: {"label": "spam"|"ham", "text": ...} per line')
+    e.add_argument("--train", nargs="+", metavar="FILE", default=[], help="labelled files to train on first")
+    e.add_argument("--mode", choices=("static", "online"), default="static",
+                   help="static: score each FILE; online: predict then learn each message (default static)")
+    e.add_argument("--seed", type=int, default=0, help="shuffle seed for online order, holdout split, training")
+    e.add_argument("--format", choices=("table", "json"), default="table")
+    e.add_argument("--holdout", type=float, default=0.0, metavar="F",
+                   help="static: score a seeded fraction F of each FILE, train on the rest of it (default 0)")
+    e.add_argument("--no-base", action="store_true", help="start from no model, not from the shipped base")
+    e.add_argument("--rules-only", action="store_true", help="score with the rules alone (a baseline)")
+    e.add_argument("--threshold", type=float, default=None, help="flag at this score (default: the alert threshold)")
+
+
+def run(args) -> int:
+    if not 0.0 <= args.holdout < 1.0:
+        print(f"groupwatch: error: --holdout must be at least 0 and below 1, got {args.holdout:g}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
+        print(f"groupwatch: error: --threshold must be between 0 and 1, got {args.threshold:g}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.holdout and args.mode == "online":
+        print("groupwatch: error: --holdout applies to --mode static only", file=sys.stderr)
+        return EXIT_USAGE
+    from console.engine.detectors.ad_model import LabeledFileError
+
+    try:
+        results = evaluate(args.files, args.train, mode=args.mode, seed=args.seed, holdout=args.holdout,
+                           base=not args.no_base, rules_only=args.rules_only, threshold=args.threshold)
+    except LabeledFileError as e:
+        print(f"groupwatch: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    print(render(results, args.format))
+    return 0
