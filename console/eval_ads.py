@@ -2,8 +2,8 @@
 
 Files are JSONL, one ``{"label": "spam" | "ham", "text": "..."}`` per line.
 
-* ``static``: the model (the shipped base unless ``--no-base``, trained further on the
-  ``--train`` files, each file its own domain) scores every row of each FILE. With
+* ``static``: the model, trained on the ``--train`` files (each file its own domain; no
+  base model is shipped, so with none it is the rules alone), scores every row of each FILE. With
   ``--holdout F`` each FILE is split (seeded): the fraction F is scored and the rest is
   trained on as that FILE's own (local) data, so no scored row was ever trained on.
 * ``online``: each FILE, shuffled with the seed, is scored message by message; after
@@ -115,10 +115,10 @@ def score_online(model: AdModel, rules: AdRules, rows: Sequence[Example], thresh
 
 
 def evaluate(files: Sequence[str], train_files: Sequence[str] = (), *, mode: str = "static", seed: int = 0,
-             holdout: float = 0.0, base: bool = True, rules_only: bool = False,
+             holdout: float = 0.0, rules_only: bool = False,
              settings: AdSettings | None = None, threshold: float | None = None) -> list[Result]:
     """Results per file; raises LabeledFileError for a bad file (before any training)."""
-    from console.engine.detectors.ad_model import AdModel, read_labeled, shipped_base, train
+    from console.engine.detectors.ad_model import AdModel, read_labeled, train
     from console.engine.detectors.ad_text import AdRules
     from console.engine.settings import AdSettings
 
@@ -127,7 +127,6 @@ def evaluate(files: Sequence[str], train_files: Sequence[str] = (), *, mode: str
     rules = AdRules.from_settings(s)
     data = {f: read_labeled(f) for f in files}
     train_sources = [read_labeled(f) for f in train_files]
-    start = shipped_base(rules) if base else None
     names = {f: Path(f).name for f in files}
     if rules_only:
         return [score_static(None, rules, data[f], thr, names[f]) for f in files]
@@ -135,9 +134,8 @@ def evaluate(files: Sequence[str], train_files: Sequence[str] = (), *, mode: str
     def trained(extra: list[Example] | None = None) -> AdModel:
         sources = list(train_sources) + ([extra] if extra is not None else [])
         if not sources:
-            return start.fresh() if start is not None else AdModel(rules=rules)
-        return train(sources, rules, seed=seed, start=start,
-                     local=len(sources) - 1 if extra is not None else None)
+            return AdModel(rules=rules)
+        return train(sources, rules, seed=seed, local=len(sources) - 1 if extra is not None else None)
 
     out: list[Result] = []
     if mode == "online":
@@ -177,7 +175,6 @@ def add_parser(sub) -> None:
     e.add_argument("--format", choices=("table", "json"), default="table")
     e.add_argument("--holdout", type=float, default=0.0, metavar="F",
                    help="static: score a seeded fraction F of each FILE, train on the rest of it (default 0)")
-    e.add_argument("--no-base", action="store_true", help="start from no model, not from the shipped base")
     e.add_argument("--rules-only", action="store_true", help="score with the rules alone (a baseline)")
     e.add_argument("--threshold", type=float, default=None, help="flag at this score (default: the alert threshold)")
 
@@ -196,7 +193,7 @@ def run(args) -> int:
 
     try:
         results = evaluate(args.files, args.train, mode=args.mode, seed=args.seed, holdout=args.holdout,
-                           base=not args.no_base, rules_only=args.rules_only, threshold=args.threshold)
+                           rules_only=args.rules_only, threshold=args.threshold)
     except LabeledFileError as e:
         print(f"groupwatch: error: {e}", file=sys.stderr)
         return EXIT_USAGE

@@ -21,11 +21,15 @@ from console.engine.actions.model import Action, ActionError, ActionKind, BulkRe
 from console.engine.actions.pipeline import ActionPipeline
 from console.engine.actions.schedules import Schedules
 from console.engine.actions.warnings import Warnings
+from console.engine.alerts import Alert, Change
 from console.engine.engine import Engine
 from console.engine.settings import Settings
+from console.engine.text import visible
 
 log = logging.getLogger("groupwatch.moderation")
 DB = "moderation"
+AUTO_AD_ACTIONS = {"off": (), "delete": (ActionKind.DELETE,), "kick": (ActionKind.KICK,),
+                   "delete+kick": (ActionKind.DELETE, ActionKind.KICK)}
 
 
 @dataclass(slots=True)
@@ -57,6 +61,26 @@ class Moderation:
         self._wake: asyncio.Event | None = None
         engine.observers.append(self)
         engine.services.append(self._worker)
+        self._attach_ad_model(settings, store, engine)
+
+    def _attach_ad_model(self, settings: Settings, store, engine: Engine) -> None:
+        """The ad detector's learned model: trained base, saved verdicts replayed, new verdicts saved."""
+        from console.engine.config import ConfigError
+        from console.engine.detectors.ad_model import AdLearning
+
+        ad = settings.detectors.ad
+        self._auto_ad = AUTO_AD_ACTIONS.get(ad.auto_action)
+        self._auto_done: dict[tuple, None] = {}  # (group, member, message) acted on, oldest first
+        if self._auto_ad is None:
+            raise ConfigError(f"detectors.ad.auto_action must be one of {', '.join(AUTO_AD_ACTIONS)}, "
+                              f"got {ad.auto_action!r}")
+        self.ad_learning = AdLearning.attach(engine.detectors, store, ad, clock=engine.now)
+        for problem in self.ad_learning.problems if self.ad_learning is not None else ():
+            log.warning("%s", problem)
+            self.notify(problem)
+            getattr(store, "warnings", []).append(problem)
+        if self._auto_ad:
+            engine.alerts.subscribe(self._auto_act_on_ad)
 
     @property
     def read_only(self) -> bool:
@@ -168,12 +192,15 @@ class Moderation:
         return conn.capabilities if conn is not None else frozenset()
 
     async def warn(self, group: str, member: str, reason: str = "", alert: int | None = None):
-        """Warn (restating the rules); escalate by the policy. Returns (outcome, report)."""
+        """Warn (restating the rules); escalate by the policy. Returns (outcome, report).
+        A warning from an ad alert teaches the ad model that its message is an ad."""
         self._writable("warn")
         name = self.engine.member_name(group, member) or member
         now = self.engine.now()
         outcome = self.warnings.prepare(group, member, name, self.settings.rules_for(group), reason, self.actor,
                                         now, alert)
+        if alert is not None:
+            self._teach_from(alert, "warn")
         report = await self.pipeline.run(outcome.actions)
         if outcome.step is not None and outcome.step.action == "blacklist":
             _, more = await self.blacklist_add(member, reason=f"{outcome.count} warnings: {reason}".rstrip(": "),
@@ -187,9 +214,89 @@ class Moderation:
         self._writable("blacklist")
         entry = self.blacklist.add(BlacklistEntry(pattern=pattern, reason=reason, expires_at=expires_at,
                                                   evidence=evidence or {}), actor or self.actor)
+        if evidence and isinstance(evidence.get("alert"), int):
+            self._teach_from(evidence["alert"], "blacklist")
         actions = self.blacklist.enforcement(entry, self.engine.stats, self.engine.stats.groups, self.capabilities)
         report = await self.pipeline.run(actions)
         return entry, report
+
+    # --- the ad model's lessons ---
+
+    def verdict(self, alert_id: int, is_ad: bool) -> str:
+        """The operator's verdict on an ad alert: the model learns its message as an ad or not.
+        "Not an ad" also dismisses the alert. Returns a one-line notice (also for a refusal)."""
+        alert = self.engine.alerts.get(alert_id)
+        if alert is None:
+            return f"no alert #{alert_id}"
+        if alert.kind != "ad":
+            return f"alert #{alert_id} is a {alert.kind} alert: verdicts are for ad alerts"
+        notice = self._teach(alert, is_ad, "verdict", notify=False)
+        if not is_ad and alert.is_live:
+            self.engine.alerts.resolve(alert_id, self.engine.now(), self.actor)
+            notice += "; alert dismissed"
+        self.notify(notice)
+        return notice
+
+    def _teach_from(self, alert_id: int, source: str) -> None:
+        """A warning or a blacklisting from an ad alert: its message was an ad."""
+        alert = self.engine.alerts.get(alert_id)
+        if alert is not None and alert.kind == "ad":
+            self._teach(alert, True, source, notify=True)
+
+    def _teach(self, alert: Alert, is_ad: bool, source: str, *, notify: bool) -> str:
+        """Teach the ad model the alert's message; a one-line notice of what happened."""
+        learning = self.ad_learning
+        head = f"alert #{alert.id}: "
+        if learning is None:
+            return head + "the ad model is off (detectors.ad.model_weight = 0), nothing learned"
+        text = self._alert_text(alert)
+        if not text:
+            return head + "no message text to learn from"
+        key = f"{alert.group}\x1f{alert.message_id}" if alert.message_id else f"alert\x1f{alert.id}"
+        shown = visible(" ".join(text.split()), 40)
+        what = "an ad" if is_ad else "not an ad"
+        problems = len(learning.problems)
+        if not learning.teach(text, is_ad, key=key, source=source, alert=alert.id, group=alert.group,
+                              member=alert.member):
+            return head + f"already learned \u201c{shown}\u201d as {what}"
+        notice = head + f"the ad model learned \u201c{shown}\u201d as {what}"
+        if notify:
+            self.notify(notice)
+        for problem in learning.problems[problems:]:  # e.g. the verdict could not be saved
+            self.notify(problem)
+        return notice
+
+    def _alert_text(self, alert: Alert) -> str | None:
+        """The alert's whole message while the group's recent messages hold it, else its excerpt."""
+        g = self.engine.stats.groups.get(alert.group) if alert.group else None
+        if g is not None and alert.message_id is not None:
+            for m in reversed(g.recent):
+                if m.id == alert.message_id:
+                    return m.text
+        return alert.excerpt
+
+    def _auto_act_on_ad(self, alert: Alert, change: Change) -> None:
+        """``detectors.ad.auto_action``: act unasked on an ad scoring at least ``auto_action_threshold``
+        (off by default). Never a lesson for the model: it would learn from its own guesses."""
+        if (alert.kind != "ad" or change not in (Change.NEW, Change.UPDATED) or alert.score is None
+                or alert.score < self.settings.detectors.ad.auto_action_threshold or alert.group is None
+                or self.read_only):
+            return
+        mark = (alert.group, alert.member, alert.message_id)
+        if mark in self._auto_done:
+            return
+        self._auto_done[mark] = None
+        if len(self._auto_done) > 10_000:
+            del self._auto_done[next(iter(self._auto_done))]
+        for kind in self._auto_ad:
+            if kind is ActionKind.DELETE and not alert.message_id:
+                continue
+            target = alert.message_id if kind is ActionKind.DELETE else alert.member
+            self._enqueue(Action(kind, alert.group, alert.member, message_id=alert.message_id,
+                                 reason=f"ad (score {alert.score:.2f})", origin="auto:ad", actor="auto:ad",
+                                 key=f"auto-ad:{kind.value}:{alert.group}:{target}"))
+        self.notify(f"auto: {self.settings.detectors.ad.auto_action} on the ad from {alert.member} in "
+                    f"{self.engine.group_name(alert.group)} (score {alert.score:.2f})")
 
     async def blacklist_remove(self, pattern: str) -> tuple[BlacklistEntry, BulkReport]:
         self._writable("blacklist removal")

@@ -12,9 +12,25 @@ from dataclasses import dataclass, field
 class AdSettings:
     enabled: bool = True
     threshold: float = 0.7
-    """Score (0-1) at or above which a message raises an ``ad`` alert."""
+    """Score (0-1) at or above which a message raises an ``ad`` alert (the alert threshold)."""
     high_threshold: float = 0.9
     """Score at or above which the alert is high severity."""
+    model_weight: float = 1.0
+    """How much the learned model corrects the rules' score: 0 turns the model off (rules only),
+    1 uses it as trained. It learns from your verdicts: warn or blacklist from an ad alert = ad,
+    "not an ad" = not an ad."""
+    model_train_files: list[str] = field(default_factory=list)
+    """Labelled JSONL files (one {"label": "spam"|"ham", "text": "..."} per line) to train a base
+    model from at the first start, and again when one of them changes. None are shipped."""
+    auto_action: str = "off"
+    """What to do unasked with a message scoring at least ``auto_action_threshold``: "off",
+    "delete" (the message), "kick" (the sender, from that group) or "delete+kick"."""
+    auto_action_threshold: float = 0.97
+    """Score at or above which ``auto_action`` runs (automatic actions never teach the model)."""
+    weak_ham_rate: float = 0.02
+    """Share of unflagged messages from established members (not newcomers, at least 20
+    messages seen) in groups without an ad alert for a day that the model learns as a weak
+    "not an ad" (0: never). Weak lessons are not saved."""
     newcomer_boost: float = 0.15
     """Added to the score of a member's first messages after joining."""
     newcomer_messages: int = 3

@@ -43,6 +43,7 @@ class AlertsScreen(TableScreen):
     CSS_PATH = "alerts.tcss"
     SCREEN_NAME = "alerts"
     TABLE_TITLE = "Alerts"
+    MAX_ROWS = 500  # a queue longer than this is worked through a filter, not by scrolling
     HELP_TITLE = "Alerts"
     HELP_NOTES = ("Filter examples: kind:ad   sev:high   group:fans   !state:ack",
                   "Actions apply to the marked alerts, or to the cursor row when none is marked.",

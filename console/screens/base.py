@@ -69,6 +69,7 @@ class TableScreen(Screen):
     COLUMNS: ClassVar[tuple[Column, ...]] = ()
     TABLE_TITLE: ClassVar[str] = ""
     SCREEN_NAME: ClassVar[str] = ""
+    MAX_ROWS: ClassVar[int] = 0  # 0: every row; else only the first rows of the order are put in the table
     DEFAULT_CSS = """
     TableScreen #body { height: 1fr; }
     TableScreen #table { height: 1fr; border: round $primary; }
@@ -91,6 +92,7 @@ class TableScreen(Screen):
         super().__init__()
         self.rows: list[Row] = []
         self.shown: list[Row] = []
+        self.matching = 0
         self.marks: set[str] = set()
         self.row_filter: RowFilter = parse_filter("")
         self.sort_col: int | None = None
@@ -186,6 +188,9 @@ class TableScreen(Screen):
         if self.sort_col is not None:
             i = self.sort_col
             rows = sorted(rows, key=lambda r: sort_value(r.sort[i]), reverse=self.sort_reverse)
+        self.matching = len(rows)
+        if self.MAX_ROWS and len(rows) > self.MAX_ROWS:
+            rows = rows[:self.MAX_ROWS]  # the top of the order; a filter or another sort reaches the rest
         self.shown = rows
         present = {r.key for r in self.rows}
         self.marks &= present
@@ -195,6 +200,8 @@ class TableScreen(Screen):
 
     def update_title(self) -> None:
         parts = [self.TABLE_TITLE, f"{len(self.shown)}/{len(self.rows)}"]
+        if len(self.shown) < self.matching:
+            parts.append(f"first {len(self.shown)} of {self.matching} shown")
         if self.marks:
             parts.append(f"{len(self.marks)} marked")
         if self.sort_col is not None:

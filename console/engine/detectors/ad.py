@@ -1,14 +1,17 @@
-"""The ``ad`` detector: content rules, an optional learned scorer, newcomers, cross-group repeats.
+"""The ``ad`` detector: content rules, a learned model, newcomers, cross-group repeats.
 
-Per message (hot path, a few microseconds):
+Per message (hot path, tens of microseconds):
 
 1. ``allow_members`` are never flagged; only ``Message`` events are looked at.
 2. :class:`~console.engine.detectors.ad_text.AdRules` scores the normalised
    text (contact ids, contact/selling/adult/scam words, links, filter evasion,
    configured keywords and regexes); every signal is a (reason, weight) pair,
    combined with noisy-or.
-3. A learned :class:`AdScorer`, when given, is combined with the rules the
-   same way (noisy-or), and its reasons are added.
+3. The learned model (:class:`~console.engine.detectors.ad_model.AdModel`, given
+   by ``AdLearning.attach``) corrects the rules' score: it was trained on top of
+   them, so it can raise it (words this community's ads use) or lower it (what
+   the operator said is not an ad here); ``model_weight`` scales the correction.
+   Any other :class:`AdScorer` is combined with the rules by noisy-or.
 4. A newcomer's first messages get ``newcomer_boost``, but only if some
    content signal already fired: a newcomer saying "hi" is not an ad.
 5. The same text (its :func:`~console.engine.detectors.ad_text.skeleton`)
@@ -16,6 +19,9 @@ Per message (hot path, a few microseconds):
    cross-group repeat: a strong reason on its own, and a high-severity alert.
    When a repeat is first established, the earlier copies in the other groups
    are reported too (once each), so the operator can clean up everywhere.
+6. An unflagged message from an established member (not a newcomer, at least
+   ``WEAK_HAM_MIN_MESSAGES`` seen) in a group without an ad finding for a day is,
+   at ``weak_ham_rate``, learned by the model as a weak "not an ad".
 """
 from __future__ import annotations
 
@@ -43,18 +49,30 @@ REPEAT_INDEX_MAX_KEYS = 50_000
 REPEAT_MAX_COPIES = 32
 """Copies of one text remembered per key; more groups than this is a repeat anyway."""
 
+WEAK_HAM_MIN_MESSAGES = 20
+"""Messages seen from a member before their unflagged ones may teach the model "not an ad"."""
+HEALTHY_AFTER_S = 86400.0
+"""A group with no ad finding for this long is healthy (its unflagged messages may be weak ham)."""
+WEAK_HAM_WEIGHT = 0.2
+"""Weight of a weak "not an ad" against an operator's verdict (and one learning step, not several)."""
+
 
 @runtime_checkable
 class AdScorer(Protocol):
-    """The seam for a learned model (a later issue).
+    """The seam for a learned model.
 
     ``score`` gets the raw message text (``ad_text.normalize``/``skeleton`` are
     there for features) and returns the probability (0..1) that it is an ad and
     the reasons to show an operator. Return reasons only when the probability is
-    evidence of an ad (e.g. "model: 0.93, words 出号/日结"): a non-empty
+    evidence of an ad (e.g. "model 0.93 (出号, 日结)"): a non-empty
     reason counts as a content signal for the newcomer boost. ``learn`` takes
     an operator's verdict (warn/blacklist = ad, "not an ad" = ham).
     Both must be cheap: ``score`` runs on every message.
+
+    A scorer that also has ``content(analysis, weight) -> (score, reasons)`` and
+    ``learn_analysis(analysis, is_ad, weight, steps)`` (the :class:`AdModel`) is
+    given the rules' analysis and returns the content score itself, rules
+    included; any other is combined with the rules by noisy-or.
     """
 
     def score(self, text: str) -> tuple[float, tuple[str, ...]]: ...
@@ -71,16 +89,29 @@ class AdDetector:
 
     def __init__(self, settings: AdSettings, scorer: AdScorer | None = None) -> None:
         self.settings = settings
-        self.scorer = scorer
         self.rules = AdRules.from_settings(settings)
+        self.scorer = scorer
         self._allow_members = frozenset(settings.allow_members)
         self._repeats: dict[str, list[list]] = {}  # skeleton -> copies in the window
+        self._flagged_at: dict[str, float] = {}  # group -> last ad finding there
+        self._weak_due = 0.0  # weak-ham sampling: a lesson each time this passes 1
+
+    @property
+    def scorer(self) -> AdScorer | None:
+        return self._scorer
+
+    @scorer.setter
+    def scorer(self, scorer: AdScorer | None) -> None:
+        self._scorer = scorer
+        # Looked up once, not per message: the model's fast path on the rules' analysis.
+        self._content = getattr(scorer, "content", None)
+        self._learn_analysis = getattr(scorer, "learn_analysis", None)
 
     # -- learning seam -------------------------------------------------------
     def learn(self, text: str, is_ad: bool) -> None:
         """Pass an operator's verdict on a message to the learned scorer (if any)."""
-        if self.scorer is not None:
-            self.scorer.learn(text, is_ad)
+        if self._scorer is not None:
+            self._scorer.learn(text, is_ad)
 
     # -- Detector protocol ---------------------------------------------------
     def on_event(self, event: Event, ctx: Context) -> Iterable[Finding]:
@@ -97,9 +128,17 @@ class AdDetector:
         reasons = [r for r, _ in a.signals]
 
         p = 0.0
-        if self.scorer is not None:
+        if self._content is not None:
             try:
-                p, extra = self.scorer.score(text)
+                score, extra = self._content(a, s.model_weight)
+                p = score
+            except Exception:  # a broken model must not take the rules down with it
+                log.exception("ad model failed; rules only for this message")
+                extra = ()
+            reasons.extend(extra)
+        elif self._scorer is not None:
+            try:
+                p, extra = self._scorer.score(text)
                 p = min(1.0, max(0.0, float(p)))
             except Exception:  # a broken model must not take the rules down with it
                 log.exception("ad scorer failed; rules only for this message")
@@ -123,7 +162,11 @@ class AdDetector:
                 reasons.append(f"newcomer: joined {_span(event.at - ms.joined_at)} ago, message {max(ms.messages_seen, 1)}")
 
         if score < s.threshold:
+            if (s.weak_ham_rate > 0 and self._learn_analysis is not None and not newcomer and ms is not None
+                    and ms.messages_seen >= WEAK_HAM_MIN_MESSAGES and not repeat_groups):
+                self._weak_ham(a, event)
             return ()
+        self._flagged_at[event.group] = event.at
         if not reasons:  # only the model spoke, without words of its own
             reasons.append(f"learned model: {p:.2f}")
         rounded = round(score, 3)
@@ -162,6 +205,20 @@ class AdDetector:
                 numbers=dict(numbers),
             ))
         return findings
+
+    def _weak_ham(self, a, event: Message) -> None:
+        """An established member's unflagged message in a healthy group: sometimes, a weak "not an ad"."""
+        last = self._flagged_at.get(event.group)
+        if last is not None and event.at - last < HEALTHY_AFTER_S:
+            return
+        self._weak_due += self.settings.weak_ham_rate
+        if self._weak_due < 1.0:
+            return
+        self._weak_due -= 1.0
+        try:
+            self._learn_analysis(a, False, WEAK_HAM_WEIGHT, 1)
+        except Exception:
+            log.exception("ad model failed to learn a weak lesson")
 
     def on_tick(self, ctx: Context) -> Iterable[Finding]:
         self.prune(ctx.now)
