@@ -48,7 +48,7 @@ def test_building_one_type_imports_no_other_platform() -> None:
     """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).parent.parent).stdout
-    assert out.strip() == "TelegramConnector ['contract', 'events', 'registry', 'secrets', 'telegram'] False"
+    assert out.strip() == "TelegramConnector ['contract', 'events', 'options', 'registry', 'secrets', 'telegram'] False"
 
 
 def test_a_demo_table_builds_a_named_demo_connector() -> None:

@@ -1,7 +1,6 @@
 """The ``[[connector]] type = "matrix"`` table: its keys, checked without any network I/O."""
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass
 from typing import Mapping
@@ -9,6 +8,7 @@ from typing import Mapping
 import httpx
 
 from connectors.contract import BadOptions
+from connectors.options import reject_unknown, table_label
 from connectors.secrets import Secret, read_secret
 
 KEYS = ("homeserver", "user_id", "token_env", "token_file", "rooms")
@@ -26,12 +26,8 @@ class MatrixOptions:
 
 def parse_options(name: str, options: Mapping[str, object], *,
                   environ: Mapping[str, str] | None = None) -> MatrixOptions:
-    label = f"[[connector]] '{name}'"
-    for key in options:
-        if key not in KEYS and key != "token":  # read_secret explains a plain token itself
-            close = difflib.get_close_matches(str(key), KEYS, n=1, cutoff=0.6)
-            hint = f" (did you mean '{close[0]}'?)" if close else f" (keys: {', '.join(KEYS)})"
-            raise BadOptions(f"{label}: unknown key '{key}'{hint}")
+    label = table_label(name)
+    reject_unknown(label, options, KEYS)
     token = read_secret(options, "token", label=label, environ=environ)
     assert token is not None
     return MatrixOptions(homeserver=_homeserver(label, options.get("homeserver")), token=token,

@@ -1,13 +1,13 @@
 """The ``[[connector]] type = "onebot"`` table: its keys, checked without any network I/O."""
 from __future__ import annotations
 
-import difflib
 import ipaddress
 from dataclasses import dataclass
 from typing import Mapping
 from urllib.parse import parse_qs, urlsplit
 
 from connectors.contract import BadOptions
+from connectors.options import reject_unknown, table_label
 from connectors.secrets import Secret, read_secret
 
 KEYS = ("ws_url", "http_url", "token_env", "token_file", "no_token", "groups", "history", "history_count",
@@ -29,12 +29,8 @@ class OneBotOptions:
 
 def parse_options(name: str, options: Mapping[str, object], *,
                   environ: Mapping[str, str] | None = None) -> OneBotOptions:
-    label = f"[[connector]] '{name}'"
-    for key in options:
-        if key not in KEYS and key != "token":  # read_secret explains a plain token itself
-            close = difflib.get_close_matches(str(key), KEYS, n=1, cutoff=0.6)
-            hint = f" (did you mean '{close[0]}'?)" if close else f" (keys: {', '.join(KEYS)})"
-            raise BadOptions(f"{label}: unknown key '{key}'{hint}")
+    label = table_label(name)
+    reject_unknown(label, options, KEYS)
     ws_url = _url(label, "ws_url", options.get("ws_url"), ("ws", "wss"), "ws://127.0.0.1:3001")
     http_url = _url(label, "http_url", options.get("http_url"), ("http", "https"), "http://127.0.0.1:3000")
     no_token = options.get("no_token", False)

@@ -9,7 +9,6 @@
 """
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass
 from typing import Any, Mapping
@@ -17,6 +16,7 @@ from typing import Any, Mapping
 import httpx
 
 from connectors.contract import BadOptions
+from connectors.options import reject_unknown, table_label
 from connectors.secrets import Secret, read_secret
 
 from .api import DEFAULT_API_URL
@@ -40,12 +40,8 @@ class TelegramOptions:
 
 def parse_options(name: str, options: Mapping[str, Any], *,
                   environ: Mapping[str, str] | None = None) -> TelegramOptions:
-    label = f"[[connector]] '{name}'"
-    for key in options:
-        if key not in KEYS and key != "token":  # a literal token gets read_secret's own advice
-            close = difflib.get_close_matches(key, KEYS, n=1, cutoff=0.6)
-            hint = f" (did you mean '{close[0]}'?)" if close else f" (known keys: {', '.join(KEYS)})"
-            raise BadOptions(f"{label}: unknown key '{key}'{hint}")
+    label = table_label(name)
+    reject_unknown(label, options, KEYS)
     token = read_secret(options, "token", label=label, environ=environ)
     assert token is not None  # required=True
     if not TOKEN_SHAPE.fullmatch(token):

@@ -177,13 +177,6 @@ class AlertsScreen(TableScreen):
         if not ids:
             return
 
-        def check(v: dict[str, str]) -> str | None:
-            try:
-                parse_duration(v["for"])
-            except ActionError as e:
-                return str(e)
-            return None
-
         def chosen(v: dict[str, str] | None) -> None:
             if v is None:
                 return
@@ -191,7 +184,7 @@ class AlertsScreen(TableScreen):
             self.gw.notify(f"{n} alert(s) snoozed for {v['for']}", timeout=3)
             self._after()
 
-        self.app.push_screen(FormScreen(f"Snooze {len(ids)} alert(s)", [Field("for", "For how long", "1h")], check),
+        self.app.push_screen(FormScreen(f"Snooze {len(ids)} alert(s)", [Field("for", "For how long", "1h")], check_duration),
                              chosen)
 
     def action_not_ad(self) -> None:
@@ -274,13 +267,6 @@ class AlertsScreen(TableScreen):
         if not alerts:
             return
 
-        def check(v: dict[str, str]) -> str | None:
-            try:
-                parse_duration(v["for"])
-            except ActionError as e:
-                return str(e)
-            return None
-
         def chosen(v: dict[str, str] | None) -> None:
             if v is None:
                 return
@@ -292,7 +278,16 @@ class AlertsScreen(TableScreen):
                    done=self._after)
 
         self.app.push_screen(FormScreen(f"Mute {len(alerts)} member(s)", [Field("for", "For how long", "1d")],
-                                        check), chosen)
+                                        check_duration), chosen)
+
+
+def check_duration(v: dict[str, str]) -> str | None:
+    """The form's check of its "for" field: the duration parser's one-line error, or None."""
+    try:
+        parse_duration(v["for"])
+    except ActionError as e:
+        return str(e)
+    return None
 
 
 def visible_name(text: str | None) -> str:
