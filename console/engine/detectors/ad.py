@@ -69,10 +69,12 @@ class AdScorer(Protocol):
     an operator's verdict (warn/blacklist = ad, "not an ad" = ham).
     Both must be cheap: ``score`` runs on every message.
 
-    A scorer that also has ``content(analysis, weight) -> (score, reasons)`` and
-    ``learn_analysis(analysis, is_ad, weight, steps)`` (the :class:`AdModel`) is
+    A scorer that also has ``content(analysis, weight) -> (score, reasons, judged)``
+    and ``learn_analysis(analysis, is_ad, weight, steps)`` (the :class:`AdModel`) is
     given the rules' analysis and returns the content score itself, rules
-    included; any other is combined with the rules by noisy-or.
+    included, and the operator's verdict on that very text if there is one
+    (False: never flagged again, whatever the context); any other scorer is
+    combined with the rules by noisy-or.
     """
 
     def score(self, text: str) -> tuple[float, tuple[str, ...]]: ...
@@ -130,11 +132,13 @@ class AdDetector:
         p = 0.0
         if self._content is not None:
             try:
-                score, extra = self._content(a, s.model_weight)
-                p = score
+                p, extra, judged = self._content(a, s.model_weight)
             except Exception:  # a broken model must not take the rules down with it
                 log.exception("ad model failed; rules only for this message")
-                extra = ()
+                p, extra, judged = score, (), None
+            if judged is False:
+                return ()  # the operator said this very text is not an ad
+            score = p
             reasons.extend(extra)
         elif self._scorer is not None:
             try:
