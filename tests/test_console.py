@@ -227,6 +227,9 @@ async def test_open_a_group_mark_its_quiet_members_and_mention_them(tmp_path):
         await pilot.press("enter")
         await until(pilot, lambda: type(app.screen).__name__ == "GroupScreen" and table(app).row_count > 0)
         screen = app.screen
+        rt.engine.stop()  # hold the simulated world still: who is quiet must not change under the test
+        await app.workers.wait_for_complete()
+        screen.refresh_live()
         quiet = {m.id for m in rt.moderation.quiet_members(target)}
         await pilot.press("Q")
         assert screen.marks == quiet
