@@ -2,10 +2,12 @@
 
 Files are JSONL, one ``{"label": "spam" | "ham", "text": "..."}`` per line.
 
-* ``static``: the model, trained on the ``--train`` files (each file its own domain; no
-  base model is shipped, so with none it is the rules alone), scores every row of each FILE. With
-  ``--holdout F`` each FILE is split (seeded): the fraction F is scored and the rest is
-  trained on as that FILE's own (local) data, so no scored row was ever trained on.
+* ``static``: the model, trained on the ``--train`` files as one body of data (as
+  ``detectors.ad.model_train_files`` would be; no base model is shipped, so with none it is
+  the rules alone), scores every row of each FILE. With ``--holdout F`` each FILE is split
+  (seeded): the fraction F is scored, and the model is trained on the rest of FILE as the
+  community's own data plus the ``--train`` files each as a corpus apart (its peculiarities
+  kept in its own copy of the weights, dropped after training); no scored row is trained on.
 * ``online``: each FILE, shuffled with the seed, is scored message by message; after
   each prediction the model learns that message's label, as an operator's verdicts
   would teach it. Each FILE starts again from the same trained model.
@@ -118,7 +120,7 @@ def evaluate(files: Sequence[str], train_files: Sequence[str] = (), *, mode: str
              holdout: float = 0.0, rules_only: bool = False,
              settings: AdSettings | None = None, threshold: float | None = None) -> list[Result]:
     """Results per file; raises LabeledFileError for a bad file (before any training)."""
-    from console.engine.detectors.ad_model import AdModel, read_labeled, train
+    from console.engine.detectors.ad_model import AdModel, read_labeled, train, train_base
     from console.engine.detectors.ad_text import AdRules
     from console.engine.settings import AdSettings
 
@@ -131,11 +133,12 @@ def evaluate(files: Sequence[str], train_files: Sequence[str] = (), *, mode: str
     if rules_only:
         return [score_static(None, rules, data[f], thr, names[f]) for f in files]
 
-    def trained(extra: list[Example] | None = None) -> AdModel:
-        sources = list(train_sources) + ([extra] if extra is not None else [])
-        if not sources:
+    def trained(own: list[Example] | None = None) -> AdModel:
+        if own is not None:  # the other files each a corpus apart, the rest of FILE the community's own
+            return train([*train_sources, own], rules, seed=seed, local=len(train_sources))
+        if not train_sources:
             return AdModel(rules=rules)
-        return train(sources, rules, seed=seed, local=len(sources) - 1 if extra is not None else None)
+        return train_base(train_sources, rules, seed=seed)  # as detectors.ad.model_train_files would
 
     out: list[Result] = []
     if mode == "online":
@@ -166,7 +169,10 @@ def render(results: Sequence[Result], fmt: str) -> str:
 
 def add_parser(sub) -> None:
     e = sub.add_parser("eval-ads", help="precision/recall/F1 of the ad detector on labelled JSONL files",
-                       description=__doc__.split("\n\n", 1)[0])
+                       description="Precision, recall, F1 and scoring speed of the ad detector's content score "
+                                   "(rules + learned model) on labelled JSONL files. static: train on --train, "
+                                   "score each FILE (--holdout: a held-out part of it). online: predict each "
+                                   "message of FILE, then learn its label, as verdicts would teach it.")
     e.add_argument("files", nargs="+", metavar="FILE", help='JSONL: {"label": "spam"|"ham", "text": ...} per line')
     e.add_argument("--train", nargs="+", metavar="FILE", default=[], help="labelled files to train on first")
     e.add_argument("--mode", choices=("static", "online"), default="static",

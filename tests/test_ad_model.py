@@ -305,6 +305,12 @@ def test_bad_labelled_files_name_file_and_line(tmp_path, content, where, what) -
     assert str(e.value).startswith(f"{p}{where}") and what in str(e.value) and "\n" not in str(e.value)
 
 
+def test_a_labelled_file_may_start_with_a_bom(tmp_path) -> None:
+    p = tmp_path / "bom.jsonl"
+    p.write_bytes('\ufeff{"label": "spam", "text": "加v"}\n{"label": "ham", "text": "好"}\n'.encode())
+    assert read_labeled(p) == [("加v", True), ("好", False)]
+
+
 def test_missing_and_undecodable_labelled_files(tmp_path) -> None:
     with pytest.raises(LabeledFileError, match="no such file"):
         read_labeled(tmp_path / "nope.jsonl")
@@ -332,6 +338,22 @@ def test_verdicts_are_saved_and_replayed_after_a_restart(tmp_path) -> None:
         assert again.counts() == (1, 1) and not again.problems
         assert [score(again.model, t) for t in ("zzqx 出vape 160r 私", "加v看片，日结", "zzqx 新货")] == before
         assert again.verdicts["g|m1"].source == "verdict" and again.verdicts["g|m2"].is_ad is False
+
+
+def test_the_verdict_log_keeps_the_newest_and_a_changed_mind_goes_last(tmp_path, monkeypatch) -> None:
+    import console.engine.detectors.ad_model as ad_model
+
+    monkeypatch.setattr(ad_model, "MAX_VERDICTS", 3)
+    data = tmp_path / "data"
+    with Store(data) as store:
+        learning = AdLearning(store, AdSettings(), RULES)
+        for i in range(5):
+            learning.teach(f"zzqx 第{i}条 出vape", True, key=f"k{i}", source="verdict")
+        learning.teach("zzqx 第3条 出vape", False, key="k3", source="verdict")  # changed mind
+    with Store(data) as store:
+        again = AdLearning(store, AdSettings(), RULES)
+        assert list(again.verdicts) == ["k2", "k4", "k3"] and again.verdicts["k3"].is_ad is False
+        assert again.model.judged(RULES.analyze("zzqx 第3条 出vape")) is False
 
 
 def test_a_damaged_verdict_file_is_a_clear_message_and_the_model_runs_on_its_base(tmp_path) -> None:

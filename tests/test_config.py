@@ -372,3 +372,10 @@ def test_paths_precedence(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
     monkeypatch.setenv("GROUPWATCH_HOME", "")  # empty means unset
     assert data_dir(None).name == "groupwatch"
     assert data_dir("~/x") == Path.home() / "x"
+
+
+def test_an_unknown_automatic_ad_action_is_named_with_its_line() -> None:
+    with pytest.raises(ConfigError) as e:
+        parse_settings('[detectors.ad]\nthreshold = 0.7\nauto_action = "delet"\n', "c.toml")
+    assert "c.toml:3:" in str(e.value) and "auto_action" in str(e.value) and "'delete'" in str(e.value)
+    assert parse_settings('[detectors.ad]\nauto_action = "delete+kick"\n').detectors.ad.auto_action == "delete+kick"

@@ -46,6 +46,7 @@ from connectors.contract import BadOptions, Connector
 from connectors.secrets import scrub
 from console.engine.settings import (
     ActivitySettings,
+    AUTO_ACTIONS,
     AdSettings,
     ChurnSettings,
     ConnectorSettings,
@@ -601,6 +602,10 @@ def _check_number(value: float, written: Any, limit: Any, path: Path_, ctx: _Con
 
 
 def _check_ad(ad: AdSettings, path: Path_, ctx: _Context, given: set[str]) -> None:
+    if "auto_action" in given and ad.auto_action not in AUTO_ACTIONS:
+        p = path + ("auto_action",)
+        ctx.error(p, f"{_dotted(p)} must be one of {', '.join(AUTO_ACTIONS)}, got {_show(ad.auto_action, p)}"
+                     f"{_suggest(str(ad.auto_action), list(AUTO_ACTIONS))}")
     if "regexes" in given:
         for i, pattern in enumerate(ad.regexes):
             try:

@@ -8,6 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
+AUTO_ACTIONS = ("off", "delete", "kick", "delete+kick")
+
+
 @dataclass(slots=True)
 class AdSettings:
     enabled: bool = True
@@ -22,7 +25,7 @@ class AdSettings:
     model_train_files: list[str] = field(default_factory=list)
     """Labelled JSONL files (one {"label": "spam"|"ham", "text": "..."} per line) to train a base
     model from at the first start, and again when one of them changes. None are shipped."""
-    auto_action: str = "off"
+    auto_action: str = "off"  # one of AUTO_ACTIONS
     """What to do unasked with a message scoring at least ``auto_action_threshold``: "off",
     "delete" (the message), "kick" (the sender, from that group) or "delete+kick"."""
     auto_action_threshold: float = 0.97
