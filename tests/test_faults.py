@@ -182,11 +182,18 @@ async def test_the_console_stays_responsive_and_names_the_failing_connectors(tmp
         assert "errors:down (telegram getUpdates: Internal Server" in text
         assert "(matrix sync: https://hs.test did not" in text
 
-        for expected in (True, False, True):  # each key press is handled at once while peers stall
+        from console.bench_ui import send_key
+
+        # Each key press is handled while peers stall. The key is posted as the terminal driver would
+        # (Pilot.press also waits for the whole app to go idle, which a failing, retrying connector
+        # delays); the bound is loose for busy machines, yet far below a stall (a peer's 1.5 s).
+        for expected in (True, False, True):
             started = time.perf_counter()
-            await pilot.press("p")
+            send_key(app, "p")
+            while app.paused is not expected and time.perf_counter() - started < 5:
+                await asyncio.sleep(0.005)
             assert app.paused is expected
-            assert time.perf_counter() - started < 0.5
+            assert time.perf_counter() - started < 1.0
         await wait(lambda: "PAUSED" in status(), "the header to show the pause")
 
         fleet.faults(False)
