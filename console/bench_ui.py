@@ -63,13 +63,7 @@ class ReplayConnector:
         self.delivered += len(batch)
         return Batch(batch, json.dumps({"pos": self.pos}))
 
-    async def groups(self):
-        return await self.demo.groups()
-
-    async def members(self, group_id):
-        return await self.demo.members(group_id)
-
-    def __getattr__(self, name):  # send, kick, ban... act on the demo world
+    def __getattr__(self, name):  # groups, members, send, kick, ban...: the demo world's
         return getattr(self.demo, name)
 
     def health(self) -> Health:

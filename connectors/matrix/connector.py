@@ -124,18 +124,20 @@ class MatrixConnector:
                           separators=(",", ":"), sort_keys=True)
 
     @staticmethod
-    def _room(group_id: str) -> str:
-        room = raw_id(group_id)
-        if platform_of(group_id) != PLATFORM or not room.startswith("!"):
-            raise ConnectorError(f"{group_id} is not a Matrix room id (matrix:!room:server)")
-        return room
+    def _native(qualified: str, sigil: str, what: str) -> str:
+        """The Matrix id inside a qualified one, checked: rooms start with "!", users with "@"."""
+        native = raw_id(qualified)
+        if platform_of(qualified) != PLATFORM or not native.startswith(sigil):
+            raise ConnectorError(f"{qualified} is not a Matrix {what} id (matrix:{sigil}{what}:server)")
+        return native
 
-    @staticmethod
-    def _user(member_id: str) -> str:
-        user = raw_id(member_id)
-        if platform_of(member_id) != PLATFORM or not user.startswith("@"):
-            raise ConnectorError(f"{member_id} is not a Matrix user id (matrix:@user:server)")
-        return user
+    @classmethod
+    def _room(cls, group_id: str) -> str:
+        return cls._native(group_id, "!", "room")
+
+    @classmethod
+    def _user(cls, member_id: str) -> str:
+        return cls._native(member_id, "@", "user")
 
     # --- the stream ---
 

@@ -103,34 +103,34 @@ class Engine:
 
     def checkpoint(self) -> None:
         """One atomic write of cursors, stats and alerts together."""
+        started = time.perf_counter()
         if self._stage():
             self.store.commit(STATE_DB)
             self._dirty = self.alerts.dirty = False
+            self.last_checkpoint_s = time.perf_counter() - started
 
     async def checkpoint_async(self) -> None:
         """The same, with the encoding and the write in a thread, so the console keeps taking keys."""
+        started = time.perf_counter()
         if self._stage():
             self._dirty = self.alerts.dirty = False  # changes from now on go into the next checkpoint
-            started = time.perf_counter()
             try:
                 await asyncio.to_thread(self.store.commit, STATE_DB)
             except BaseException:
                 self._dirty = True  # not saved: the next checkpoint must write it
                 raise
-            self.last_checkpoint_s += time.perf_counter() - started
+            self.last_checkpoint_s = time.perf_counter() - started
 
     def _stage(self) -> bool:
         """Put the state into the store's memory (a consistent copy: taken between two events)."""
         if self.store is None:
             return False
-        started = time.perf_counter()
         self.store.replace_table(STATE_DB, "cursors",
                                  [{"connector": k, "cursor": v} for k, v in self.cursors.items()])
         self.store.replace_table(STATE_DB, "groups", [group_to_doc(g) for g in self.stats.groups.values()])
         self.store.replace_table(STATE_DB, "alerts", self.alerts.to_docs())
         self.store.put_doc(STATE_DB, "meta", "engine",
                            {"events_total": self.events_total, "next_tick": self._next_tick})
-        self.last_checkpoint_s = time.perf_counter() - started
         return True
 
     @property

@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Footer, Input
 
 from console.screens.filtering import RowFilter, parse_filter
 from console.widgets.keyed_table import KeyedTable
@@ -332,6 +332,3 @@ class TableScreen(Screen):
         """A drill-down screen (esc goes back) rather than one of the top-level screens."""
         return False
 
-
-class Header(Static):
-    """A one-line caption above a table (untrusted parts must be passed as Text, never markup)."""

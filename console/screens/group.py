@@ -100,8 +100,10 @@ class GroupScreen(TableScreen):
         leaves = g.hourly_series(g.hourly_leaves, now, 48)
         t.append(f"\nmsgs 48h  {sparkline(hours)} {sum(hours)}")
         t.append(f"\nleft 48h  {sparkline(leaves)} {sum(leaves)}")
-        scheds = [sc for sc in rt.moderation.schedules.list()
-                  if any(x.id == g.id for x in rt.moderation.schedules.targets(sc, engine.summaries()))]
+        schedules = rt.moderation.schedules
+        every = schedules.list()
+        summaries = engine.summaries() if every else []  # once, and only when there are schedules to match
+        scheds = [sc for sc in every if any(x.id == g.id for x in schedules.targets(sc, summaries))]
         if scheds:
             t.append("\nschedules " + ", ".join(f"{sc.id} ({sc.when}{', paused' if sc.paused else ''})"
                                                 for sc in scheds[:4]))
