@@ -251,10 +251,10 @@ class GroupWatchApp(App):
 
 def help_for(app: GroupWatchApp) -> HelpScreen:
     screen = app.screen
-    own = [(b.key_display or key_name(app, b.key), b.description) for b in _bindings(type(screen))
+    own = [(b.key_display or key_name(b.key), b.description) for b in _bindings(type(screen))
            if b.description]
-    global_keys = [(key_name(app, k), label) for k, _, label in SCREENS]
-    global_keys += [(b.key_display or key_name(app, b.key), b.description) for b in _bindings(type(app))
+    global_keys = [(key_name(k), label) for k, _, label in SCREENS]
+    global_keys += [(b.key_display or key_name(b.key), b.description) for b in _bindings(type(app))
                     if b.description and not b.action.startswith("switch_mode")]
     global_keys += [("ctrl+p", "command palette: every action by name")]
     title = getattr(screen, "HELP_TITLE", "") or type(screen).__name__.removesuffix("Screen")
@@ -278,9 +278,15 @@ def _bindings(cls) -> list[Binding]:
     return out
 
 
-def key_name(app: App, key: str) -> str:
-    """How a binding's keys read on screen ("slash" -> "/"); Textual's display, one key at a time."""
-    return ",".join(app.get_key_display(Binding(k, "")) for k in key.split(","))
+# Spelled out rather than Textual's key display, which shows enter as "⏎": not every SSH terminal font has it.
+KEY_NAMES = {"slash": "/", "space": "space", "asterisk": "*", "question_mark": "?", "plus": "+",
+             "equals_sign": "=", "minus": "-", "escape": "esc", "enter": "enter", "less_than_sign": "<",
+             "greater_than_sign": ">", "exclamation_mark": "!"}
+
+
+def key_name(key: str) -> str:
+    """How a binding's keys read in the help and the palette ("slash" -> "/")."""
+    return ",".join(KEY_NAMES.get(k, k) for k in key.split(","))
 
 
 def run_console(rt: Runtime, bell: bool = False) -> None:

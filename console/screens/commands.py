@@ -19,10 +19,10 @@ class ScreenCommands(Provider):
             out.append((f"Go to {label}", f"key {key}", partial(app.switch_mode, mode)))
         for b in _bindings(type(screen)):
             if b.description:
-                out.append((b.description, f"key {key_name(app, b.key)}", partial(screen.run_action, b.action)))
+                out.append((b.description, f"key {key_name(b.key)}", partial(screen.run_action, b.action)))
         for b in _bindings(type(app)):
             if b.description and not b.action.startswith("switch_mode"):
-                out.append((b.description, f"key {key_name(app, b.key)}", partial(app.run_action, b.action)))
+                out.append((b.description, f"key {key_name(b.key)}", partial(app.run_action, b.action)))
         return out
 
     async def discover(self) -> Hits:
