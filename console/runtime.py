@@ -151,6 +151,11 @@ def open_runtime(config: str | None, data: str | None, *, groups: int | None = N
         _close_now(connectors)
         raise
     try:
+        if demo is not None:
+            from connectors.demo.connector import PLATFORM_LOG
+
+            # Under the data dir's lock: one process at a time writes the simulated platform's log.
+            store.warnings.extend(demo.attach_log(where / PLATFORM_LOG))
         engine = Engine(settings, connectors, store, clock=demo.now if demo is not None else None)
         engine.restore()
         moderation = Moderation(settings, store, engine, read_only=read_only or settings.actions.read_only)

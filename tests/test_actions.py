@@ -134,7 +134,8 @@ async def test_a_crash_between_pending_and_done_never_sends_twice_on_recovery(tm
     report = await ActionPipeline(Ledger(store), lambda g: demo).recover()
     assert report.done == 1
     sent = [r for r in demo.received if r["action"] == "send" and r.get("key") == a.key]
-    assert len(sent) == 1  # the platform deduplicated the retry by its key
+    # The platform received the retry and answered it from its key: posted once.
+    assert [r["repeat"] for r in sent] == [False, True]
 
     # Without idempotent sends the outcome is unknown, and it is not resent blindly.
     conn = Recording()
@@ -144,6 +145,31 @@ async def test_a_crash_between_pending_and_done_never_sends_twice_on_recovery(tm
     ledger2.mark(b, ActionState.SENDING)
     report = await ActionPipeline(ledger2, lambda g: conn).recover()
     assert conn.calls == [] and ledger2.by_key("k-unknown").state is ActionState.UNKNOWN and report.skipped == 1
+
+
+async def test_a_kick_retried_after_a_crash_that_finds_nobody_is_unknown_not_failed(tmp_path):
+    demo = DemoConnector(groups=3, seed=1, pace=False)
+    await demo.poll(None, 0)
+    member = next(m.id for m in await demo.members("demo:g1") if not m.is_admin)
+    store = Store(tmp_path)
+    ledger = Ledger(store)
+    a = Action(ActionKind.KICK, "demo:g1", member, key="cleanup:1")
+    ledger.record([a])
+    ledger.mark(a, ActionState.SENDING)
+    await demo.kick("demo:g1", member)  # it landed; the process died before "done" was written
+    await demo.poll(None, 0)
+    store.close()
+
+    store = Store(tmp_path)
+    ledger = Ledger(store)
+    report = await ActionPipeline(ledger, lambda g: demo).recover()
+    got = ledger.by_key("cleanup:1")
+    assert (report.failed, report.skipped) == (0, 1)
+    assert got.state is ActionState.UNKNOWN and "retried after a crash" in got.result and "not a member" in got.result
+    # Outside recovery the same refusal is a plain failure.
+    report = await ActionPipeline(ledger, lambda g: demo).run([Action(ActionKind.KICK, "demo:g1", member)])
+    assert report.failed == 1
+    store.close()
 
 
 # --- warnings ---

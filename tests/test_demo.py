@@ -289,7 +289,7 @@ async def test_send_is_idempotent_and_mentions_get_answers():
     r1 = await c.send(gid, "大家好，有空聊聊吗？", mentions=lurkers, idempotency_key="k1")
     r2 = await c.send(gid, "大家好，有空聊聊吗？", mentions=lurkers, idempotency_key="k1")
     assert r1 == r2
-    assert [r["action"] for r in c.received] == ["send"]
+    assert [(r["action"], r["repeat"]) for r in c.received] == [("send", False), ("send", True)]
     assert c.received[0]["key"] == "k1" and c.received[0]["mentions"] == lurkers
     batches = await run(c, 32)
     mine = [e for e in batches[0] if type(e) is Message and e.sender == "demo:operator"]
@@ -379,6 +379,84 @@ async def test_cursor_resume_fast_forwards_deterministically():
     again = await fresh.poll(json.dumps({"v": 1, "tick": 30}), 1.0)
     assert again.events == batches[30] and json.loads(again.cursor)["tick"] == 31
     assert (await fresh.poll("not a cursor", 1.0)).cursor == json.dumps({"v": 1, "tick": 32})
+
+
+async def _some_actions(c: DemoConnector) -> tuple[str, str, str]:
+    """A ban, a kick and a keyed send, all at the connector's present tick."""
+    gid = "demo:g2"
+    members = [m for m in await c.members(gid) if not m.is_admin]
+    banned, kicked = members[0].id, members[1].id
+    await c.ban(gid, banned, "ads")
+    await c.kick(gid, kicked, "flood")
+    await c.send(gid, "rules: no ads", mentions=[kicked], idempotency_key="warn:1:send")
+    return gid, banned, kicked
+
+
+async def test_platform_log_rebuilds_the_world_the_operator_left(tmp_path):
+    log = tmp_path / "demo-platform.jsonl"
+    first = DemoConnector(groups=6, seed=3, pace=False)
+    assert first.attach_log(log) == []
+    for _ in range(5):
+        cursor = (await first.poll(None, 1.0)).cursor
+    gid, banned, kicked = await _some_actions(first)
+    after = [await first.poll(None, 1.0) for _ in range(12)]
+    assert any(type(e) is Ban and e.member == banned for e in after[0].events)
+    await first.close()
+
+    # A restart from the cursor saved before the actions: the same world, the same events after it.
+    again = DemoConnector(groups=6, seed=3, pace=False)
+    assert again.attach_log(log) == []
+    assert again.world.tick == 5  # up to the last call the platform received, not further
+    replayed = [await again.poll(cursor if i == 0 else None, 1.0) for i in range(12)]
+    assert [b.events for b in replayed] == [b.events for b in after]
+    assert banned in again.world.by_id[gid].banned and kicked not in again.world.by_id[gid].seats
+    # The key of a send made before the restart is remembered: answered, not posted again.
+    posted = first.received[2]["message"]
+    assert (await again.send(gid, "rules: no ads", idempotency_key="warn:1:send")).message_id == posted
+    lines = [json.loads(x) for x in log.read_text().splitlines()]
+    assert [(r["action"], r["repeat"]) for r in lines] == [("ban", False), ("kick", False), ("send", False),
+                                                           ("send", True)]
+    assert again.received == lines
+    await again.close()
+
+
+async def test_platform_log_repeat_calls_change_nothing(tmp_path):
+    c = DemoConnector(groups=4, seed=2, pace=False)
+    c.attach_log(tmp_path / "log.jsonl")
+    await c.poll(None, 1.0)
+    gid, banned, _ = await _some_actions(c)
+    await c.ban(gid, banned, "again, before it applied")
+    events = (await c.poll(None, 1.0)).events
+    assert len([e for e in events if type(e) is Ban and e.member == banned]) == 1
+    await c.ban(gid, banned, "again, after")
+    assert [r["repeat"] for r in c.received if r["action"] == "ban"] == [False, True, True]
+    assert not [e for e in (await c.poll(None, 1.0)).events if type(e) is Ban]
+    await c.unban(gid, banned)
+    await c.unban(gid, banned)  # before it applied
+    await c.poll(None, 1.0)
+    await c.unban(gid, banned)  # not banned any more
+    assert [r["repeat"] for r in c.received if r["action"] == "unban"] == [False, True, True]
+    await c.close()
+
+
+async def test_platform_log_survives_a_torn_tail_and_names_a_damaged_line(tmp_path):
+    log = tmp_path / "log.jsonl"
+    c = DemoConnector(groups=4, seed=2, pace=False)
+    c.attach_log(log)
+    await c.poll(None, 1.0)
+    await _some_actions(c)
+    await c.close()
+    good = log.read_bytes()
+    log.write_bytes(good + b'{"action": "ban", "gro')  # the process died inside a write
+    c2 = DemoConnector(groups=4, seed=2, pace=False)
+    assert c2.attach_log(log) == [] and log.read_bytes() == good and len(c2.received) == 3
+    await c2.close()
+    lines = good.split(b"\n")
+    log.write_bytes(b"\n".join([lines[0], b"garbage", *lines[1:]]))
+    c3 = DemoConnector(groups=4, seed=2, pace=False)
+    warnings = c3.attach_log(log)
+    assert warnings == [f"{log}:2: damaged line skipped"] and len(c3.received) == 3
+    await c3.close()
 
 
 async def test_pacing_follows_the_wall_clock():

@@ -1,14 +1,18 @@
 """The demo connector: the simulated fleet behind the ``Connector`` contract.
 
 All behaviour lives in ``World``; this class adds pacing against the wall
-clock, cursors, replay of recent batches and idempotent sends.
+clock, cursors, replay of recent batches, idempotent sends and the platform's
+own log (see :meth:`DemoConnector.attach_log`).
 """
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import os
 import time
 from collections import deque
+from pathlib import Path
 from typing import Any, Sequence
 
 from connectors.contract import Capability, ConnectorError, Health, HealthState, SendResult
@@ -16,7 +20,12 @@ from connectors.events import Batch, Event, Group, Member
 
 from .world import DEMO_EPOCH, World
 
-REPLAY_KEPT = 16  # recent batches kept, so a caller that crashed before saving its cursor gets them again
+# Recent batches kept, so a caller that crashed before saving its cursor gets them again
+# (a real platform keeps hours; the engine checkpoints every few seconds).
+REPLAY_KEPT = 256
+PLATFORM_LOG = "demo-platform.jsonl"
+
+log = logging.getLogger("groupwatch.demo")
 
 
 class DemoConnector:
@@ -39,6 +48,89 @@ class DemoConnector:
         self._recent: deque[tuple[int, list[Event]]] = deque(maxlen=REPLAY_KEPT)
         self._wall0: float | None = None  # wall (loop) time at which tick 0 ended
         self._since = time.time()
+        self._log_fd: int | None = None
+
+    def attach_log(self, path: Path) -> list[str]:
+        """Keep the platform's side on disk: every call it received, one JSON line each.
+
+        A real platform outlives the console; the simulated one is rebuilt from its seed at each
+        start. Replaying this log (each call at the tick it arrived) rebuilds the world the operator
+        left, bans and all, and remembers the idempotency keys of sends, so a send retried after a
+        crash is answered, not posted again. It is also the record a crash test checks the ledger
+        against. Returns warnings (a damaged line is skipped, never fatal)."""
+        warnings: list[str] = []
+        records: list[dict[str, Any]] = []
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            raw = b""
+        lines = raw.split(b"\n")
+        for n, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+                if not isinstance(rec, dict) or not isinstance(rec.get("tick"), int):
+                    raise ValueError("not a record")
+            except ValueError:
+                if n == len(lines):
+                    break  # a line cut short by a crash mid-write: that call never finished
+                warnings.append(f"{path}:{n}: damaged line skipped")
+                continue
+            records.append(rec)
+        self._replay(records)
+        if raw and not raw.endswith(b"\n"):
+            # Drop the torn tail so the next line starts clean.
+            with open(path, "r+b") as f:
+                f.truncate(raw.rfind(b"\n") + 1)
+        self._log_fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self.world.on_record = self._append
+        return warnings
+
+    def _append(self, rec: dict[str, Any]) -> None:
+        # One write() per call: a SIGKILL of this process cannot lose or tear a line the kernel took,
+        # which is the platform's guarantee being modelled (no fsync: a power cut is not the point).
+        assert self._log_fd is not None
+        os.write(self._log_fd, (json.dumps(rec, ensure_ascii=True) + "\n").encode())
+
+    def _replay(self, records: list[dict[str, Any]]) -> None:
+        """Step the world up to the last logged call, making each call again at its tick."""
+        world, i = self.world, 0
+        records = sorted(records, key=lambda r: r["tick"])  # stable: arrival order within a tick
+        while i < len(records):
+            while i < len(records) and records[i]["tick"] <= world.tick:
+                try:
+                    self._redo(records[i])
+                except (ConnectorError, KeyError, TypeError, ValueError) as e:
+                    log.warning("demo platform log: call %d not replayed: %s", i + 1, e)
+                i += 1
+            if i < len(records):
+                n = world.tick + 1
+                self._recent.append((n, world.step()))
+
+    def _redo(self, r: dict[str, Any]) -> None:
+        w, g, m = self.world, r["group"], r.get("member")
+        kind = r["action"]
+        if kind == "send":
+            key = r.get("key")
+            if key is not None and key in self._sent:
+                w._record("send", g, True, text=r.get("text"), mentions=list(r.get("mentions") or ()), key=key)
+                return
+            result = SendResult(w.send(g, r.get("text") or "", tuple(r.get("mentions") or ()), key))
+            if key is not None:
+                self._sent[key] = result
+        elif kind == "kick":
+            w.kick(g, m, r.get("reason") or "")
+        elif kind == "ban":
+            w.ban(g, m, r.get("reason") or "", r.get("until"))
+        elif kind == "unban":
+            w.unban(g, m)
+        elif kind == "delete":
+            w.delete(g, r["message"])
+        elif kind == "mute":
+            w.mute(g, m, int(r["seconds"]))
+        else:
+            raise ValueError(f"unknown call {kind!r}")
 
     def now(self) -> float:
         return self.world.now
@@ -96,6 +188,7 @@ class DemoConnector:
                    idempotency_key: str | None = None) -> SendResult:
         if idempotency_key is not None and idempotency_key in self._sent:
             # Like Matrix's txnId: a retried send is the same send.
+            self.world._record("send", group_id, True, text=text, mentions=list(mentions), key=idempotency_key)
             return self._sent[idempotency_key]
         result = SendResult(self.world.send(group_id, text, tuple(mentions), idempotency_key))
         if idempotency_key is not None:
@@ -124,6 +217,10 @@ class DemoConnector:
 
     async def close(self) -> None:
         self._recent.clear()
+        if self._log_fd is not None:
+            os.close(self._log_fd)
+            self._log_fd = None
+            self.world.on_record = None
 
     def bench_events(self, count: int) -> list[Event]:
         """At least ``count`` events (whole ticks) from the start, unpaced.

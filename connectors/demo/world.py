@@ -141,6 +141,7 @@ class World:
         self.by_id: dict[str, GroupState] = {}
         self.teams: list[Team] = []
         self.received: list[dict[str, Any]] = []
+        self.on_record: Callable[[dict[str, Any]], None] | None = None  # the platform's own log, if kept
         # Ground truth for measuring detectors on the demo: message id -> "ad" | "flood".
         self.labels: dict[str, str] = {}
         # (group, person, at) of joins refused because the person is banned there.
@@ -595,11 +596,19 @@ class World:
             raise ConnectorError(f"{member_id!r} is not a member of {g.id!r}")
         return p
 
-    def _record(self, action: str, group: str, **extra: Any) -> None:
+    def _record(self, action: str, group: str, repeat: bool = False, **extra: Any) -> None:
+        """Keep what the platform received. ``repeat`` marks a call that changed nothing (a ban of
+        someone already banned): a platform answers it with success, and a check for "acted twice"
+        must tell it apart from a second effect."""
         rec: dict[str, Any] = {"action": action, "group": group, "member": None, "text": None, "mentions": [],
-                               "key": None, "tick": self.tick}
+                               "key": None, "tick": self.tick, "repeat": repeat}
         rec.update(extra)
         self.received.append(rec)
+        if self.on_record is not None:
+            self.on_record(rec)
+
+    def _is_pending(self, fn: Handler, g: GroupState, target: str) -> bool:
+        return any(p[0] == fn and p[1] is g and p[2] == target for p in self._pending)
 
     def send(self, group_id: str, text: str, mentions: tuple[str, ...], key: str | None) -> str:
         g = self.group(group_id)
@@ -614,33 +623,45 @@ class World:
     def kick(self, group_id: str, member_id: str, reason: str) -> None:
         g = self.group(group_id)
         self._seated(g, member_id)
-        self._pending.append((self._do_kick, g, member_id))
-        self._record("kick", g.id, member=member_id, reason=reason)
+        repeat = self._is_pending(self._do_kick, g, member_id)
+        if not repeat:
+            self._pending.append((self._do_kick, g, member_id))
+        self._record("kick", g.id, repeat, member=member_id, reason=reason)
 
     def ban(self, group_id: str, member_id: str, reason: str, until: float | None) -> None:
         g = self.group(group_id)
         self._person(member_id)  # banning someone not (yet) in the group is how a blacklist works
-        self._pending.append((self._do_ban, g, member_id, until))
-        self._record("ban", g.id, member=member_id, reason=reason, until=until)
+        repeat = (member_id in g.banned and g.banned[member_id] == until and member_id not in g.seats) \
+            or self._is_pending(self._do_ban, g, member_id)
+        if not repeat:
+            self._pending.append((self._do_ban, g, member_id, until))
+        self._record("ban", g.id, repeat, member=member_id, reason=reason, until=until)
 
     def unban(self, group_id: str, member_id: str) -> None:
         g = self.group(group_id)
         self._person(member_id)
-        self._pending.append((self._do_unban, g, member_id))
-        self._record("unban", g.id, member=member_id)
+        repeat = (member_id not in g.banned and not self._is_pending(self._do_ban, g, member_id)) \
+            or self._is_pending(self._do_unban, g, member_id)
+        if not repeat:
+            self._pending.append((self._do_unban, g, member_id))
+        self._record("unban", g.id, repeat, member=member_id)
 
     def delete(self, group_id: str, message_id: str) -> None:
         g = self.group(group_id)
         if self._messages.get(message_id) != g.id:
             raise ConnectorError(f"unknown message {message_id!r} in {g.id!r}")
-        self._pending.append((self._do_delete, g, message_id))
-        self._record("delete", g.id, message=message_id)
+        repeat = message_id in self._deleted or self._is_pending(self._do_delete, g, message_id)
+        if not repeat:
+            self._pending.append((self._do_delete, g, message_id))
+        self._record("delete", g.id, repeat, message=message_id)
 
     def mute(self, group_id: str, member_id: str, seconds: int) -> None:
         g = self.group(group_id)
         self._seated(g, member_id)
-        self._pending.append((self._do_mute, g, member_id, seconds))
-        self._record("mute", g.id, member=member_id, seconds=seconds)
+        repeat = self._is_pending(self._do_mute, g, member_id)
+        if not repeat:
+            self._pending.append((self._do_mute, g, member_id, seconds))
+        self._record("mute", g.id, repeat, member=member_id, seconds=seconds)
 
     def _apply_actions(self, t0: float, out: list[Event]) -> None:
         pending, self._pending = self._pending, []

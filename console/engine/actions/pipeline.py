@@ -36,6 +36,7 @@ class ActionPipeline:
         self.limiter = limiter or RateLimiter()
         self.actor = actor
         self._lock = asyncio.Lock()
+        self._resent: set[int] = set()  # ids retried by recover() after being cut off mid-send
 
     async def run(self, actions: list[Action], progress: Progress | None = None) -> BulkReport:
         """Record, then carry out ``actions``; never raises for a platform's refusal, reports it."""
@@ -71,6 +72,7 @@ class ActionPipeline:
             dedupes = a.kind is ActionKind.SEND and getattr(conn, "idempotent_send", False)
             if a.kind in IDEMPOTENT_KINDS or dedupes:
                 retry.append(a)
+                self._resent.add(a.id)
             else:
                 self.ledger.mark(a, ActionState.UNKNOWN, "interrupted while sending; not resent (may have been sent)")
                 report.skipped += 1
@@ -119,6 +121,12 @@ class ActionPipeline:
                 report.errors.append(f"{a.kind.value} {a.member or ''} in {a.group}: {e}")
                 return
             except ConnectorError as e:
+                if a.id in self._resent:
+                    # The first attempt may have landed before the crash: a kick retried after it
+                    # finds nobody to kick. Neither done nor failed can be said for sure.
+                    self.ledger.mark(a, ActionState.UNKNOWN, f"retried after a crash, the platform said: {e}")
+                    report.skipped += 1
+                    return
                 self.ledger.mark(a, ActionState.FAILED, str(e))
                 report.failed += 1
                 report.errors.append(f"{a.kind.value} {a.member or ''} in {a.group}: {e}")
