@@ -152,6 +152,7 @@ class World:
         self._next_person = 1
         self._next_message = 1
         self._pending: list[tuple[Any, ...]] = []
+        self._pending_on: set[tuple[str, str, str]] = set()  # (call, group, target) queued for the next tick
         self._messages: OrderedDict[str, str] = OrderedDict()
         self._deleted: set[str] = set()
         self._deficit = 0
@@ -608,7 +609,11 @@ class World:
             self.on_record(rec)
 
     def _is_pending(self, fn: Handler, g: GroupState, target: str) -> bool:
-        return any(p[0] == fn and p[1] is g and p[2] == target for p in self._pending)
+        return (fn.__name__, g.id, target) in self._pending_on
+
+    def _queue(self, fn: Handler, g: GroupState, target: str, *rest: Any) -> None:
+        self._pending.append((fn, g, target, *rest))
+        self._pending_on.add((fn.__name__, g.id, target))
 
     def send(self, group_id: str, text: str, mentions: tuple[str, ...], key: str | None) -> str:
         g = self.group(group_id)
@@ -625,7 +630,7 @@ class World:
         self._seated(g, member_id)
         repeat = self._is_pending(self._do_kick, g, member_id)
         if not repeat:
-            self._pending.append((self._do_kick, g, member_id))
+            self._queue(self._do_kick, g, member_id)
         self._record("kick", g.id, repeat, member=member_id, reason=reason)
 
     def ban(self, group_id: str, member_id: str, reason: str, until: float | None) -> None:
@@ -634,7 +639,7 @@ class World:
         repeat = (member_id in g.banned and g.banned[member_id] == until and member_id not in g.seats) \
             or self._is_pending(self._do_ban, g, member_id)
         if not repeat:
-            self._pending.append((self._do_ban, g, member_id, until))
+            self._queue(self._do_ban, g, member_id, until)
         self._record("ban", g.id, repeat, member=member_id, reason=reason, until=until)
 
     def unban(self, group_id: str, member_id: str) -> None:
@@ -643,7 +648,7 @@ class World:
         repeat = (member_id not in g.banned and not self._is_pending(self._do_ban, g, member_id)) \
             or self._is_pending(self._do_unban, g, member_id)
         if not repeat:
-            self._pending.append((self._do_unban, g, member_id))
+            self._queue(self._do_unban, g, member_id)
         self._record("unban", g.id, repeat, member=member_id)
 
     def delete(self, group_id: str, message_id: str) -> None:
@@ -652,7 +657,7 @@ class World:
             raise ConnectorError(f"unknown message {message_id!r} in {g.id!r}")
         repeat = message_id in self._deleted or self._is_pending(self._do_delete, g, message_id)
         if not repeat:
-            self._pending.append((self._do_delete, g, message_id))
+            self._queue(self._do_delete, g, message_id)
         self._record("delete", g.id, repeat, message=message_id)
 
     def mute(self, group_id: str, member_id: str, seconds: int) -> None:
@@ -660,11 +665,12 @@ class World:
         self._seated(g, member_id)
         repeat = self._is_pending(self._do_mute, g, member_id)
         if not repeat:
-            self._pending.append((self._do_mute, g, member_id, seconds))
+            self._queue(self._do_mute, g, member_id, seconds)
         self._record("mute", g.id, repeat, member=member_id, seconds=seconds)
 
     def _apply_actions(self, t0: float, out: list[Event]) -> None:
         pending, self._pending = self._pending, []
+        self._pending_on.clear()
         for k, (fn, *args) in enumerate(pending):
             fn(t0 + 0.001 * (k + 1), out, *args)
 
