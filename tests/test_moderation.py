@@ -140,3 +140,50 @@ async def test_an_expired_blacklist_entry_lifts_its_bans_where_bans_do_not_expir
     await mod.drain()
     assert sorted(r["group"] for r in received(demo, "unban", target)) == sorted(engine.stats.groups)
     assert mod.blacklist.get(target) is None
+
+
+class Died(BaseException):
+    """The process dying between two writes (not an error anything would catch)."""
+
+
+@pytest.mark.parametrize("intent", ["warn", "blacklist", "escalation"])
+async def test_an_intent_cut_off_before_its_actions_were_recorded_loses_none(tmp_path, intent):
+    settings = Settings()
+    settings.actions.escalation = ["2:blacklist"]
+    demo, engine, _, store = await world(tmp_path)
+    mod = Moderation(settings, store, engine, actor="alice")
+    target = a_member_in_several_groups(engine)
+    group = next(g for g, s in sorted(engine.stats.groups.items()) if s.members.get(target) and s.members[target].present)
+    if intent == "escalation":
+        await mod.warn(group, target, "first")
+
+    async def die(actions, progress=None):
+        raise Died()
+
+    mod.pipeline.run = die
+    with pytest.raises(Died):
+        if intent == "blacklist":
+            await mod.blacklist_add(target, reason="ads")
+        else:
+            await mod.warn(group, target, "ads")
+    engine.checkpoint()
+    store.close()
+
+    # The restart: the intent is there, and so is every action it needed, carried out once.
+    store = Store(tmp_path)
+    engine = Engine(settings, [demo], store, clock=demo.now)
+    engine.restore()
+    mod = Moderation(settings, store, engine, actor="alice")
+    before = len(demo.received)
+    assert mod.recover_outbox() > 0
+    report = await mod.pipeline.recover()
+    assert report.failed == 0 and report.done == report.total > 0
+    new = demo.received[before:]
+    if intent != "blacklist":
+        assert [w.reason for w in mod.warnings.of(target, demo.now())][-1] == "ads"
+        assert [r["mentions"] for r in new if r["action"] == "send"] == [[target]]
+    if intent != "warn":
+        assert mod.blacklist.match(target, demo.now()) is not None
+        assert sorted(r["group"] for r in new if r["action"] == "ban") == sorted(engine.stats.groups)
+    assert mod.recover_outbox() == 0 and await mod.pipeline.recover() == type(report)(total=0)
+    store.close()

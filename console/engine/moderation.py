@@ -10,14 +10,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterator
 
 from connectors.events import Event, Join, Message
 from console.engine.actions.blacklist import Blacklist, BlacklistEntry
+from console.engine.actions.ledger import DB as LEDGER_DB
 from console.engine.actions.ledger import Ledger, os_user
 from console.engine.actions.mentions import DEFAULT_BATCH, Mentions
-from console.engine.actions.model import Action, ActionError, ActionKind, BulkReport, ReadOnlyError
+from console.engine.actions.model import Action, ActionError, ActionKind, ActionState, BulkReport, ReadOnlyError
 from console.engine.actions.pipeline import ActionPipeline
 from console.engine.actions.schedules import Schedules
 from console.engine.actions.warnings import Warnings
@@ -28,6 +30,7 @@ from console.engine.text import visible
 
 log = logging.getLogger("groupwatch.moderation")
 DB = "moderation"
+OUTBOX = "outbox"  # actions of the last intent, written with it: a crash before the ledger has them loses none
 AUTO_AD_ACTIONS = {"off": (), "delete": (ActionKind.DELETE,), "kick": (ActionKind.KICK,),
                    "delete+kick": (ActionKind.DELETE, ActionKind.KICK)}
 
@@ -139,8 +142,39 @@ class Moderation:
         if self._wake is not None:
             self._wake.set()
 
+    @contextmanager
+    def _intent(self) -> Iterator[Callable[[list[Action]], None]]:
+        """One operator intent (a warning, a blacklist entry, a round of mentions) and the actions
+        that carry it out, committed in one write of the moderation db (the outbox holds the
+        actions until the ledger records them): after a crash there is never an intent whose
+        actions were lost, nor actions without their intent."""
+        staged: list[Action] = []
+        with self.store.deferred(DB, LEDGER_DB):
+            yield staged.extend
+            self.store.replace_table(DB, OUTBOX, [a.to_doc() for a in staged])
+            self.store.commit(DB)
+
+    def recover_outbox(self) -> int:
+        """Record the actions of an intent that a crash cut off before the ledger had them."""
+        docs = self.store.read_table(DB, OUTBOX)
+        if not docs or self.read_only:
+            return 0
+        lost = []
+        for d in docs:
+            a = Action.from_doc(d)
+            if a.key and self.ledger.by_key(a.key) is None:
+                a.id, a.state, a.attempts, a.result, a.finished_at = 0, ActionState.PENDING, 0, "", None
+                lost.append(a)
+        if lost:
+            self.ledger.record(lost)
+            log.warning("recovered %d action(s) of an intent interrupted before they were recorded", len(lost))
+        self.store.replace_table(DB, OUTBOX, [])
+        self.store.commit(DB)
+        return len(lost)
+
     async def _worker(self) -> None:
         self._wake = asyncio.Event()
+        self.recover_outbox()
         await self.pipeline.recover()
         self._due.extend(self.schedules.interrupted())  # fires claimed before a crash; their keys make this safe
         self._wake.set()
@@ -197,26 +231,34 @@ class Moderation:
         self._writable("warn")
         name = self.engine.member_name(group, member) or member
         now = self.engine.now()
-        outcome = self.warnings.prepare(group, member, name, self.settings.rules_for(group), reason, self.actor,
-                                        now, alert)
+        with self._intent() as stage:
+            outcome = self.warnings.prepare(group, member, name, self.settings.rules_for(group), reason,
+                                            self.actor, now, alert)
+            actions = list(outcome.actions)
+            if outcome.step is not None and outcome.step.action == "blacklist":
+                actions += self._enforce(self.blacklist.add(
+                    BlacklistEntry(pattern=member, reason=f"{outcome.count} warnings: {reason}".rstrip(": "),
+                                   evidence={"group": group, "alert": alert}), "auto:escalation"))
+            stage(actions)
         if alert is not None:
             self._teach_from(alert, "warn")
-        report = await self.pipeline.run(outcome.actions)
-        if outcome.step is not None and outcome.step.action == "blacklist":
-            _, more = await self.blacklist_add(member, reason=f"{outcome.count} warnings: {reason}".rstrip(": "),
-                                               actor="auto:escalation", evidence={"group": group, "alert": alert})
-            report.merge(more)
+        report = await self.pipeline.run(actions)
         self.notify(outcome.message)
         return outcome, report
+
+    def _enforce(self, entry: BlacklistEntry) -> list[Action]:
+        return self.blacklist.enforcement(entry, self.engine.stats, self.engine.stats.groups, self.capabilities)
 
     async def blacklist_add(self, pattern: str, *, reason: str = "", expires_at: float | None = None,
                             evidence: dict | None = None, actor: str | None = None):
         self._writable("blacklist")
-        entry = self.blacklist.add(BlacklistEntry(pattern=pattern, reason=reason, expires_at=expires_at,
-                                                  evidence=evidence or {}), actor or self.actor)
+        with self._intent() as stage:
+            entry = self.blacklist.add(BlacklistEntry(pattern=pattern, reason=reason, expires_at=expires_at,
+                                                      evidence=evidence or {}), actor or self.actor)
+            actions = self._enforce(entry)
+            stage(actions)
         if evidence and isinstance(evidence.get("alert"), int):
             self._teach_from(evidence["alert"], "blacklist")
-        actions = self.blacklist.enforcement(entry, self.engine.stats, self.engine.stats.groups, self.capabilities)
         report = await self.pipeline.run(actions)
         return entry, report
 
@@ -331,7 +373,9 @@ class Moderation:
         now = self.engine.now()
         actions = self.mentions.plan(g, candidates, self.settings.actions.mention_text, self.mention_batch(group),
                                      now, self.actor)
-        self.mentions.record(actions, now)
+        with self._intent() as stage:
+            self.mentions.record(actions, now)
+            stage(actions)
         report = await self.pipeline.run(actions)
         return report, [m.id for m in candidates]
 

@@ -35,8 +35,9 @@ import re
 import shutil
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from tinydb import Storage, TinyDB
 from tinydb.middlewares import Middleware
@@ -418,6 +419,7 @@ class Store:
         self._indexes: dict[tuple[str, str], _KeyIndex] = {}
         self._lock_fd: int | None = None
         self._closed = False
+        self._held: dict[str, bool] | None = None  # commits held by deferred(): name -> asked for
         self._make_dir()
         self._take_lock()
 
@@ -480,9 +482,33 @@ class Store:
 
     # --- committing
 
+    @contextmanager
+    def deferred(self, *names: str) -> Iterator[None]:
+        """Hold the commits of ``names`` asked for inside the block and make them at its end, in
+        the order first asked. Several steps of one intent (a warning, its message, the blacklist
+        entry it escalates to) then reach the file in one atomic write: all or none after a crash.
+        Only for synchronous blocks in the thread that mutates; a nested block joins the outer one."""
+        if self._held is not None:
+            yield
+            return
+        self._held = dict.fromkeys(names, False)
+        try:
+            yield
+        finally:
+            held, self._held = self._held, None
+            for name, asked in held.items():
+                if asked:
+                    self.commit(name)
+
     def commit(self, name: str | None = None) -> None:
         """Write each changed database once (all of them if ``name`` is None)."""
         self._check_open()
+        held = self._held
+        if held is not None and name in held:
+            if not held[name]:
+                del held[name]  # keep the order in which commits were first asked for
+                held[name] = True
+            return
         if name is not None:
             names = [name] if name in self._mws else []
         else:
