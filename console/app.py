@@ -9,6 +9,7 @@ in a worker so the keyboard never waits on a platform, reported when done.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import threading
@@ -25,6 +26,7 @@ from console.engine.actions.model import ActionError, BulkReport, ReadOnlyError
 from console.engine.alerts import Alert, Change
 from console.engine.detectors.base import Severity
 from console.engine.feed import Feed
+from console.engine.store import StoreError
 from console.engine.text import visible
 from console.engine.triage import Triage
 from console.runtime import Runtime, start
@@ -39,6 +41,8 @@ from console.screens.schedules import SchedulesScreen
 from console.screens.modals import ConfirmScreen, HelpScreen
 from console.widgets.screen_bar import SCREENS
 from console.widgets.status import status_text
+
+log = logging.getLogger("groupwatch.console")
 
 REFRESH_STEPS = (0.25, 0.5, 1.0, 2.0, 5.0, 10.0)
 TOAST_EVERY = 10.0  # seconds between high-alert toasts
@@ -233,6 +237,14 @@ class GroupWatchApp(App):
             result = await run()
         except (ActionError, ReadOnlyError, ConnectorError, ValueError) as e:
             self.notify(Text(f"{what}: {e}"), severity="error", timeout=8)
+            return
+        except StoreError as e:
+            # Recorded before sent: an action that cannot be written is not sent at all.
+            self.notify(Text(f"{what}: could not save the action record: {e}"), severity="error", timeout=12)
+            return
+        except Exception as e:  # a bug must cost one action, not the console
+            log.exception("%s failed", what)
+            self.notify(Text(f"{what}: failed: {type(e).__name__}: {e}"), severity="error", timeout=12)
             return
         report = result[1] if isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], BulkReport) \
             else result

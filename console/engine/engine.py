@@ -78,6 +78,7 @@ class Engine:
         self._dirty = False
         self._jitter = random.Random()
         self.last_checkpoint_s = 0.0
+        self.save_error: str | None = None  # why the last checkpoint failed (a full disk), until one succeeds
         self._summaries: dict[str, tuple[int, float, GroupSummary]] = {}
         self._checkpointing: asyncio.Lock | None = None
         self.group_owner: dict[str, str] = {}  # group id -> name of the connector that watches it
@@ -269,7 +270,12 @@ class Engine:
         if self._checkpointing is None:
             self._checkpointing = asyncio.Lock()
         async with self._checkpointing:
-            await self.checkpoint_async()
+            try:
+                await self.checkpoint_async()
+            except Exception as e:
+                self.save_error = _one_line(e)
+                raise
+            self.save_error = None
 
     def stop(self) -> None:
         self._stop.set()
@@ -292,6 +298,20 @@ class Engine:
             await asyncio.gather(*tasks, return_exceptions=True)
             self.maybe_tick()
             self.checkpoint()
+
+    async def _save_before_acknowledging(self, name: str) -> None:
+        """Checkpoint; while that fails (a full disk), hold this connector rather than let the
+        platform drop events that exist only in memory. The others go on."""
+        delay = self.settings.engine.backoff_start
+        while not self._stop.is_set():
+            try:
+                await self._checkpoint_locked()
+                return
+            except Exception as e:
+                log.error("checkpoint failed: %s", e)
+                self._set_health(name, HealthState.DEGRADED, f"held until the state can be saved: {_one_line(e)}")
+                await asyncio.sleep(delay * (0.5 + self._jitter.random()))
+                delay = min(delay * 2, self.settings.engine.backoff_max)
 
     async def _housekeeping(self) -> None:
         last_checkpoint = time.monotonic()
@@ -346,10 +366,7 @@ class Engine:
             if n and getattr(conn, "acknowledges_cursor", False):
                 # Polling with this cursor makes the platform forget what came before it (Telegram's
                 # offset): save the state that holds these events before asking for more.
-                try:
-                    await self._checkpoint_locked()
-                except Exception as e:
-                    log.error("checkpoint failed: %s", e)
+                await self._save_before_acknowledging(name)
             status.events += n
             status.last_poll_at = self.now()
             self.rate.add(n, time.monotonic())

@@ -36,6 +36,8 @@ def status_text(engine: Engine, demo: bool, paused: bool) -> Text:
     t.append("  " + dt.datetime.fromtimestamp(engine.now()).strftime("%m-%d %H:%M"), style="dim")
     if paused:
         t.append("  PAUSED", style="bold reverse")
+    if engine.save_error:
+        t.append(f"  NOT SAVED ({visible(engine.save_error, 60)})", style="bold reverse red")
     return t
 
 
