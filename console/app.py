@@ -95,6 +95,8 @@ class GroupWatchApp(App):
                 pass
         self.run_engine()
         self._timer = self.set_interval(self.refresh_seconds, self.refresh_view)
+        for warning in self.rt.store.warnings:  # printed before the screen took over: say it here too
+            self.notify(Text(visible(warning, 300)), severity="warning", timeout=30)
 
     @work(exclusive=True, group="engine", exit_on_error=False)
     async def run_engine(self) -> None:

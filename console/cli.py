@@ -125,7 +125,17 @@ def _dispatch(args: argparse.Namespace) -> int:
         import importlib
 
         module = importlib.import_module(f"console.commands.{args.command}")
-        return module.run(args, lambda: _runtime(args, pace=False))
+        opened = []
+
+        def open_rt():
+            opened.append(_runtime(args, pace=False))
+            return opened[-1]
+
+        try:
+            return module.run(args, open_rt)
+        finally:
+            for rt in opened:  # save and release the data dir (also when the command failed)
+                rt.close()
     if args.command == "watch" and args.headless:
         return _watch(args)
     if args.command == "watch" and args.fast:

@@ -16,7 +16,9 @@ from console.engine.engine import Engine
 from console.engine.moderation import Moderation
 from console.engine.paths import config_path, data_dir
 from console.engine.settings import Settings
-from console.engine.store import Store
+from console.engine.store import RecordsDamaged, Store, StoreError, set_aside
+
+STATE_FILES = ("state", "ledger", "moderation")  # the databases whose records are read at start
 
 log = logging.getLogger("groupwatch.runtime")
 T = TypeVar("T")
@@ -145,25 +147,37 @@ def open_runtime(config: str | None, data: str | None, *, groups: int | None = N
     base = data_dir(data)
     connectors, demo = build_connectors(settings, pace=pace)
     where = demo_dir(base, settings) if demo is not None else base
-    try:
-        store = Store(where, recover=recover)
-    except BaseException:
-        _close_now(connectors)
-        raise
-    try:
-        if demo is not None:
-            from connectors.demo.connector import PLATFORM_LOG
+    notes: list[str] = []
+    for _ in range(2 * len(STATE_FILES) + 1):  # each file at worst: set aside, then its previous save too
+        try:
+            store = Store(where, recover=recover)
+        except BaseException:
+            _close_now(connectors)
+            raise
+        store.warnings[:0] = notes
+        try:
+            if demo is not None:
+                from connectors.demo.connector import PLATFORM_LOG
 
-            # Under the data dir's lock: one process at a time writes the simulated platform's log.
-            store.warnings.extend(demo.attach_log(where / PLATFORM_LOG))
-        engine = Engine(settings, connectors, store, clock=demo.now if demo is not None else None)
-        engine.restore()
-        moderation = Moderation(settings, store, engine, read_only=read_only or settings.actions.read_only)
-    except BaseException:
-        store.close()
-        _close_now(connectors)
-        raise
-    return Runtime(settings, engine, store, where, path, demo, moderation)
+                # Under the data dir's lock: one process at a time writes the simulated platform's log.
+                store.warnings.extend(demo.attach_log(where / PLATFORM_LOG))
+            engine = Engine(settings, connectors, store, clock=demo.now if demo is not None else None)
+            engine.restore()
+            moderation = Moderation(settings, store, engine, read_only=read_only or settings.actions.read_only)
+        except RecordsDamaged as e:
+            store.close()
+            if not recover:
+                _close_now(connectors)
+                raise
+            notes.append(set_aside(e.path))
+            continue
+        except BaseException:
+            store.close()
+            _close_now(connectors)
+            raise
+        return Runtime(settings, engine, store, where, path, demo, moderation)
+    _close_now(connectors)
+    raise StoreError(f"the state files in {where} could not be recovered: {'; '.join(notes)}")
 
 
 def _close_now(connectors: list[Connector]) -> None:

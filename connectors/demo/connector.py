@@ -58,6 +58,8 @@ class DemoConnector:
         left, bans and all, and remembers the idempotency keys of sends, so a send retried after a
         crash is answered, not posted again. It is also the record a crash test checks the ledger
         against. Returns warnings (a damaged line is skipped, never fatal)."""
+        if self._log_fd is not None:
+            return []  # attached already (a start that went back for a damaged state file)
         warnings: list[str] = []
         records: list[dict[str, Any]] = []
         try:

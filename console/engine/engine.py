@@ -91,16 +91,17 @@ class Engine:
         """Load the last checkpoint, if any."""
         if self.store is None:
             return
-        for doc in self.store.read_table(STATE_DB, "cursors"):
-            self.cursors[doc["connector"]] = doc["cursor"]
-        for doc in self.store.read_table(STATE_DB, "groups"):
-            g = group_from_doc(doc, self.settings.store.recent_messages)
-            self.stats.groups[g.id] = g
-        self.alerts.load_docs(self.store.read_table(STATE_DB, "alerts"))
-        meta = self.store.get_doc(STATE_DB, "meta", "engine")
-        if meta:
-            self.events_total = meta.get("events_total", 0)
-            self._next_tick = meta.get("next_tick")
+        with self.store.decoding(STATE_DB):
+            for doc in self.store.read_table(STATE_DB, "cursors"):
+                self.cursors[doc["connector"]] = doc["cursor"]
+            for doc in self.store.read_table(STATE_DB, "groups"):
+                g = group_from_doc(doc, self.settings.store.recent_messages)
+                self.stats.groups[g.id] = g
+            self.alerts.load_docs(self.store.read_table(STATE_DB, "alerts"))
+            meta = self.store.get_doc(STATE_DB, "meta", "engine")
+            if meta:
+                self.events_total = meta.get("events_total", 0)
+                self._next_tick = meta.get("next_tick")
 
     def checkpoint(self) -> None:
         """One atomic write of cursors, stats and alerts together."""

@@ -47,16 +47,20 @@ class Moderation:
         s = settings.actions
         self.settings, self.store, self.engine = settings, store, engine
         self.actor = actor or settings.operator or os_user()
-        self.ledger = Ledger(store, clock=engine.now)  # one timeline with the events (simulated in the demo)
+        with store.decoding(LEDGER_DB):
+            self.ledger = Ledger(store, clock=engine.now)  # one timeline with the events (simulated in the demo)
         ro = s.read_only if read_only is None else read_only
         self.pipeline = ActionPipeline(self.ledger, engine.connector_for, read_only=ro, actor=self.actor)
-        self.blacklist = Blacklist(store, self.ledger, engine.now)
-        self.warnings = Warnings(store, self.ledger, s.warn_window_days, s.escalation)
-        self.mentions = Mentions(store, s.mention_cooldown_days, s.reactivation_days)
         # due() runs once per engine tick or poll; a fire must not look "missed" between two of them.
         span = settings.demo.speed if settings.is_demo else 0.0
-        self.schedules = Schedules(store, self.ledger, engine.now,
-                                   grace=max(120.0, 2 * settings.engine.tick_seconds, 2 * span))
+        with store.decoding(DB):
+            self.blacklist = Blacklist(store, self.ledger, engine.now)
+            self.warnings = Warnings(store, self.ledger, s.warn_window_days, s.escalation)
+            self.mentions = Mentions(store, s.mention_cooldown_days, s.reactivation_days)
+            self.schedules = Schedules(store, self.ledger, engine.now,
+                                       grace=max(120.0, 2 * settings.engine.tick_seconds, 2 * span))
+            for d in store.read_table(DB, OUTBOX):
+                Action.from_doc(d)  # checked now, not in the middle of recovery
         self.notices: deque[Notice] = deque(maxlen=200)
         self.listeners: list[Callable[[Notice], None]] = []
         self._queue: list[Action] = []

@@ -74,6 +74,31 @@ class StoreDamaged(StoreError):
     """A state file cannot be parsed; it was left untouched."""
 
 
+class RecordsDamaged(StoreDamaged):
+    """A state file parses, but a record in it does not read back (edited by hand, or a bug):
+    the same choice as a damaged file, made by the caller (see :func:`set_aside`)."""
+
+    def __init__(self, message: str, path: Path) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+def set_aside(path: Path) -> str:
+    """For ``--recover`` when a file's records do not read back: keep the file aside, go back
+    to the previous save (used up, so a bad one is not tried twice) or start that file empty.
+    Call with the store closed. Returns the one-line note for the user."""
+    aside = _aside_name(path, ".damaged")
+    os.replace(path, aside)
+    note = f"state file {path} had records that do not read back; moved it to {aside.name}"
+    prev = path.with_name(path.name + ".prev")
+    if prev.exists():
+        os.replace(prev, path)
+        note += f" and restored the previous save ({prev.name})"
+    else:
+        note += "; no previous save, starting empty"
+    return note
+
+
 def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
@@ -481,6 +506,18 @@ class Store:
             return tdb
 
     # --- committing
+
+    @contextmanager
+    def decoding(self, name: str) -> Iterator[None]:
+        """Around code that turns database ``name``'s documents into objects: a document that
+        does not fit becomes one clear error naming the file, never a traceback."""
+        try:
+            yield
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
+            what = f"{type(e).__name__}: {e}" if not isinstance(e, KeyError) else f"missing field {e}"
+            path = self.path(name)
+            raise RecordsDamaged(f"state file {path} is damaged (a record does not read back: {what}); "
+                                 f"it was left untouched; {RECOVER_HINT}", path) from e
 
     @contextmanager
     def deferred(self, *names: str) -> Iterator[None]:

@@ -154,6 +154,12 @@ class Blacklist:
                 self._unusable.append(d)
                 continue
             self._entries[e.pattern] = e
+        if self._unusable:
+            # Someone the operator meant to keep out is not kept out: never silent.
+            first = next((d.get("pattern") for d in self._unusable if isinstance(d, dict)), None)
+            getattr(store, "warnings", []).append(
+                f"{len(self._unusable)} blacklist record(s) in {DB}.json do not read back (first: pattern "
+                f"{first!r}); they are kept in the file but match nobody: fix or re-add them")
         self._reindex()
 
     # --- lookups ---
