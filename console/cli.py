@@ -85,6 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     from console.engine.config import ConfigError
     from console.engine.store import StoreError
 
+    from console import logs
+
+    logs.to_stderr()
     try:
         return _dispatch(args)
     except (ConfigError, StoreError, ActionError, ReadOnlyError) as e:
@@ -192,7 +195,10 @@ def _report(args: argparse.Namespace) -> int:
 def _console(args: argparse.Namespace) -> int:
     from console.app import run_console
 
+    from console import logs
+
     rt = _runtime(args)
+    logs.to_file(rt.data_dir)  # the console owns the terminal: nothing may print over it
     try:
         run_console(rt)
     finally:

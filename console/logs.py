@@ -1,0 +1,51 @@
+"""Where log records go: a file in the data dir while the console owns the terminal (a warning
+printed to it would tear the screen), standard error for the headless commands. Records carry
+strangers' text (group names, server answers), so every line is written inertly."""
+from __future__ import annotations
+
+import logging
+import logging.handlers
+from pathlib import Path
+
+from console.engine.text import visible
+
+LOG_FILE = "groupwatch.log"
+FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class InertFormatter(logging.Formatter):
+    """One line per record, control and invisible characters shown, never obeyed, by whoever
+    reads the file on a terminal later; a traceback keeps its lines, each made inert."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        return "\n".join(visible(line) for line in text.split("\n"))
+
+
+def to_file(data_dir: Path, level: int = logging.INFO) -> Path:
+    """Send groupwatch's records (and its libraries' warnings) to ``data_dir/groupwatch.log``."""
+    path = Path(data_dir) / LOG_FILE
+    handler = logging.handlers.RotatingFileHandler(path, maxBytes=1_000_000, backupCount=3, encoding="utf-8")
+    handler.setFormatter(InertFormatter(FORMAT))
+    _install(handler, level)
+    return path
+
+
+def to_stderr(level: int = logging.WARNING) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(InertFormatter("groupwatch: %(levelname)s: %(name)s: %(message)s"))
+    _install(handler, level)
+
+
+def _install(handler: logging.Handler, level: int) -> None:
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if getattr(h, "_groupwatch", False)]:
+        root.removeHandler(old)
+        old.close()
+    handler._groupwatch = True  # type: ignore[attr-defined]
+    handler.setLevel(level)
+    root.addHandler(handler)
+    root.setLevel(min(root.level or logging.WARNING, level))
+    # httpx logs every request line at INFO, URL included (a Telegram URL holds the bot token).
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
