@@ -142,7 +142,8 @@ class AlertsScreen(TableScreen):
 
     def _names(self, alerts: list[Alert]) -> Text:
         engine = self.gw.rt.engine
-        names = [f"{visible_name(engine.member_name(a.group, a.member))} ({a.member})" for a in alerts[:8]]
+        names = [f"{visible_name(engine.member_name(a.group, a.member))} ({visible(a.member or '', 60)})"
+                 for a in alerts[:8]]
         more = f" and {len(alerts) - 8} more" if len(alerts) > 8 else ""
         return Text(", ".join(names) + more)
 

@@ -17,6 +17,7 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input
 
+from console.engine.text import visible
 from console.screens.filtering import RowFilter, parse_filter
 from console.widgets.keyed_table import KeyedTable
 from console.widgets.screen_bar import ScreenBar
@@ -207,7 +208,7 @@ class TableScreen(Screen):
         if self.sort_col is not None:
             parts.append(f"sort {self.COLUMNS[self.sort_col].label} {'v' if self.sort_reverse else '^'}")
         if self.row_filter.active:
-            parts.append(f"filter {self.row_filter.text}")
+            parts.append(f"filter {visible(self.row_filter.text, 60)}")  # may quote a stranger's name
             note = self.row_filter.describe()
             if note:
                 parts.append(note)
@@ -256,7 +257,8 @@ class TableScreen(Screen):
 
     def set_filter(self, text: str) -> None:
         self.row_filter = parse_filter(text, tuple(c.key for c in self.COLUMNS))
-        self.render_rows()
+        if self._ready:  # else on_mount renders with it (a screen opened with a filter)
+            self.render_rows()
 
     def _close_filter(self) -> None:
         box = self.query_one("#filter", Input)

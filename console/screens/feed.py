@@ -6,6 +6,7 @@ from textual.binding import Binding
 
 from console.engine.actions.model import ActionKind, BulkReport
 from console.engine.feed import FeedItem
+from console.engine.text import visible
 from console.screens.base import Column, Row, TableScreen
 from console.screens.cells import clock, untrusted
 
@@ -81,7 +82,7 @@ class FeedScreen(TableScreen):
         if self.flagged_only:
             extra.append("flagged only")
         if self.only_group:
-            extra.append("group " + (self.gw.rt.engine.group_name(self.only_group) or self.only_group))
+            extra.append("group " + visible(self.gw.rt.engine.group_name(self.only_group) or self.only_group, 40))
         if extra:
             title = self.table.border_title
             self.table.border_title = Text.assemble(title if isinstance(title, Text) else str(title or ""),

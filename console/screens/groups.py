@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 
 from rich.text import Text
 from textual.binding import Binding
@@ -75,7 +76,8 @@ class GroupsScreen(TableScreen):
             return
         name = self.gw.rt.engine.group_name(row.key) or row.key
         self.app.switch_mode("alerts")
-        self.app.screen.set_filter(f"group:^{re.escape(name)}$".replace(" ", "\\s"))
+        # Quoted for the filter's word splitting: a name with quotes or backslashes matches itself.
+        self.app.screen.set_filter(shlex.quote(f"group:^{re.escape(name)}$"))
 
     def action_mention(self) -> None:
         gw = self.gw
