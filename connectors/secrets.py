@@ -7,7 +7,9 @@ variable; ``<key>_file = "path"`` names a file whose first line is the secret.
 """
 from __future__ import annotations
 
+import logging
 import os
+import re
 import stat
 from pathlib import Path
 from typing import Mapping
@@ -18,6 +20,7 @@ from connectors.contract import BadOptions
 # Every secret read in this process, so that text headed for a screen or a log can be scrubbed of
 # them even if some error message (an httpx URL with a Telegram token in its path) slipped through.
 _KNOWN: set[str] = set()
+_VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _MIN_SCRUBBED = 6  # shorter "secrets" would blank out ordinary words; real tokens are far longer
 
 
@@ -43,13 +46,21 @@ def read_secret(options: Mapping[str, object], key: str, *, label: str, required
             raise BadOptions(f"{label}: {key}_env must be the name of an environment variable")
         value = env.get(by_env, "").strip()
         if not value:
+            if not _VAR_NAME.fullmatch(by_env):
+                # Not a variable's name: most likely the secret itself, pasted there; never echo it.
+                raise BadOptions(f"{label}: {key}_env must name an environment variable (like \"SHOP_BOT_TOKEN\"), "
+                                 f"and no variable has the name given (not shown: it may be the {key} itself; "
+                                 f"put the {key} in a variable and name that)")
             raise BadOptions(f"{label}: environment variable {by_env} (from {key}_env) is not set or empty")
         return _known(value, f"{label}: environment variable {by_env} (from {key}_env)")
     if by_file is not None:
         if not isinstance(by_file, str) or not by_file:
             raise BadOptions(f"{label}: {key}_file must be a path")
         what = f"{label}: {key}_file"
-        return _known(_read_file(Path(by_file).expanduser(), what), what)
+        # A bare name without any "/" is more often the secret itself pasted there than a file in
+        # the current directory: if it cannot be opened, it is not echoed.
+        shown = by_file if "/" in by_file or by_file.startswith("~") else None
+        return _known(_read_file(Path(by_file).expanduser(), what, shown), what)
     if required:
         raise BadOptions(f"{label}: no {key}; add {key}_env = \"VAR\" or {key}_file = \"path\"")
     return None
@@ -70,17 +81,65 @@ def _known(value: str, what: str) -> Secret:
         _KNOWN.add(value)
         _KNOWN.add(quote(value, safe=""))
         _KNOWN.add(quote(value, safe="/:"))
+        _guard_logs()
     return Secret(value)
 
 
-def _read_file(path: Path, what: str) -> str:
+_guarded = False
+
+
+def _guard_logs() -> None:
+    """From the first secret read on, every log record is scrubbed of the secrets as it is made.
+
+    Libraries log what peers send: httpx logs each answer's reason phrase at INFO, httpcore every
+    response header at DEBUG, websockets every frame at DEBUG, and a server that quotes a request back
+    (a redirect's Location with a Telegram URL, a close frame naming the token) puts the token there.
+    Whoever turns logging up (any handler, any level) must still never see one; a record factory
+    reaches every logger, including those created later.
+    """
+    global _guarded
+    if _guarded:
+        return
+    _guarded = True
+    make = logging.getLogRecordFactory()
+
+    def scrubbed_record(*args, **kwargs) -> logging.LogRecord:
+        record = make(*args, **kwargs)
+        _scrub_record(record)
+        return record
+
+    logging.setLogRecordFactory(scrubbed_record)
+
+
+def _scrub_record(record: logging.LogRecord) -> None:
+    try:
+        message = record.getMessage()
+    except Exception:
+        return  # a record that cannot be formatted is reported by logging itself, without its arguments
+    clean = scrub(message)
+    if clean != message:
+        record.msg, record.args = clean, None
+    if record.exc_info and record.exc_info[1] is not None:
+        text = logging.Formatter().formatException(record.exc_info)
+        clean = scrub(text)
+        if clean != text:
+            record.exc_text = clean  # what handlers print for the traceback, instead of formatting it again
+
+
+def _read_file(path: Path, what: str, shown: str | None = "") -> str:
     # Open first, then check what was opened: a check on the path followed by a read could be
     # raced by a swap of the file. O_NONBLOCK keeps a FIFO from hanging the open.
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
+        if shown is None:
+            raise BadOptions(f"{what}: no such file in the current directory (the name is not shown: it has no "
+                             f"\"/\" and may be the secret itself; give the path of the file that holds it)") from None
         raise BadOptions(f"{what}: {path} does not exist") from None
     except OSError as e:
+        if shown is None:
+            raise BadOptions(f"{what}: cannot read the file named (not shown: it has no \"/\" and may be the "
+                             f"secret itself): {e.strerror}") from None
         raise BadOptions(f"{what}: cannot read {path}: {e.strerror}") from None
     try:
         st = os.fstat(fd)

@@ -37,6 +37,27 @@ def to_stderr(level: int = logging.WARNING) -> None:
     _install(handler, level)
 
 
+QUIETED = ("httpx", "httpcore")
+
+
+def saved() -> tuple:
+    """What :func:`restore` puts back: a command run in-process (tests) leaves logging as it was."""
+    root = logging.getLogger()
+    return list(root.handlers), root.level, {n: logging.getLogger(n).level for n in QUIETED}
+
+
+def restore(state: tuple) -> None:
+    handlers, level, quieted = state
+    root = logging.getLogger()
+    for h in [h for h in root.handlers if getattr(h, "_groupwatch", False)]:
+        root.removeHandler(h)
+        h.close()
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    for name, lvl in quieted.items():
+        logging.getLogger(name).setLevel(lvl)
+
+
 def _install(handler: logging.Handler, level: int) -> None:
     root = logging.getLogger()
     for old in [h for h in root.handlers if getattr(h, "_groupwatch", False)]:
@@ -47,5 +68,5 @@ def _install(handler: logging.Handler, level: int) -> None:
     root.addHandler(handler)
     root.setLevel(min(root.level or logging.WARNING, level))
     # httpx logs every request line at INFO, URL included (a Telegram URL holds the bot token).
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("httpcore").setLevel(logging.WARNING)
+    for name in QUIETED:
+        logging.getLogger(name).setLevel(logging.WARNING)

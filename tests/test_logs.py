@@ -8,7 +8,7 @@ from console import logs
 
 def test_records_are_written_inertly_and_httpx_request_lines_are_kept_out(tmp_path):
     root = logging.getLogger()
-    before = list(root.handlers), root.level
+    before = logs.saved()
     try:
         path = logs.to_file(tmp_path)
         log = logging.getLogger("groupwatch.test")
@@ -29,8 +29,5 @@ def test_records_are_written_inertly_and_httpx_request_lines_are_kept_out(tmp_pa
         logs.to_file(tmp_path)
         assert sum(getattr(h, "_groupwatch", False) for h in root.handlers) == 1
     finally:
-        for h in [h for h in root.handlers if getattr(h, "_groupwatch", False)]:
-            root.removeHandler(h)
-            h.close()
-        root.handlers[:] = before[0]
-        root.setLevel(before[1])
+        logs.restore(before)
+    assert logs.saved() == before and logging.getLogger("httpx").level == before[2]["httpx"]

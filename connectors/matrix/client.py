@@ -16,6 +16,9 @@ from connectors.secrets import Secret
 
 API = "/_matrix/client/v3"
 DEFAULT_RETRY_AFTER = 5.0
+# The engine sleeps as long as it is told: a hint of 1e308 s (or inf) would stop the account for good,
+# and a 400-digit one does not fit a float. Past an hour, asking again is cheap.
+MAX_RETRY_AFTER = 3600.0
 # Deactivated or locked accounts: retrying with the same token will not help either.
 AUTH_ERRCODES = frozenset({"M_UNKNOWN_TOKEN", "M_MISSING_TOKEN", "M_USER_DEACTIVATED", "M_USER_LOCKED"})
 
@@ -26,7 +29,8 @@ def seg(value: str) -> str:
 
 
 def one_line(value: object, limit: int = 200) -> str:
-    text = " ".join(str(value).split())
+    # A server's words (errcode, error) reach logs and the screen: no escape sequence may ride along.
+    text = " ".join("".join(c if c.isprintable() else " " for c in str(value)).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -35,6 +39,7 @@ class MatrixHTTP:
 
     def __init__(self, homeserver: str, token: Secret, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.homeserver = homeserver
+        self._token_forms = (str(token), quote(str(token), safe=""))
         self._client = httpx.AsyncClient(
             base_url=homeserver, transport=transport, follow_redirects=False,
             headers={"Authorization": f"Bearer {token}", "User-Agent": "groupwatch"},
@@ -65,10 +70,13 @@ class MatrixHTTP:
             raise self.transient(f"matrix {what}: cannot reach {self.homeserver} ({type(e).__name__})") from None
         try:
             data = r.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: arrays nested past the limit
             data = None
         status = r.status_code
         errcode = data.get("errcode") if isinstance(data, dict) else None
+        # Quoted in messages below, like the error text; anything but a string is no errcode (a list
+        # would not even hash for the lookups below).
+        errcode = one_line(self._scrub(errcode), 80) if isinstance(errcode, str) else None
         if status == 200:
             if not isinstance(data, dict):
                 raise self.transient(f"matrix {what}: the homeserver's answer is not a JSON object")
@@ -87,8 +95,16 @@ class MatrixHTTP:
             raise self.transient(f"matrix {what}: homeserver error HTTP {status}")
         if status == 404 and missing_ok:
             return None
-        error = one_line(data.get("error", "")) if isinstance(data, dict) else ""
+        error = one_line(self._scrub(data.get("error", ""))) if isinstance(data, dict) else ""
         raise ConnectorError(f"matrix {what}: {errcode or f'HTTP {status}'}" + (f": {error}" if error else ""))
+
+    def _scrub(self, text: object) -> str:
+        """A server's error text without our token: some homeservers and proxies quote the request's
+        Authorization header back, and this text goes into errors, the ledger and the screen."""
+        text = str(text)
+        for form in self._token_forms:
+            text = text.replace(form, "***")
+        return text
 
     def transient(self, reason: str) -> TransientError:
         self._set_health(HealthState.DEGRADED, reason)
@@ -99,10 +115,10 @@ def _retry_after(data: object, header: str | None) -> float:
     if isinstance(data, dict):
         ms = data.get("retry_after_ms")
         if isinstance(ms, (int, float)) and not isinstance(ms, bool) and ms >= 0:
-            return ms / 1000.0
+            return min(ms, MAX_RETRY_AFTER * 1000) / 1000.0
     if header:
         try:
-            return max(0.0, float(header))
+            return min(max(0.0, float(header)), MAX_RETRY_AFTER)
         except ValueError:
             pass
     return DEFAULT_RETRY_AFTER

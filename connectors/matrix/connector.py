@@ -19,7 +19,8 @@ from typing import Any, Mapping, Sequence
 
 import httpx
 
-from connectors.contract import (AuthFailed, Capability, ConnectorError, Health, SendResult, TransientError)
+from connectors.contract import (AuthFailed, Capability, ConnectorError, Health, HealthState, RateLimited, SendResult,
+                                 TransientError)
 from connectors.events import Batch, Event, Group, Member, Message, platform_of, qualify, raw_id
 from connectors.secrets import Secret
 
@@ -160,6 +161,16 @@ class MatrixConnector:
         return token
 
     async def poll(self, cursor: str | None, timeout: float) -> Batch:
+        try:
+            return await self._poll(cursor, timeout)
+        except (AuthFailed, TransientError, RateLimited):
+            raise  # the client set the health they mean
+        except ConnectorError as e:
+            # /sync or a catch-up refused (400, 403...): the stream is stopped as surely as by an outage.
+            self._http._set_health(HealthState.DEGRADED, str(e))
+            raise
+
+    async def _poll(self, cursor: str | None, timeout: float) -> Batch:
         since = self._since(cursor)
         allowed = await self._allowed_rooms()
         await self._mutes.lift_due()
@@ -188,9 +199,10 @@ class MatrixConnector:
             mapped: list[Event] = []
             for ev in events:
                 event_id = ev.get("event_id") if isinstance(ev, dict) else None
-                if event_id in seen:
-                    continue
-                seen.add(event_id)
+                if isinstance(event_id, str):  # anything else is skipped by map_event (and a list cannot hash)
+                    if event_id in seen:
+                        continue
+                    seen.add(event_id)
                 e = map_event(room_id, ev, self._book)
                 if e is not None:
                     mapped.append(e)
@@ -224,7 +236,8 @@ class MatrixConnector:
         for section in ("join", "leave"):  # "leave": rooms the bot was removed from, up to its removal
             for room_id, room in rooms.get(section, {}).items():
                 if not isinstance(room, dict):
-                    raise self._shape("sync", f"room {room_id} is not an object")
+                    # The room id is a key the server wrote: quoted on one line, without control characters.
+                    raise self._shape("sync", f"room {one_line(room_id, 80)} is not an object")
                 if allowed is None or room_id in allowed:
                     out.append((room_id, room))
         return out
@@ -369,7 +382,7 @@ class MatrixConnector:
         if not isinstance(user, str):
             raise self._shape("whoami", "no user_id")
         if self._user_id is not None and self._user_id != user:
-            raise ConnectorError(f"matrix: the token belongs to {user}, not to user_id {self._user_id}")
+            raise ConnectorError(f"matrix: the token belongs to {one_line(user, 80)}, not to user_id {self._user_id}")
         self._user_id = user
         device = data.get("device_id")
         lines = [f"logged in as {user}" + (f" (device {device})" if isinstance(device, str) else "")]

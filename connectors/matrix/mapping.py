@@ -74,7 +74,9 @@ class RoomBook:
 
 def _at(ev: dict[str, Any]) -> float:
     ts = ev.get("origin_server_ts")
-    if isinstance(ts, (int, float)) and not isinstance(ts, bool) and ts > 0:
+    # Up to 2**53, canonical JSON's limit: a 400-digit integer does not even divide into a float, and
+    # an infinite time would sit past every window.
+    if isinstance(ts, (int, float)) and not isinstance(ts, bool) and 0 < ts <= 2**53:
         return ts / 1000.0
     return time.time()
 
@@ -159,10 +161,12 @@ def _message(room: str, ev: dict[str, Any], sender: str, event_id: str, book: Ro
     msgtype = shown.get("msgtype")
     reply = relates.get("m.in_reply_to") if isinstance(relates.get("m.in_reply_to"), dict) else {}
     reply_to = reply.get("event_id") if isinstance(reply.get("event_id"), str) else None
-    if msgtype in TEXT_TYPES or msgtype is None:
+    # Any room member writes the content: a msgtype that is a list or an object is unhashable, and a
+    # TypeError here would fail every retry of the same /sync, wedging the connector on one message.
+    if msgtype is None or isinstance(msgtype, str) and msgtype in TEXT_TYPES:
         text = _strip_reply_fallback(body) if reply_to else body
     else:
-        label = MEDIA_LABELS.get(msgtype, msgtype if isinstance(msgtype, str) else "message")
+        label = MEDIA_LABELS.get(msgtype, msgtype) if isinstance(msgtype, str) else "message"
         text = f"[{label}] {body}"
     return Message(group=qualify(PLATFORM, room), sender=qualify(PLATFORM, sender),
                    sender_name=book.display.get((room, sender), ""), text=text, at=_at(ev), id=event_id,

@@ -11,7 +11,9 @@ when it starts again).
 """
 from __future__ import annotations
 
+import json
 import logging
+import math
 import time
 from dataclasses import asdict, dataclass
 from typing import Any, Awaitable, Callable
@@ -59,13 +61,16 @@ class MuteBook:
         if self.records is None:
             data = await self.http.call("GET", await self._path(), what="reading timed mutes", missing_ok=True)
             records: dict[tuple[str, str], MuteRecord] = {}
-            for item in (data or {}).get("mutes", []) if isinstance(data, dict) else []:
+            mutes = data.get("mutes") if isinstance(data, dict) else None
+            for item in mutes if isinstance(mutes, list) else []:  # a number there would not iterate
                 try:
                     r = MuteRecord(room=str(item["room"]), user=str(item["user"]), until=float(item["until"]),
                                    previous=None if item.get("previous") is None else int(item["previous"]),
                                    level=int(item["level"]))
-                except (KeyError, TypeError, ValueError):
+                except (KeyError, TypeError, ValueError, OverflowError):  # OverflowError: int(inf)
                     continue  # a hand-edited entry we cannot use
+                if math.isnan(r.until):
+                    continue  # never due, yet it would make every poll a poll without waiting
                 records[(r.room, r.user)] = r
             self.records = records
         return self.records
@@ -84,6 +89,11 @@ class MuteBook:
         pl = await self.http.call("GET", f"/rooms/{seg(room)}/state/m.room.power_levels",
                                   what="reading power levels")
         assert pl is not None
+        try:
+            json.dumps(pl, allow_nan=False)  # it is written back as read: a NaN or Infinity could not be sent
+        except ValueError:
+            raise self.http.transient("matrix reading power levels: unexpected answer (a level is not a finite "
+                                      "number)") from None
         return pl
 
     async def _put_power_levels(self, room: str, pl: dict[str, Any]) -> None:

@@ -9,7 +9,7 @@ import httpx
 
 from connectors.contract import BadOptions
 from connectors.options import reject_unknown, table_label
-from connectors.secrets import Secret, read_secret
+from connectors.secrets import Secret, read_secret, scrub
 
 KEYS = ("homeserver", "user_id", "token_env", "token_file", "rooms")
 USER_ID = re.compile(r"^@[^:\s]+:\S+$")
@@ -40,16 +40,19 @@ def _homeserver(label: str, value: object) -> str:
     if not isinstance(value, str) or not value.strip():
         raise BadOptions(f"{label}: homeserver must be a URL like \"https://matrix.example.org\"")
     text = value.strip()
+    # Quoted in errors only up to any query: Matrix accepts ?access_token=..., which must not be echoed.
+    shown = re.split(r"[?#]", text, maxsplit=1)[0]
     try:
         url = httpx.URL(text)
     except (httpx.InvalidURL, ValueError):
-        raise BadOptions(f"{label}: homeserver {text!r} is not a URL") from None
+        raise BadOptions(f"{label}: homeserver {shown!r} is not a URL") from None
     if url.scheme not in ("http", "https") or not url.host:
-        raise BadOptions(f"{label}: homeserver {text!r} must start with https:// (or http:// on loopback)")
+        raise BadOptions(f"{label}: homeserver {shown!r} must start with https:// (or http:// on loopback)")
     if "/_matrix" in url.path:
-        raise BadOptions(f"{label}: homeserver {text!r} must be the base URL, without /_matrix/...")
+        raise BadOptions(f"{label}: homeserver {shown!r} must be the base URL, without /_matrix/...")
     if url.query or url.fragment:
-        raise BadOptions(f"{label}: homeserver {text!r} must not hold a query or fragment")
+        raise BadOptions(f"{label}: homeserver {shown!r} must not hold a query or fragment (not shown); "
+                         "an access token belongs in token_env or token_file")
     return text.rstrip("/")
 
 
@@ -70,7 +73,7 @@ def _rooms(label: str, value: object) -> tuple[str, ...]:
     out: list[str] = []
     for i, item in enumerate(value, 1):
         if not isinstance(item, str) or not ROOM_REF.match(item.strip()):
-            shown = repr(item)[:60]
+            shown = scrub(repr(item))[:60]  # scrubbed before it is cut, or a pasted token would show in part
             raise BadOptions(f"{label}: rooms item {i} ({shown}) is not a room id (\"!abc:example.org\") "
                              "or alias (\"#fans:example.org\")")
         if item.strip() not in out:

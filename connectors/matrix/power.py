@@ -19,7 +19,7 @@ def as_level(value: object, default: int) -> int:
         return default
     try:
         return int(value)  # very old rooms hold levels as strings
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: int(inf), from a JSON "Infinity"
         return default
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -20,6 +21,7 @@ from connectors.secrets import Secret
 UNKNOWN_ACTION_RETCODES = frozenset({404, 1404})
 _UNKNOWN_ACTION_WORDS = ("不支持的api", "unsupported api", "api not found", "unknown action")
 MAX_REASON = 160
+MAX_RETRY_AFTER = 3600.0
 
 
 class ActionFailed(ConnectorError):
@@ -28,6 +30,16 @@ class ActionFailed(ConnectorError):
     def __init__(self, message: str, retcode: int | None) -> None:
         super().__init__(message)
         self.retcode = retcode
+
+
+def without_token(text: object, token: str | None) -> str:
+    """``text`` with the access token (also URL-quoted) blanked: implementations and proxies have been
+    known to quote a request's Authorization header back in their refusals."""
+    text = str(text)
+    if token:
+        for form in (str(token), quote(str(token), safe="")):
+            text = text.replace(form, "***")
+    return text
 
 
 def one_line(text: object, limit: int = MAX_REASON) -> str:
@@ -41,6 +53,7 @@ class HttpApi:
     def __init__(self, base_url: str, token: Secret | None, timeout: float,
                  transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.base_url = base_url
+        self._token = token
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._client = httpx.AsyncClient(
             headers=headers, transport=transport, follow_redirects=False,
@@ -69,21 +82,23 @@ class HttpApi:
             raise ConnectorError(f"{action}: unexpected HTTP {code} from {self.base_url}")
         try:
             body = json.loads(r.content)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: arrays nested past the limit
             raise TransientError(f"{action}: the answer is not JSON") from None
         if not isinstance(body, dict) or "status" not in body and "retcode" not in body:
             raise TransientError(f"{action}: the answer is not a OneBot response")
         status, retcode = body.get("status"), body.get("retcode")
         if status in ("ok", "async") and retcode in (0, 1, None):
             return body.get("data")
-        reason = next((one_line(body[k]) for k in ("wording", "message", "msg")
+        reason = next((one_line(without_token(body[k], self._token)) for k in ("wording", "message", "msg")
                        if isinstance(body.get(k), str) and body[k].strip()), "")
-        shown = f"{action} failed (retcode {retcode})" + (f": {reason}" if reason else "")
-        if retcode == 1403:
+        # Only an integer is a retcode: a list would not hash below, and any other value is quoted cut short.
+        code = retcode if isinstance(retcode, int) and not isinstance(retcode, bool) else None
+        shown = f"{action} failed (retcode {one_line(retcode, 24)})" + (f": {reason}" if reason else "")
+        if code == 1403:
             raise AuthFailed(f"{action}: the OneBot implementation refused the access token")
-        if retcode in UNKNOWN_ACTION_RETCODES or any(w in reason.lower() for w in _UNKNOWN_ACTION_WORDS):
+        if code in UNKNOWN_ACTION_RETCODES or any(w in reason.lower() for w in _UNKNOWN_ACTION_WORDS):
             raise Unsupported(shown)
-        raise ActionFailed(shown, retcode if isinstance(retcode, int) else None)
+        raise ActionFailed(shown, code)
 
     async def close(self) -> None:
         await self._client.aclose()
@@ -97,6 +112,8 @@ def _cause(e: httpx.HTTPError) -> str:
 
 def _retry_after(value: str | None) -> float:
     try:
-        return max(1.0, float(value)) if value is not None else 5.0
+        seconds = max(1.0, float(value)) if value is not None else 5.0
     except ValueError:
         return 5.0
+    # The engine sleeps as long as it is told: "inf" or "1e400" would stop the account for good.
+    return min(seconds, MAX_RETRY_AFTER)

@@ -30,7 +30,7 @@ from connectors.events import Batch, Event, Group, Member, Message, qualify, raw
 from . import cq
 from .api import ActionFailed, HttpApi, one_line
 from .cursor import IDS_KEPT, Cursor, Mark
-from .mapping import PLATFORM, Malformed, qid, to_event
+from .mapping import PLATFORM, Malformed, qid, seconds, to_event
 from .options import OneBotOptions, parse_options
 from .stream import EventStream, probe_stream
 
@@ -468,7 +468,8 @@ class OneBotConnector:
             count = item.get("member_count")
             out.append(Group(id=qualify(PLATFORM, g), name=name if isinstance(name, str) and name else g,
                              platform=PLATFORM,
-                             member_count=count if isinstance(count, int) and not isinstance(count, bool) else None))
+                             member_count=count if isinstance(count, int) and not isinstance(count, bool)
+                             and count >= 0 else None))
         return out
 
     async def members(self, group_id: str) -> list[Member]:
@@ -595,6 +596,5 @@ class OneBotConnector:
 
 def _stamp(value: Any) -> float | None:
     """A OneBot time field (seconds; 0 when unknown) as a POSIX time or None."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        return None
-    return float(value)
+    t = seconds(value)  # finite or None: NaN, Infinity and 400-digit integers are no time
+    return t if t is not None and t > 0 else None

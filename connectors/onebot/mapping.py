@@ -8,6 +8,7 @@ here; meta events (heartbeat, lifecycle) are the stream's business.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any, Callable
 
 from connectors.events import Event, Join, Leave, Message, MessageDeleted, qualify, raw_id
@@ -40,11 +41,23 @@ def qid(value: Any) -> str:
     raise Malformed(f"bad id {value!r:.40}")
 
 
+def seconds(value: Any) -> float | None:
+    """A peer's number of seconds as a finite float; None for anything else. JSON brings NaN,
+    Infinity and integers of any length: the last would overflow float(), the others would poison
+    every comparison of times after them."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if isinstance(value, int) and not -2**53 <= value <= 2**53:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
 def _time(payload: dict) -> float:
-    t = payload.get("time")
-    if isinstance(t, bool) or not isinstance(t, (int, float)):
+    t = seconds(payload.get("time"))
+    if t is None:
         raise Malformed("no time")
-    return float(t)
+    return t
 
 
 def _message_id(value: Any) -> str:
@@ -111,7 +124,7 @@ def _card(raw: Any) -> str:
     # Mini-program and link cards are a favourite ad vehicle: keep their headline for the detectors.
     try:
         card = json.loads(raw) if isinstance(raw, str) else None
-    except ValueError:
+    except (ValueError, RecursionError):  # nesting past the recursion limit: a stranger's card, not a bug
         card = None
     prompt = card.get("prompt") if isinstance(card, dict) else None
     return f"[card {prompt}]" if isinstance(prompt, str) and prompt else "[card]"

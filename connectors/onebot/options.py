@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass
 from typing import Mapping
 from urllib.parse import parse_qs, urlsplit
 
 from connectors.contract import BadOptions
 from connectors.options import reject_unknown, table_label
-from connectors.secrets import Secret, read_secret
+from connectors.secrets import Secret, read_secret, scrub
 
 KEYS = ("ws_url", "http_url", "token_env", "token_file", "no_token", "groups", "history", "history_count",
         "timeout", "send_format")
@@ -69,19 +70,21 @@ def _url(label: str, key: str, value: object, schemes: tuple[str, ...], example:
     if not isinstance(value, str) or not value.strip():
         raise BadOptions(f"{label}: {key} must be a URL like \"{example}\"")
     text = value.strip()
+    # Quoted in errors without any query or user:password@: either may hold the access token.
+    shown = re.sub(r"^([^:/?#]*://)[^/?#]*@", r"\1***@", re.split(r"[?#]", text, maxsplit=1)[0])
     try:
         parts = urlsplit(text)
         parts.port  # noqa: B018 - raises ValueError for a bad port
     except ValueError:
-        raise BadOptions(f"{label}: {key} {text!r} is not a URL like \"{example}\"") from None
+        raise BadOptions(f"{label}: {key} {shown!r} is not a URL like \"{example}\"") from None
     if parts.scheme not in schemes or not parts.hostname:
-        raise BadOptions(f"{label}: {key} {text!r} must start with {' or '.join(s + '://' for s in schemes)} "
+        raise BadOptions(f"{label}: {key} {shown!r} must start with {' or '.join(s + '://' for s in schemes)} "
                          f"and name a host, like \"{example}\"")
     if "access_token" in parse_qs(parts.query) or parts.username or parts.password:
         raise BadOptions(f"{label}: {key} must not hold the access token or a password; "
                          "use token_env = \"VAR\" or token_file = \"path\"")
     if parts.fragment:
-        raise BadOptions(f"{label}: {key} {text!r} must not hold a fragment (#...)")
+        raise BadOptions(f"{label}: {key} {shown!r} must not hold a fragment (#...)")
     return text.rstrip("/") if key == "http_url" else text
 
 
@@ -108,7 +111,7 @@ def _groups(label: str, value: object) -> tuple[str, ...]:
             raw = item.strip()[3:]
         if isinstance(raw, bool) or not (isinstance(raw, int) and raw > 0
                                           or isinstance(raw, str) and raw.strip().isdigit()):
-            raise BadOptions(f"{label}: groups item {i} ({str(item)[:40]!r}) is not a QQ group number")
+            raise BadOptions(f"{label}: groups item {i} ({scrub(str(item))[:40]!r}) is not a QQ group number")
         text = str(raw).strip()
         if text not in out:
             out.append(text)

@@ -21,7 +21,8 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketExce
 from connectors.contract import AuthFailed, TransientError
 from connectors.secrets import Secret
 
-from .api import one_line
+from .api import one_line, without_token
+from .mapping import seconds
 
 log = logging.getLogger("groupwatch.onebot")
 
@@ -52,6 +53,7 @@ class EventStream:
                  reconnect_min: float = 0.5, reconnect_max: float = 30.0, open_timeout: float = 10.0,
                  ping_interval: float | None = 20.0, rng: random.Random | None = None) -> None:
         self.url = url
+        self._token = token
         self._headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._on_payload = on_payload
         self._on_open = on_open
@@ -145,7 +147,7 @@ class EventStream:
                 self._stop_for_auth(f"event stream {self.url}: access token refused")
                 return
             except ConnectionClosed as e:
-                reason = f"connection dropped ({_close_reason(e)})"
+                reason = f"connection dropped ({_close_reason(e, self._token)})"
             except (OSError, TimeoutError, WebSocketException) as e:
                 reason = _reason(e)
             self.connected = False
@@ -172,15 +174,15 @@ class EventStream:
     def _frame(self, frame: str | bytes) -> None:
         try:
             payload = json.loads(frame)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: arrays nested past the limit; would end the reader
             self.malformed += 1
             return
         if not isinstance(payload, dict):
             self.malformed += 1
             return
-        t = payload.get("time")
-        if isinstance(t, (int, float)) and not isinstance(t, bool):
-            self.server_time = float(t) if self.server_time is None else max(self.server_time, float(t))
+        t = seconds(payload.get("time"))  # finite or None: an inf would stick here for good
+        if t is not None:
+            self.server_time = t if self.server_time is None else max(self.server_time, t)
         post = payload.get("post_type")
         if post is None:
             # Not an event: an action's answer on a universal socket, or NapCat refusing the token.
@@ -200,8 +202,8 @@ class EventStream:
         kind = p.get("meta_event_type")
         if kind == "heartbeat":
             self.heartbeat_at = time.monotonic()
-            interval = p.get("interval")
-            if isinstance(interval, (int, float)) and not isinstance(interval, bool) and interval > 0:
+            interval = seconds(p.get("interval"))
+            if interval is not None and interval > 0:
                 self.heartbeat_interval = interval / 1000.0  # the standard gives milliseconds
             status = p.get("status")
             if isinstance(status, dict) and isinstance(status.get("online"), bool):
@@ -214,11 +216,12 @@ class EventStream:
                 self.disabled = False
 
 
-def _close_reason(e: ConnectionClosed) -> str:
+def _close_reason(e: ConnectionClosed, token: Secret | None) -> str:
     rcvd = e.rcvd
     if rcvd is None:
         return "no close frame"
-    return f"code {rcvd.code}" + (f": {one_line(rcvd.reason, 60)}" if rcvd.reason else "")
+    # The implementation writes the reason; one that closes on a bad token may quote it.
+    return f"code {rcvd.code}" + (f": {one_line(without_token(rcvd.reason, token), 60)}" if rcvd.reason else "")
 
 
 def _reason(e: BaseException) -> str:
@@ -244,7 +247,7 @@ async def probe_stream(url: str, token: Secret | None, timeout: float) -> str:
                 return f"event stream {url}: open (no event within {timeout:g} s, which is fine on a quiet account)"
             try:
                 first = json.loads(frame)
-            except ValueError:
+            except (ValueError, RecursionError):
                 first = None
             if isinstance(first, dict) and first.get("post_type") is None and first.get("retcode") in (1403, 401, 403):
                 raise AuthFailed(f"event stream {url}: access token refused")
@@ -255,6 +258,6 @@ async def probe_stream(url: str, token: Secret | None, timeout: float) -> str:
             raise AuthFailed(f"event stream {url}: access token refused (HTTP {code})") from None
         raise TransientError(f"event stream {url}: HTTP {code} instead of a WebSocket") from None
     except ConnectionClosed as e:
-        raise TransientError(f"event stream {url}: connection dropped ({_close_reason(e)})") from None
+        raise TransientError(f"event stream {url}: connection dropped ({_close_reason(e, token)})") from None
     except (OSError, TimeoutError, WebSocketException) as e:
         raise TransientError(f"event stream {url}: {_reason(e)}") from None

@@ -26,6 +26,7 @@ SLOT = b"/bot***/"  # what the client (and so httpx's log) sees instead of the t
 CONNECT_S, READ_S = 10.0, 20.0
 LONG_POLL_SLACK_S = 10.0  # beyond the long-poll wait; below the engine's own limit (wait + 15 s)
 DESCRIPTION_CHARS = 300
+MAX_RETRY_AFTER_S = 3600.0
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
 
 
@@ -43,13 +44,27 @@ class _TokenPath(httpx.AsyncBaseTransport):
     def __init__(self, inner: httpx.AsyncBaseTransport, token: str) -> None:
         self._inner = inner
         self._real = b"/bot" + token.encode("ascii") + b"/"
+        self._forms = (token, quote(token, safe=""))
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url.copy_with(raw_path=request.url.raw_path.replace(SLOT, self._real, 1))
         # A new request, not a mutated one: httpx logs the caller's request object after the answer.
         real = httpx.Request(request.method, url, headers=request.headers, stream=request.stream,
                              extensions=request.extensions)
-        return await self._inner.handle_async_request(real)
+        try:
+            return await self._inner.handle_async_request(real)
+        except httpx.HTTPError:
+            raise  # BotApi scrubs these
+        except Exception as e:
+            # Anything else raised below this point (a proxy or TLS library's own error) may quote the
+            # URL made here, token included, and would reach the ledger and the logs as it is: told
+            # again, without the token, as the transport failure it is.
+            text = str(e)
+            if not any(form in text for form in self._forms):
+                raise
+            for form in self._forms:
+                text = text.replace(form, "***")
+            raise httpx.TransportError(f"{type(e).__name__}: {text}") from None
 
     async def aclose(self) -> None:
         await self._inner.aclose()
@@ -112,7 +127,7 @@ class BotApi:
         status = r.status_code
         try:
             body = r.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: arrays nested past the limit, from a proxy or worse
             body = None
         if not isinstance(body, dict):
             # Proxies and outages answer with HTML or nothing; only the status is worth reporting.
@@ -152,11 +167,17 @@ class BotApi:
 
 def _retry_after(value: Any, r: httpx.Response) -> float:
     if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
-        return float(value)
+        return _capped(value)
     try:
-        return max(0.0, float(r.headers.get("Retry-After", "")))
+        return _capped(max(0.0, float(r.headers.get("Retry-After", ""))))
     except ValueError:
         return 5.0  # no hint at all: a short pause, the engine backs off further on repeats
+
+
+def _capped(seconds: float) -> float:
+    # The engine sleeps as long as it is told: a hint of 1e308 s or "inf" would stop the bot for good,
+    # and a 400-digit integer does not even fit a float. Past an hour, asking again is cheap.
+    return float(seconds) if seconds < MAX_RETRY_AFTER_S else MAX_RETRY_AFTER_S
 
 
 def _refused(status: int, desc: str = "") -> str:

@@ -108,9 +108,11 @@ class TelegramConnector:
             # A webhook is set, or another process polls with this token (409): not transient, not auth.
             self._api.note(e)
             raise
+        # Update ids are positive: a negative one would become an offset the cursor cannot hold (decode()
+        # refuses it), and every later poll would start from now again, dropping the newest update each time.
         if not isinstance(result, list) or not all(
                 isinstance(u, dict) and isinstance(u.get("update_id"), int) and not isinstance(u["update_id"], bool)
-                for u in result):
+                and u["update_id"] >= 0 for u in result):
             raise self._api.note(TransientError("telegram getUpdates: malformed answer (updates without update_id)"))
         return sorted(result, key=lambda u: u["update_id"])
 
@@ -127,14 +129,14 @@ class TelegramConnector:
             except ConnectorError as e:
                 log.warning("telegram %s: chat %s left out: %s", self.name, chat, e)
                 continue
-            if not isinstance(info, dict) or info.get("type") not in GROUP_TYPES:
+            if not _is_group(info):
                 log.warning("telegram %s: chat %s is not a group; left out", self.name, chat)
                 continue
             gid = self._mapper.resolve(chat)
             title = info.get("title") if isinstance(info.get("title"), str) else str(gid)
             self._mapper.titles[gid] = title
             out[gid] = Group(qualify(PLATFORM, gid), title, PLATFORM,
-                             member_count=count if isinstance(count, int) else None)
+                             member_count=count if _is_int(count) and count >= 0 else None)
         for gid, title in self._mapper.titles.items():
             if gid not in out and self._mapper.watched(gid):
                 out[gid] = Group(qualify(PLATFORM, gid), title, PLATFORM)
@@ -172,7 +174,7 @@ class TelegramConnector:
             raise
         except ConnectorError as e:
             return f"{chat}: {e}"
-        if not isinstance(info, dict) or info.get("type") not in GROUP_TYPES:
+        if not _is_group(info):
             return f"{chat}: not a group (private chats and channels are not watched)"
         head = f"{info.get('title', chat)} ({count} members)"
         if not isinstance(me, dict) or me.get("status") not in ("administrator", "creator"):
@@ -318,6 +320,15 @@ def _raw(qualified: str, what: str) -> int:
     if value is None or value == 0:
         raise ConnectorError(f"telegram: {qualified[:60]!r} is not a Telegram {what} id")
     return value
+
+
+def _is_group(chat: Any) -> bool:
+    # The type is checked to be a string first: a list there (from a broken proxy) is unhashable.
+    return isinstance(chat, dict) and isinstance(chat.get("type"), str) and chat["type"] in GROUP_TYPES
+
+
+def _is_int(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
 
 
 def _whole_seconds(timeout: float) -> int:

@@ -17,7 +17,7 @@ import httpx
 
 from connectors.contract import BadOptions
 from connectors.options import reject_unknown, table_label
-from connectors.secrets import Secret, read_secret
+from connectors.secrets import Secret, read_secret, scrub
 
 from .api import DEFAULT_API_URL
 
@@ -60,7 +60,9 @@ def _chats(label: str, value: Any) -> frozenset[int] | None:
     for item in value:
         chat = _chat_id(item)
         if chat is None:
-            shown = repr(item) if len(repr(item)) <= 40 else repr(item)[:39] + "…"
+            # Scrubbed before it is cut: a token pasted here would be cut beyond recognition by scrub().
+            shown = scrub(repr(item))
+            shown = shown if len(shown) <= 40 else shown[:39] + "…"
             raise BadOptions(f"{label}: chats: {shown} is not a group id; group ids are negative numbers "
                              f"like -1001234567890 (or \"telegram:-1001234567890\")")
         out.add(chat)
@@ -92,5 +94,6 @@ def _api_url(label: str, value: Any) -> str:
     except (httpx.InvalidURL, ValueError):
         url = None
     if url is None or url.scheme not in ("http", "https") or not url.host or url.query or url.fragment:
-        raise BadOptions(f"{label}: api_url must be an http(s) URL like \"{DEFAULT_API_URL}\", got {value[:60]!r}")
+        raise BadOptions(f"{label}: api_url must be an http(s) URL like \"{DEFAULT_API_URL}\", "
+                         f"got {scrub(value)[:60]!r}")  # scrubbed before it is cut, like chats
     return str(url).rstrip("/")

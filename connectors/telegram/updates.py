@@ -50,7 +50,8 @@ IN_CHAT = frozenset({"creator", "administrator", "member"})
 def display_name(user: dict[str, Any]) -> str:
     """First and last name; many users have no username, and names need not be unique."""
     name = " ".join(p for p in (user.get("first_name"), user.get("last_name")) if isinstance(p, str) and p)
-    return name.strip() or (user.get("username") or "") or str(user["id"])
+    username = user.get("username")  # checked: a number here would become a member's "name"
+    return name.strip() or (username if isinstance(username, str) else "") or str(user.get("id", ""))
 
 
 def is_in_chat(member: dict[str, Any]) -> bool:
@@ -143,7 +144,8 @@ class UpdateMapper:
                 self._my_chat_member(update["my_chat_member"])
             elif "edited_message" in update:
                 self._seen_chat(update["edited_message"]["chat"])
-        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError) as e:
+            # OverflowError: a date of 400 digits does not fit a float.
             log.warning("telegram: skipped malformed update %s (%s)", update.get("update_id"), type(e).__name__)
         return []
 
@@ -206,7 +208,8 @@ class UpdateMapper:
         if isinstance(sc, dict):
             # Anonymous admins and linked channels post as a chat, not as a user.
             cid = _id(sc["id"])
-            return qualify(PLATFORM, cid), sc.get("title") or sc.get("username") or str(cid)
+            title = next((t for t in (sc.get("title"), sc.get("username")) if isinstance(t, str) and t), str(cid))
+            return qualify(PLATFORM, cid), title
         user = m["from"]
         self.remember(user)
         return qualify(PLATFORM, _id(user["id"])), display_name(user)

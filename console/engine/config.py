@@ -44,7 +44,9 @@ from typing import Any, Mapping
 from connectors import registry
 from connectors.contract import BadOptions, Connector
 from connectors.secrets import scrub
+from console.engine.text import visible
 from console.engine.settings import (
+    ActionSettings,
     ActivitySettings,
     AUTO_ACTIONS,
     AdSettings,
@@ -78,11 +80,14 @@ class ConfigError(Exception):
     def __init__(self, message: str, *, problems: list[str] | None = None) -> None:
         message = _one_line(message)
         super().__init__(message)
-        self.problems: list[str] = problems or [message]
+        self.problems: list[str] = [_one_line(p) for p in problems] if problems else [message]
 
 
 def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
+    # Messages quote keys and values from the file and the CLI prints them as they are: control,
+    # bidi and zero-width characters become visible tags (no escape sequence reaches the terminal),
+    # and no secret read so far is shown, even from a value it was pasted into by mistake.
+    return visible(scrub(" ".join(str(text).split())))
 
 
 # --- loading --------------------------------------------------------------------------
@@ -117,6 +122,10 @@ def parse_settings(text: str, source: str = "<config>") -> Settings:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(_syntax_error(e, text, source)) from None
+    except (ValueError, RecursionError) as e:
+        # tomllib's limits, which it does not report as TOMLDecodeError: an integer of more digits than
+        # Python converts (ValueError), arrays or inline tables nested past the recursion limit.
+        raise ConfigError(_limit_error(e, text, source)) from None
     ctx = _Context(source, locate_keys(text))
     settings = _settings_from(data, ctx)
     ctx.raise_if_any()
@@ -138,6 +147,22 @@ def _syntax_error(e: tomllib.TOMLDecodeError, text: str, source: str) -> str:
         last = text.count("\n") + (0 if text.endswith("\n") else 1)
         return f"{source}:{max(last, 1)}: invalid TOML: {msg[:m.start()]} (at end of file)"
     return f"{source}: invalid TOML: {msg}"
+
+
+def _limit_error(e: Exception, text: str, source: str) -> str:
+    if isinstance(e, RecursionError):
+        depth, at = 0, 0
+        for m in re.finditer(r"[\[\]{}]", text):  # a best guess at the line: strings are not skipped
+            depth += 1 if m.group() in "[{" else -1
+            if depth > 100:
+                at = m.start()
+                break
+        what = "arrays or inline tables nested too deeply"
+    else:
+        m = re.search(r"[0-9_]{1000,}", text)
+        at = m.start() if m else 0
+        what = "a number too long to be read"
+    return f"{source}:{text.count(chr(10), 0, at) + 1}: invalid TOML: {what}"
 
 
 # --- finding the line of a key ------------------------------------------------------------
@@ -330,7 +355,7 @@ def locate_keys(text: str) -> dict[Path_, int]:
     loc = _Locator(text)
     try:
         return loc.run()
-    except (ValueError, IndexError):
+    except (ValueError, IndexError, RecursionError):
         return loc.lines  # whatever was found before the scanner got lost
 
 
@@ -408,7 +433,8 @@ def _show(value: Any, path: Path_) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
-        return repr(value)
+        shown = repr(value)
+        return shown if len(shown) <= 24 else shown[:20] + "…"  # a 400-digit integer, cut
     if isinstance(value, str):
         shown = json.dumps(value if len(value) <= 40 else value[:40] + "…", ensure_ascii=False)
         return shown
@@ -465,6 +491,12 @@ def _convert(tp: Any, value: Any, path: Path_, ctx: _Context) -> Any:
             ctx.error(path, f"{name} must be true or false, got {_show(value, path)}")
             return _MISSING
         return value
+    if tp in (int, float) and isinstance(value, int) and not isinstance(value, bool) \
+            and not _INT64[0] <= value <= _INT64[1]:
+        # TOML integers are 64-bit, but tomllib reads any length: a longer one would overflow a float
+        # conversion here or a C size (a deque's maxlen) later.
+        ctx.error(path, f"{name} is out of range (TOML integers are 64-bit), got {_show(value, path)}")
+        return _MISSING
     if tp is int:
         if not isinstance(value, int) or isinstance(value, bool):
             ctx.error(path, f"{name} must be an integer, got {_show(value, path)}")
@@ -560,6 +592,11 @@ _LIMITS: dict[tuple[type, str], Any] = {
 }
 # Any other int or float field: counts and durations, which must not be negative.
 
+# Upper bounds, the same as the command line's (--groups, --speed) and a demo [[connector]] table's: a
+# bigger simulated fleet would take the memory of the machine before the first screen.
+_MOST: dict[tuple[type, str], float] = {(DemoSettings, "groups"): 2000, (DemoSettings, "speed"): 100000}
+_INT64 = (-2**63, 2**63 - 1)
+
 _NON_EMPTY_ITEMS = {(AdSettings, "keywords"), (AdSettings, "regexes"), (AdSettings, "allow"),
                     (AdSettings, "allow_members")}
 
@@ -574,6 +611,9 @@ def _check_values(obj: Any, path: Path_, ctx: _Context, given: set[str], raw: di
         tp = hints[name]
         if tp in (int, float):
             _check_number(value, raw.get(name, value), _LIMITS.get((cls, name), _NON_NEGATIVE), p, ctx)
+            most = _MOST.get((cls, name))
+            if most is not None and value > most:
+                ctx.error(p, f"{_dotted(p)} must be at most {most:g}, got {_show(raw.get(name, value), p)}")
         elif (cls, name) in _NON_EMPTY_ITEMS:
             for i, item in enumerate(value):
                 if not item.strip():
@@ -582,6 +622,8 @@ def _check_values(obj: Any, path: Path_, ctx: _Context, given: set[str], raw: di
         _check_ad(obj, path, ctx, given)
     elif cls is ActivitySettings:
         _check_tiers(obj, path, ctx, given)
+    elif cls is ActionSettings and "escalation" in given:
+        _check_escalation(obj.escalation, path + ("escalation",), ctx)
     elif cls is EngineSettings and {"backoff_start", "backoff_max"} & given \
             and 0 < obj.backoff_max < obj.backoff_start:
         key = "backoff_max" if "backoff_max" in given else "backoff_start"
@@ -620,6 +662,26 @@ def _check_ad(ad: AdSettings, path: Path_, ctx: _Context, given: set[str]) -> No
         key = "high_threshold" if "high_threshold" in given else "threshold"
         ctx.error(path + (key,), f"{_dotted(path + ('high_threshold',))} ({ad.high_threshold:g}) must be at least "
                                  f"{_dotted(path + ('threshold',))} ({ad.threshold:g})")
+
+
+def _check_escalation(steps: list[str], path: Path_, ctx: _Context) -> None:
+    """The steps as the warnings module reads them: refused here, at their line, rather than when the
+    console starts (with no line) or never by ``config check``."""
+    from console.engine.actions.model import ActionError
+    from console.engine.actions.warnings import parse_policy
+
+    bad = False
+    for i, step in enumerate(steps):
+        try:
+            parse_policy([step])
+        except ActionError as e:
+            ctx.error(path + (i,), f"{_dotted(path + (i,))}: {e}")
+            bad = True
+    if not bad:
+        try:
+            parse_policy(steps)
+        except ActionError as e:
+            ctx.error(path, f"{_dotted(path)}: {e}")
 
 
 def _check_tiers(act: ActivitySettings, path: Path_, ctx: _Context, given: set[str]) -> None:

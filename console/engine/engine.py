@@ -9,6 +9,7 @@ crash before that checkpoint replays the batch from the old cursor.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import random
 import time
@@ -372,8 +373,10 @@ class Engine:
             status.last_poll_at = self.now()
             self.rate.add(n, time.monotonic())
             health = conn.health()
-            if health.state != status.health.state or health.reason != status.health.reason:
-                status.health = health
+            # Shown in the header: one line, never a token, whatever a connector put in it.
+            reason = scrub(" ".join(health.reason.split()))
+            if health.state != status.health.state or reason != status.health.reason:
+                status.health = dataclasses.replace(health, reason=reason)
             self.maybe_tick()
             await asyncio.sleep(0)  # a connector that answers at once must not starve the UI or the others
 

@@ -14,6 +14,7 @@ import uuid
 from typing import Callable
 
 from connectors.contract import Connector, ConnectorError, RateLimited, Unsupported
+from connectors.secrets import scrub
 from console.engine.actions.ledger import Ledger
 from console.engine.actions.model import Action, ActionKind, ActionState, BulkReport, ReadOnlyError
 from console.engine.actions.ratelimit import RateLimiter
@@ -133,9 +134,10 @@ class ActionPipeline:
                 return
             except Exception as e:  # a connector bug must not lose the record of what happened
                 log.exception("action %s failed", a.id)
-                self.ledger.mark(a, ActionState.FAILED, f"{type(e).__name__}: {e}")
+                why = scrub(f"{type(e).__name__}: {e}")  # a bug's message may quote a URL with a token
+                self.ledger.mark(a, ActionState.FAILED, why)
                 report.failed += 1
-                report.errors.append(f"{a.kind.value} in {a.group}: {type(e).__name__}: {e}")
+                report.errors.append(f"{a.kind.value} in {a.group}: {why}")
                 return
             self.ledger.mark(a, ActionState.DONE, result)
             report.done += 1
