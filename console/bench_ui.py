@@ -6,6 +6,9 @@ fleet of ``--groups`` groups whose pre-generated events are replayed at
 across the screens. For each key we time from posting it to the frame that
 shows its effect: the first frame composed whose UI state (screen, focus,
 cursor row, marks, filter, sort, pause) differs from the state before the key.
+
+The pieces the soak (``bench_soak``) reuses live here too: the paced
+connector, the headless runtime, the frame recorder and the timed key press.
 """
 from __future__ import annotations
 
@@ -28,40 +31,43 @@ from console.engine.store import Store
 from console.runtime import Runtime
 
 SLOT = 0.1  # the replay delivers events ten times a second, like a busy long poll
+KEY_TIMEOUT = 3.0  # seconds a key gets to show its effect before it counts as having none
 # An operator's tour: move, mark, sort, filter, switch screens, drill in and out, pause.
 KEYS = ["down", "down", "space", "up", "s", "s", "S", "slash", "a", "b", "enter", "escape", "escape",
         "2", "down", "space", "down", "space", "escape", "3", "down", "f", "f", "1", "enter", "down", "escape",
         "p", "down", "p", "question_mark", "escape", "end", "home", "4", "6", "1"]
 
 
-class ReplayConnector:
-    """The demo's events at a fixed wall-clock rate; actions go to the demo world underneath."""
+class PacedConnector:
+    """Events at a fixed wall-clock rate, delivered every ``SLOT``; actions go to the demo world underneath.
 
-    def __init__(self, demo, events: list[Event], rate: float) -> None:
-        self.demo, self.events, self.rate = demo, events, rate
+    Subclasses say where the events come from (``_take``)."""
+
+    def __init__(self, demo, rate: float, clock: float) -> None:
+        self.demo, self.rate = demo, rate
         self.name, self.platform = demo.name, demo.platform
         self.capabilities = demo.capabilities
         self.idempotent_send, self.max_mentions = True, demo.max_mentions
-        self.pos = 0
-        self.clock = events[0].at if events else demo.now()
+        self.clock = clock  # the time of the newest event delivered: the engine's "now"
         self._t0: float | None = None
         self.delivered = 0
 
     def now(self) -> float:
         return self.clock
 
+    def _take(self, n: int) -> list[Event]:
+        raise NotImplementedError
+
     async def poll(self, cursor: str | None, timeout: float) -> Batch:
         loop = asyncio.get_running_loop()
         if self._t0 is None:
             self._t0 = loop.time()
         await asyncio.sleep(SLOT)
-        due = min(len(self.events), int((loop.time() - self._t0) * self.rate))
-        batch = self.events[self.pos:due]
-        self.pos = max(self.pos, due)
+        batch = self._take(int((loop.time() - self._t0) * self.rate) - self.delivered)
         if batch:
             self.clock = batch[-1].at
         self.delivered += len(batch)
-        return Batch(batch, json.dumps({"pos": self.pos}))
+        return Batch(batch, json.dumps({"pos": self.delivered}))
 
     def __getattr__(self, name):  # groups, members, send, kick, ban...: the demo world's
         return getattr(self.demo, name)
@@ -71,6 +77,28 @@ class ReplayConnector:
 
     async def close(self) -> None:
         pass
+
+
+class ReplayConnector(PacedConnector):
+    """Pre-generated demo events replayed at a fixed wall-clock rate."""
+
+    def __init__(self, demo, events: list[Event], rate: float) -> None:
+        super().__init__(demo, rate, events[0].at if events else demo.now())
+        self.events = events
+        self.pos = 0
+
+    def _take(self, n: int) -> list[Event]:
+        batch = self.events[self.pos:self.pos + max(0, n)]
+        self.pos += len(batch)
+        return batch
+
+
+def headless_runtime(settings: Settings, connector, data: Path) -> Runtime:
+    """The console's wiring, by hand, around one connector and a scratch data dir."""
+    store = Store(data)
+    engine = Engine(settings, [connector], store, clock=connector.now)
+    moderation = Moderation(settings, store, engine)
+    return Runtime(settings, engine, store, data, data / "none.toml", connector, moderation)
 
 
 def send_key(app, key: str) -> None:
@@ -101,11 +129,59 @@ def ui_state(app) -> tuple:
             getattr(screen, "flagged_only", None))
 
 
-def _pct(values: list[float], q: float) -> float:
+class FrameLog:
+    """Frames the console composes, each with when and the UI state it shows (since the last ``clear``)."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self.frames: list[tuple[float, tuple]] = []
+        display = app._display
+
+        def recording_display(screen, renderable) -> None:
+            # Headless Textual composes every frame but skips encoding it for the terminal; do that
+            # work too (to a string), so the figure includes what a real terminal would cost.
+            display(screen, renderable)
+            if renderable is not None and not app._batch_count:
+                renderable.render_segments(app.console)
+                self.frames.append((time.perf_counter(), ui_state(app)))
+
+        app._display = recording_display
+
+    async def press(self, key: str, timeout: float = KEY_TIMEOUT) -> float | None:
+        """Seconds from posting ``key`` to the first frame showing its effect; None if none within ``timeout``."""
+        before = ui_state(self.app)
+        self.frames.clear()  # only frames after the key count (and a long run must not keep them all)
+        t0 = time.perf_counter()
+        send_key(self.app, key)
+        while time.perf_counter() - t0 < timeout:
+            await asyncio.sleep(0.001)
+            shown = next((t for t, state in self.frames if state != before), None)
+            if shown is not None:
+                return shown - t0
+        return None
+
+
+def pct(values: list[float], q: float) -> float:
     if not values:
         return 0.0
     values = sorted(values)
     return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
+
+
+def ms(seconds: float) -> float:
+    return round(seconds * 1000, 1)
+
+
+def latency_figures(latencies: list[float]) -> dict:
+    """Percentiles of key latencies, in ms (zeros when no key had a visible effect)."""
+    if not latencies:
+        return {"latency_ms_p50": 0.0, "latency_ms_p90": 0.0, "latency_ms_p99": 0.0, "latency_ms_max": 0.0,
+                "under_100ms": 0.0}
+    return {
+        "latency_ms_p50": ms(statistics.median(latencies)), "latency_ms_p90": ms(pct(latencies, 0.9)),
+        "latency_ms_p99": ms(pct(latencies, 0.99)), "latency_ms_max": ms(max(latencies)),
+        "under_100ms": round(sum(1 for v in latencies if v <= 0.1) / len(latencies), 3),
+    }
 
 
 async def _drive(groups: int, rate: float, presses: int, seed: int, warmup: float, size: tuple[int, int]) -> dict:
@@ -121,27 +197,14 @@ async def _drive(groups: int, rate: float, presses: int, seed: int, warmup: floa
     events = demo.bench_events(need)
     replay = ReplayConnector(demo, events, rate)
     with tempfile.TemporaryDirectory() as tmp:
-        store = Store(Path(tmp))
-        engine = Engine(settings, [replay], store, clock=replay.now)
-        moderation = Moderation(settings, store, engine)
-        rt = Runtime(settings, engine, store, Path(tmp), Path(tmp) / "none.toml", replay, moderation)
+        rt = headless_runtime(settings, replay, Path(tmp))
+        engine = rt.engine
         app = GroupWatchApp(rt, refresh_seconds=1.0)
-        frames: list[tuple[float, tuple]] = []  # (when composed, the UI state it shows)
         rng = random.Random(seed)
         latencies: list[float] = []
         per_key: dict[str, list[float]] = {}
         async with app.run_test(size=size) as pilot:
-            display = app._display
-
-            def recording_display(screen, renderable) -> None:
-                # Headless Textual composes every frame but skips encoding it for the terminal; do that
-                # work too (to a string), so the figure includes what a real terminal would cost.
-                display(screen, renderable)
-                if renderable is not None and not app._batch_count:
-                    renderable.render_segments(app.console)
-                    frames.append((time.perf_counter(), ui_state(app)))
-
-            app._display = recording_display
+            frames = FrameLog(app)
             await pilot.pause(warmup)
             ru0, wall0, delivered0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter(), replay.delivered
             refresh: list[float] = []
@@ -149,19 +212,12 @@ async def _drive(groups: int, rate: float, presses: int, seed: int, warmup: floa
             for i in range(presses):
                 key = KEYS[i % len(KEYS)]
                 await asyncio.sleep(rng.uniform(0.05, 0.2))  # an operator's pace; refreshes land in between
-                before = ui_state(app)
-                n0 = len(frames)
-                t0 = time.perf_counter()
-                send_key(app, key)
-                shown = None
-                while shown is None and time.perf_counter() - t0 < 3.0:
-                    await asyncio.sleep(0.001)
-                    shown = next((t for t, state in frames[n0:] if state != before), None)
-                if shown is None:
+                latency = await frames.press(key)
+                if latency is None:
                     missed += 1  # the key had no visible effect (say, down on the last row)
                     continue
-                latencies.append(shown - t0)
-                per_key.setdefault(key, []).append(shown - t0)
+                latencies.append(latency)
+                per_key.setdefault(key, []).append(latency)
                 refresh.append(app.last_refresh_s)
             wall = time.perf_counter() - wall0
             ru1 = resource.getrusage(resource.RUSAGE_SELF)
@@ -169,16 +225,13 @@ async def _drive(groups: int, rate: float, presses: int, seed: int, warmup: floa
             rows = sum(1 for _ in engine.stats.groups)
             rt.engine.stop()
             await app.workers.wait_for_complete()
-        store.close()
+        rt.store.close()
     cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
-    ms = lambda v: round(v * 1000, 1)  # noqa: E731
     return {
         "bench": "ui", "groups": groups, "groups_seen": rows, "rate": rate, "presses": presses,
         "measured": len(latencies), "no_visible_effect": missed,
         "terminal": f"{size[0]}x{size[1]}",
-        "latency_ms_p50": ms(statistics.median(latencies)), "latency_ms_p90": ms(_pct(latencies, 0.9)),
-        "latency_ms_p99": ms(_pct(latencies, 0.99)), "latency_ms_max": ms(max(latencies)),
-        "under_100ms": round(sum(1 for v in latencies if v <= 0.1) / len(latencies), 3),
+        **latency_figures(latencies),
         "events_per_s_delivered": round(delivered / wall), "cpu_percent": round(100 * cpu / wall, 1),
         "refresh_ms_p50": ms(statistics.median(refresh)), "refresh_ms_max": ms(max(refresh)),
         "slowest_keys": sorted(((k, ms(max(v))) for k, v in per_key.items()), key=lambda kv: -kv[1])[:5],

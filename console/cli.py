@@ -68,6 +68,14 @@ def parser() -> argparse.ArgumentParser:
     bu.add_argument("--presses", type=int, default=120, help="key presses measured")
     bu.add_argument("--seed", type=int, default=7)
     bu.add_argument("--format", choices=("json", "text"), default="text")
+    bs = bsub.add_parser("soak", help="engine and console under load for minutes: events lost, alerts, memory, "
+                                      "latency, errors")
+    bs.add_argument("--groups", type=int, default=2000)
+    bs.add_argument("--rate", type=float, default=1000.0, help="events per second fed to the engine")
+    bs.add_argument("--minutes", type=float, default=10.0, help="wall minutes measured, after a short warm-up")
+    bs.add_argument("--presses-per-minute", type=float, default=30.0, help="operator key presses timed")
+    bs.add_argument("--seed", type=int, default=7)
+    bs.add_argument("--format", choices=("json", "text"), default="text")
 
     from console.commands import audit, blacklist, config, schedule
 
@@ -81,12 +89,12 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    from console import logs
     from console.engine.actions.model import ActionError, ReadOnlyError
     from console.engine.config import ConfigError
     from console.engine.store import StoreError
 
-    from console import logs
-
+    logging_before = logs.saved()
     logs.to_stderr()
     try:
         return _dispatch(args)
@@ -95,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    finally:
+        logs.restore(logging_before)
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -105,6 +115,17 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "bench":
         from console import bench
 
+        if args.bench == "soak":
+            from console import bench_soak
+
+            if (args.minutes <= 0 or not 1 <= args.groups <= 2000 or args.rate <= 0
+                    or args.presses_per_minute < 0):
+                print("groupwatch: error: --minutes above 0, --groups 1-2000, --rate above 0, "
+                      "--presses-per-minute not negative", file=sys.stderr)
+                return EXIT_USAGE
+            bench.print_result(bench_soak.soak(args.groups, args.rate, args.minutes, args.seed,
+                                               args.presses_per_minute), args.format)
+            return 0
         if args.bench == "ui":
             from console import bench_ui
 

@@ -49,6 +49,10 @@ LEAVE_PER_DAY = 0.003      # background voluntary exits, share of members per da
 JOIN_PER_DAY = 0.003       # background arrivals, share of a group's original size per day
 REFILL_PER_DAY = 0.5       # extra arrivals per missing member per day, so waves heal slowly
 MESSAGE_INDEX_KEPT = 200_000
+# Ground-truth records are for checking detectors against recent traffic; a world stepped for days
+# (the soak) must not keep one per ad or flood line for ever. Oldest go first.
+LABELS_KEPT = 50_000
+REFUSED_JOINS_KEPT = 10_000
 LURKER, ACTIVE, OCCASIONAL = 0, 1, 2
 WAVE_CHANCE = 0.2          # share of later campaigns that drive members out of one group
 
@@ -143,9 +147,9 @@ class World:
         self.received: list[dict[str, Any]] = []
         self.on_record: Callable[[dict[str, Any]], None] | None = None  # the platform's own log, if kept
         # Ground truth for measuring detectors on the demo: message id -> "ad" | "flood".
-        self.labels: dict[str, str] = {}
+        self.labels: OrderedDict[str, str] = OrderedDict()
         # (group, person, at) of joins refused because the person is banned there.
-        self.refused_joins: list[tuple[str, str, float]] = []
+        self.refused_joins: deque[tuple[str, str, float]] = deque(maxlen=REFUSED_JOINS_KEPT)
         self.operator = Person(OPERATOR_ID, OPERATOR_NAME)
         self._heap: list[tuple[float, int, Handler, tuple[Any, ...]]] = []
         self._seq = 0
@@ -396,6 +400,8 @@ class World:
         g.recent.append(mid)
         if label is not None:
             self.labels[mid] = label
+            if len(self.labels) > LABELS_KEPT:
+                self.labels.popitem(last=False)
 
     def _message_id(self, group_id: str) -> str:
         mid = f"demo:m{self._next_message}"

@@ -87,6 +87,8 @@ class AlertBook:
         self._live: dict[AlertKey, Alert] = {}
         self._by_id: dict[int, Alert] = {}
         self._resolved: list[Alert] = []
+        # Woken every tick: looked up apart, since the open queue of an unattended fleet grows for days.
+        self._snoozed: dict[int, Alert] = {}
         self._keep_resolved = keep_resolved
         self._ids = itertools.count(1)
         self._listeners: list[Listener] = []
@@ -152,6 +154,7 @@ class AlertBook:
     def _resolve(self, alert: Alert, at: float, by: str) -> Change:
         alert.state, alert.at, alert.resolved_by = AlertState.RESOLVED, at, by
         del self._live[alert.key]
+        self._snoozed.pop(alert.id, None)
         self._resolved.append(alert)
         if len(self._resolved) > self._keep_resolved:
             old = self._resolved.pop(0)
@@ -162,12 +165,14 @@ class AlertBook:
     def acknowledge(self, alert_id: int, at: float) -> Alert:
         alert = self._require_live(alert_id)
         alert.state, alert.snoozed_until = AlertState.ACKNOWLEDGED, None
+        self._snoozed.pop(alert.id, None)
         self._emit(alert, Change.STATE)
         return alert
 
     def snooze(self, alert_id: int, until: float) -> Alert:
         alert = self._require_live(alert_id)
         alert.state, alert.snoozed_until = AlertState.SNOOZED, until
+        self._snoozed[alert.id] = alert
         self._emit(alert, Change.STATE)
         return alert
 
@@ -177,10 +182,10 @@ class AlertBook:
         return alert
 
     def wake_snoozed(self, now: float) -> None:
-        for alert in self._live.values():
-            if alert.state is AlertState.SNOOZED and alert.snoozed_until is not None and alert.snoozed_until <= now:
-                alert.state, alert.snoozed_until = AlertState.OPEN, None
-                self._emit(alert, Change.STATE)
+        for alert in [a for a in self._snoozed.values() if a.snoozed_until is not None and a.snoozed_until <= now]:
+            del self._snoozed[alert.id]
+            alert.state, alert.snoozed_until = AlertState.OPEN, None
+            self._emit(alert, Change.STATE)
 
     def _require_live(self, alert_id: int) -> Alert:
         alert = self._by_id.get(alert_id)
@@ -199,6 +204,8 @@ class AlertBook:
             self._by_id[alert.id] = alert
             if alert.is_live:
                 self._live[alert.key] = alert
+                if alert.state is AlertState.SNOOZED:
+                    self._snoozed[alert.id] = alert
             else:
                 self._resolved.append(alert)
         self._ids = itertools.count(top + 1)
