@@ -79,7 +79,7 @@ def test_cli_prints_one_json_line_with_the_figures(tmp_path):
     for key in ("events_generated", "events_processed", "events_equal", "alerts_raised", "rss_mb_start",
                 "rss_mb_middle", "rss_mb_end", "rss_growth_mb_per_hour_second_half", "memory", "latency_ms_p50",
                 "latency_ms_p90", "latency_ms_p99", "latency_ms_max", "logged_problems", "exceptions",
-                "sim_hours", "events_per_s", "cpu_percent"):
+                "sim_hours", "events_per_s", "cpu_percent", "py_blocks_start", "py_blocks_end"):
         assert key in r, key
     assert r["bench"] == "soak" and r["groups"] == 50 and r["events_equal"] is True
 
