@@ -74,6 +74,17 @@ def scrub(text: str) -> str:
     return text
 
 
+def without(text: object, secret: str | None) -> str:
+    """``text`` with ``secret`` (also URL-quoted) and every secret read so far blanked: for a server's
+    words, which may quote the request's credentials back (some implementations and proxies echo the
+    Authorization header), whether or not this secret came through :func:`read_secret`."""
+    text = str(text)
+    if secret:
+        for form in (str(secret), quote(str(secret), safe=""), quote(str(secret), safe="/:")):
+            text = text.replace(form, "***")
+    return scrub(text)
+
+
 def _known(value: str, what: str) -> Secret:
     if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
         raise BadOptions(f"{what}: the secret holds a control character (a pasted line break?)")

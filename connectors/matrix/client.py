@@ -12,7 +12,7 @@ from urllib.parse import quote
 import httpx
 
 from connectors.contract import (AuthFailed, ConnectorError, Health, HealthState, RateLimited, TransientError)
-from connectors.secrets import Secret
+from connectors.secrets import Secret, without
 
 API = "/_matrix/client/v3"
 DEFAULT_RETRY_AFTER = 5.0
@@ -39,7 +39,7 @@ class MatrixHTTP:
 
     def __init__(self, homeserver: str, token: Secret, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.homeserver = homeserver
-        self._token_forms = (str(token), quote(str(token), safe=""))
+        self._token = token
         self._client = httpx.AsyncClient(
             base_url=homeserver, transport=transport, follow_redirects=False,
             headers={"Authorization": f"Bearer {token}", "User-Agent": "groupwatch"},
@@ -76,7 +76,7 @@ class MatrixHTTP:
         errcode = data.get("errcode") if isinstance(data, dict) else None
         # Quoted in messages below, like the error text; anything but a string is no errcode (a list
         # would not even hash for the lookups below).
-        errcode = one_line(self._scrub(errcode), 80) if isinstance(errcode, str) else None
+        errcode = one_line(without(errcode, self._token), 80) if isinstance(errcode, str) else None
         if status == 200:
             if not isinstance(data, dict):
                 raise self.transient(f"matrix {what}: the homeserver's answer is not a JSON object")
@@ -95,16 +95,8 @@ class MatrixHTTP:
             raise self.transient(f"matrix {what}: homeserver error HTTP {status}")
         if status == 404 and missing_ok:
             return None
-        error = one_line(self._scrub(data.get("error", ""))) if isinstance(data, dict) else ""
+        error = one_line(without(data.get("error", ""), self._token)) if isinstance(data, dict) else ""
         raise ConnectorError(f"matrix {what}: {errcode or f'HTTP {status}'}" + (f": {error}" if error else ""))
-
-    def _scrub(self, text: object) -> str:
-        """A server's error text without our token: some homeservers and proxies quote the request's
-        Authorization header back, and this text goes into errors, the ledger and the screen."""
-        text = str(text)
-        for form in self._token_forms:
-            text = text.replace(form, "***")
-        return text
 
     def transient(self, reason: str) -> TransientError:
         self._set_health(HealthState.DEGRADED, reason)

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 
 from connectors.contract import AuthFailed, ConnectorError, RateLimited, TransientError, Unsupported
-from connectors.secrets import Secret
+from connectors.secrets import Secret, without
 
 # go-cqhttp and NapCat's WebSocket answer an unknown action with retcode 1404, Lagrange with 404,
 # NapCat's HTTP server with retcode 200 and "不支持的Api ..."; the standard's HTTP server with HTTP 404.
@@ -30,16 +29,6 @@ class ActionFailed(ConnectorError):
     def __init__(self, message: str, retcode: int | None) -> None:
         super().__init__(message)
         self.retcode = retcode
-
-
-def without_token(text: object, token: str | None) -> str:
-    """``text`` with the access token (also URL-quoted) blanked: implementations and proxies have been
-    known to quote a request's Authorization header back in their refusals."""
-    text = str(text)
-    if token:
-        for form in (str(token), quote(str(token), safe="")):
-            text = text.replace(form, "***")
-    return text
 
 
 def one_line(text: object, limit: int = MAX_REASON) -> str:
@@ -89,7 +78,7 @@ class HttpApi:
         status, retcode = body.get("status"), body.get("retcode")
         if status in ("ok", "async") and retcode in (0, 1, None):
             return body.get("data")
-        reason = next((one_line(without_token(body[k], self._token)) for k in ("wording", "message", "msg")
+        reason = next((one_line(without(body[k], self._token)) for k in ("wording", "message", "msg")
                        if isinstance(body.get(k), str) and body[k].strip()), "")
         # Only an integer is a retcode: a list would not hash below, and any other value is quoted cut short.
         code = retcode if isinstance(retcode, int) and not isinstance(retcode, bool) else None

@@ -19,9 +19,9 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
 from connectors.contract import AuthFailed, TransientError
-from connectors.secrets import Secret
+from connectors.secrets import Secret, without
 
-from .api import one_line, without_token
+from .api import one_line
 from .mapping import seconds
 
 log = logging.getLogger("groupwatch.onebot")
@@ -221,7 +221,7 @@ def _close_reason(e: ConnectionClosed, token: Secret | None) -> str:
     if rcvd is None:
         return "no close frame"
     # The implementation writes the reason; one that closes on a bad token may quote it.
-    return f"code {rcvd.code}" + (f": {one_line(without_token(rcvd.reason, token), 60)}" if rcvd.reason else "")
+    return f"code {rcvd.code}" + (f": {one_line(without(rcvd.reason, token), 60)}" if rcvd.reason else "")
 
 
 def _reason(e: BaseException) -> str:
