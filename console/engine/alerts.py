@@ -39,6 +39,13 @@ class Alert:
     snoozed_until: float | None = None
     hits: int = 1
     resolved_by: str | None = None  # "auto" when the condition cleared, else an operator
+    # Shared triage between moderators: who is on it, and who already acted on it (and how), so a
+    # second moderator is told instead of acting twice.
+    claimed_by: str | None = None
+    claimed_at: float | None = None
+    handled_by: str | None = None
+    handled_at: float | None = None
+    handled_how: str | None = None
 
     @property
     def key(self) -> AlertKey:
@@ -58,7 +65,9 @@ class Alert:
                 "member": self.member, "reasons": list(self.reasons), "first_at": self.first_at, "at": self.at,
                 "excerpt": self.excerpt, "message_id": self.message_id, "score": self.score,
                 "numbers": self.numbers, "state": self.state.value, "snoozed_until": self.snoozed_until,
-                "hits": self.hits, "resolved_by": self.resolved_by}
+                "hits": self.hits, "resolved_by": self.resolved_by, "claimed_by": self.claimed_by,
+                "claimed_at": self.claimed_at, "handled_by": self.handled_by, "handled_at": self.handled_at,
+                "handled_how": self.handled_how}
 
     @classmethod
     def from_doc(cls, d: dict) -> "Alert":
@@ -179,6 +188,28 @@ class AlertBook:
     def resolve(self, alert_id: int, at: float, by: str) -> Alert:
         alert = self._require_live(alert_id)
         self._resolve(alert, at, by)
+        return alert
+
+    def unacknowledge(self, alert_id: int) -> Alert:
+        alert = self._require_live(alert_id)
+        alert.state, alert.snoozed_until = AlertState.OPEN, None
+        self._snoozed.pop(alert.id, None)
+        self._emit(alert, Change.STATE)
+        return alert
+
+    def claim(self, alert_id: int, by: str, at: float) -> Alert:
+        alert = self._require_live(alert_id)
+        alert.claimed_by, alert.claimed_at = by, at
+        self._emit(alert, Change.STATE)
+        return alert
+
+    def handled(self, alert_id: int, by: str, at: float, how: str) -> Alert | None:
+        """Record that an operator acted on the alert (warned, blacklisted, ...)."""
+        alert = self._by_id.get(alert_id)
+        if alert is None:
+            return None
+        alert.handled_by, alert.handled_at, alert.handled_how = by, at, how
+        self._emit(alert, Change.STATE)
         return alert
 
     def wake_snoozed(self, now: float) -> None:

@@ -55,6 +55,8 @@ from console.engine.settings import (
     DemoSettings,
     EngineSettings,
     FloodSettings,
+    OperatorSettings,
+    ROLES,
     Settings,
     SilentGroupSettings,
     SilentMemberSettings,
@@ -622,6 +624,8 @@ def _check_values(obj: Any, path: Path_, ctx: _Context, given: set[str], raw: di
         _check_ad(obj, path, ctx, given)
     elif cls is ActivitySettings:
         _check_tiers(obj, path, ctx, given)
+    elif cls is OperatorSettings:
+        _check_roles(obj, path, ctx, given)
     elif cls is ActionSettings and "escalation" in given:
         _check_escalation(obj.escalation, path + ("escalation",), ctx)
     elif cls is EngineSettings and {"backoff_start", "backoff_max"} & given \
@@ -629,6 +633,17 @@ def _check_values(obj: Any, path: Path_, ctx: _Context, given: set[str], raw: di
         key = "backoff_max" if "backoff_max" in given else "backoff_start"
         ctx.error(path + (key,), f"{_dotted(path + ('backoff_max',))} ({obj.backoff_max:g}) must be at least "
                                  f"{_dotted(path + ('backoff_start',))} ({obj.backoff_start:g})")
+
+
+def _check_roles(ops: OperatorSettings, path: Path_, ctx: _Context, given: set[str]) -> None:
+    if "default" in given and ops.default not in ROLES:
+        ctx.error(path + ("default",), f"{_dotted(path + ('default',))} must be one of {', '.join(ROLES)}, "
+                                       f"got {ops.default!r}"[:300])
+    for table in ("users", "groups"):
+        for name, role in getattr(ops, table).items():
+            p = path + (table, name)
+            if role not in ROLES:
+                ctx.error(p, f"{_dotted(p)} must be one of {', '.join(ROLES)}, got {visible(repr(role), 40)}")
 
 
 def _check_number(value: float, written: Any, limit: Any, path: Path_, ctx: _Context) -> None:

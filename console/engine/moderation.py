@@ -19,7 +19,7 @@ from console.engine.actions.blacklist import Blacklist, BlacklistEntry
 from console.engine.actions.ledger import DB as LEDGER_DB
 from console.engine.actions.ledger import Ledger, os_user
 from console.engine.actions.mentions import DEFAULT_BATCH, Mentions
-from console.engine.actions.model import Action, ActionError, ActionKind, ActionState, BulkReport, ReadOnlyError
+from console.engine.actions.model import ACTING_AS, Action, ActionError, ActionKind, ActionState, BulkReport, ReadOnlyError
 from console.engine.actions.pipeline import ActionPipeline
 from console.engine.actions.schedules import Schedules
 from console.engine.actions.warnings import Warnings
@@ -46,11 +46,11 @@ class Moderation:
                  actor: str | None = None) -> None:
         s = settings.actions
         self.settings, self.store, self.engine = settings, store, engine
-        self.actor = actor or settings.operator or os_user()
+        self.default_actor = actor or settings.operator or os_user()
         with store.decoding(LEDGER_DB):
             self.ledger = Ledger(store, clock=engine.now)  # one timeline with the events (simulated in the demo)
         ro = s.read_only if read_only is None else read_only
-        self.pipeline = ActionPipeline(self.ledger, engine.connector_for, read_only=ro, actor=self.actor)
+        self.pipeline = ActionPipeline(self.ledger, engine.connector_for, read_only=ro, actor=self.default_actor)
         # due() runs once per engine tick or poll; a fire must not look "missed" between two of them.
         span = settings.demo.speed if settings.is_demo else 0.0
         with store.decoding(DB):
@@ -88,6 +88,11 @@ class Moderation:
             getattr(store, "warnings", []).append(problem)
         if self._auto_ad:
             engine.alerts.subscribe(self._auto_act_on_ad)
+
+    @property
+    def actor(self) -> str:
+        """Who the running command is for (set by the service per command), else this engine's operator."""
+        return ACTING_AS.get() or self.default_actor
 
     @property
     def read_only(self) -> bool:

@@ -201,6 +201,21 @@ class ConnectorSettings:
     """Line of the table (key "") and of each of its keys in ``source``."""
 
 
+ROLES = ("viewer", "moderator", "admin")
+
+
+@dataclass(slots=True)
+class OperatorSettings:
+    """Who may do what through the service. Identity is the OS user of the peer on the service's
+    socket (no passwords): a Unix group that may open the socket is the moderation team."""
+    default: str = "moderator"
+    """Role of any other user who can open the socket: viewer, moderator or admin."""
+    users: dict[str, str] = field(default_factory=dict)
+    """OS user name -> role."""
+    groups: dict[str, str] = field(default_factory=dict)
+    """Unix group name -> role (a user in several gets the highest)."""
+
+
 @dataclass(slots=True)
 class Settings:
     operator: str = ""
@@ -214,6 +229,7 @@ class Settings:
     actions: ActionSettings = field(default_factory=ActionSettings)
     engine: EngineSettings = field(default_factory=EngineSettings)
     demo: DemoSettings = field(default_factory=DemoSettings)
+    operators: OperatorSettings = field(default_factory=OperatorSettings)
     connectors: list[ConnectorSettings] = field(default_factory=list)
 
     @property

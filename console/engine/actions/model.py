@@ -2,7 +2,13 @@
 from __future__ import annotations
 
 import enum
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
+
+ACTING_AS: ContextVar[str | None] = ContextVar("acting_as", default=None)
+"""The operator a command runs for. The service sets it per command (each connection's requests run
+in their own task, so two moderators' commands never see each other's name); unset, the engine's
+own operator name applies."""
 
 
 class ActionKind(enum.StrEnum):

@@ -16,7 +16,7 @@ from typing import Callable
 from connectors.contract import Connector, ConnectorError, RateLimited, Unsupported
 from connectors.secrets import scrub
 from console.engine.actions.ledger import Ledger
-from console.engine.actions.model import Action, ActionKind, ActionState, BulkReport, ReadOnlyError
+from console.engine.actions.model import ACTING_AS, Action, ActionKind, ActionState, BulkReport, ReadOnlyError
 from console.engine.actions.ratelimit import RateLimiter
 
 log = logging.getLogger("groupwatch.actions")
@@ -35,9 +35,13 @@ class ActionPipeline:
         self.route = route
         self.read_only = read_only
         self.limiter = limiter or RateLimiter()
-        self.actor = actor
+        self.default_actor = actor
         self._lock = asyncio.Lock()
         self._resent: set[int] = set()  # ids retried by recover() after being cut off mid-send
+
+    @property
+    def actor(self) -> str:
+        return ACTING_AS.get() or self.default_actor
 
     async def run(self, actions: list[Action], progress: Progress | None = None) -> BulkReport:
         """Record, then carry out ``actions``; never raises for a platform's refusal, reports it."""

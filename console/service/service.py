@@ -1,0 +1,274 @@
+"""The service: the one door into a running engine.
+
+Consoles (in this process or attached over the socket) and subcommands ask it
+for views and give it commands; it decides who may do what (:meth:`execute`
+is the only place a role or read-only is checked), runs each command as that
+operator, and tells every listener what changed.
+"""
+from __future__ import annotations
+
+import asyncio
+import grp
+import itertools
+import logging
+import os
+import pwd
+import time
+from typing import Any, Callable
+
+from console.engine.actions.model import ACTING_AS, ActionError, ReadOnlyError
+from console.engine.alerts import Alert, Change
+from console.engine.store import StoreError
+from console.engine.text import visible
+from console.service import handlers
+from console.service.api import (COMMANDS, QUERIES, Actor, Command, HeaderView, NoticeView, OperatorView, Refused,
+                                 Report, Role, ServiceError)
+from console.service.roles import allowed, role_for
+from console.service.views import Views
+
+log = logging.getLogger("groupwatch.service")
+Listener = Callable[[str, Any], None]
+PULSE = 0.5  # seconds between "changed" pushes while events flow
+
+
+def os_identity() -> tuple[str, list[str]]:
+    """This process's OS user and Unix group names (the in-process console's identity)."""
+    uid = os.getuid()
+    try:
+        user = pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid:{uid}", []
+    return user, group_names(user, os.getgid())
+
+
+def group_names(user: str, gid: int) -> list[str]:
+    names = []
+    try:
+        gids = os.getgrouplist(user, gid)
+    except OSError:
+        gids = [gid]
+    for g in gids:
+        try:
+            names.append(grp.getgrgid(g).gr_name)
+        except KeyError:
+            continue
+    return names
+
+
+class Service:
+    def __init__(self, rt, *, owner: str | None = None) -> None:
+        self.rt = rt
+        self.engine = rt.engine
+        self.moderation = rt.moderation
+        self.views = Views(rt)
+        self.owner = owner or os_identity()[0]
+        self.version = 1
+        self._listeners: list[Listener] = []
+        self._sessions: dict[str, OperatorView] = {}
+        self._session_ids = itertools.count(1)
+        self._seen_events = -1
+        self._pulse_task: asyncio.Task | None = None
+        self.recent_acts: dict[tuple, tuple[str, float]] = {}  # (verb, target) -> (who, engine time)
+        self.clock_speed = rt.settings.demo.speed if rt.is_demo else 1.0  # engine seconds per wall second
+        self.moderation.listeners.append(lambda n: self._publish("notice", NoticeView(n.at, n.text)))
+        self.engine.alerts.subscribe(self._on_alert)
+
+    # --- sessions ---
+
+    def open_session(self, user: str, groups: list[str], *, read_only: bool = False, session: str = "") -> Actor:
+        role = role_for(user, groups, self.rt.settings.operators, self.owner)
+        label = f"{visible(session or 'console', 30)} {next(self._session_ids)}"
+        actor = Actor(user=user, role=role, session=label, read_only=read_only)
+        self._sessions[label] = OperatorView(user, actor.effective_role.value, label, time.time())
+        log.info("%s attached as %s (%s)", visible(user, 40), actor.effective_role.value, label)
+        self.changed()
+        return actor
+
+    def close_session(self, actor: Actor) -> None:
+        if self._sessions.pop(actor.session, None) is not None:
+            log.info("%s detached (%s)", visible(actor.user, 40), actor.session)
+            self.changed()
+
+    # --- pushes ---
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+        return unsubscribe
+
+    def _publish(self, kind: str, payload: Any) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(kind, payload)
+            except Exception:  # one broken listener must not stop the engine or the others
+                log.exception("a listener failed on %s", kind)
+
+    def changed(self) -> None:
+        self.version += 1
+        self._publish("changed", self.version)
+
+    def _on_alert(self, alert: Alert, change: Change) -> None:
+        if change is Change.STATE:
+            self.changed()  # triage by someone: every console should see it at its next refresh, at once
+
+    def notice(self, text: str, severity: str = "information", actor: str = "") -> None:
+        self._publish("notice", NoticeView(self.engine.now(), text, severity, actor))
+
+    async def pulse(self) -> None:
+        """While events flow, tell listeners so attached consoles and watchers refresh."""
+        while True:
+            await asyncio.sleep(PULSE)
+            if self.engine.events_total != self._seen_events:
+                self._seen_events = self.engine.events_total
+                self.changed()
+
+    def start(self) -> None:
+        if self._pulse_task is None:
+            self._pulse_task = asyncio.get_running_loop().create_task(self.pulse())
+
+    async def stop(self) -> None:
+        if self._pulse_task is not None:
+            self._pulse_task.cancel()
+            try:
+                await self._pulse_task
+            except asyncio.CancelledError:
+                pass
+            self._pulse_task = None
+
+    # --- queries ---
+
+    def header(self, actor: Actor | None = None) -> HeaderView:
+        high, medium, low = self.views.counts()
+        you = self._sessions.get(actor.session) if actor is not None else None
+        return HeaderView(version=self.version, demo=self.rt.is_demo, read_only=self.moderation.read_only,
+                          now=self.engine.now(), connectors=self.views.connectors(),
+                          events_per_s=self.engine.rate.per_second(time.monotonic()), alerts_high=high,
+                          alerts_medium=medium, alerts_low=low, save_error=self.engine.save_error,
+                          operators=sorted(self._sessions.values(), key=lambda o: (o.user, o.session)), you=you)
+
+    async def query(self, actor: Actor, name: str, params: dict | None = None) -> Any:
+        return self.query_now(actor, name, params)
+
+    def query_now(self, actor: Actor, name: str, params: dict | None = None) -> Any:
+        """The same as :meth:`query`, for callers on the engine's loop that cannot await (a refresh)."""
+        params = dict(params or {})
+        if name not in QUERIES:
+            raise ServiceError(f"unknown view {name!r}")
+        v = self.views
+        try:
+            if name == "header":
+                return self.header(actor)
+            if name == "groups":
+                return v.groups()
+            if name == "report":
+                return v.report()
+            if name == "alerts":
+                return v.alerts(_opt_int(params, "limit"))
+            if name == "alert":
+                return v.alert(_int(params, "id"))
+            if name == "alert_changes":
+                return v.alert_changes(_int(params, "since"))
+            if name == "feed":
+                return v.feed_page(bool(params.get("flagged", False)), _opt_str(params, "group"),
+                                   _opt_int(params, "limit") or 400)
+            if name == "group":
+                return v.group(_str(params, "id"))
+            if name == "quiet":
+                groups = params.get("groups")
+                if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
+                    raise ServiceError("quiet needs groups: a list of group ids")
+                return v.quiet(groups)
+            if name == "blacklist":
+                return v.blacklist()
+            if name == "blacklist_preview":
+                return v.blacklist_preview(_str(params, "pattern"))
+            if name == "blacklist_export":
+                return self.moderation.blacklist.export(_str(params, "format"))
+            if name == "schedules":
+                return v.schedules()
+            if name == "schedule_dry_run":
+                return v.schedule_dry_run(_str(params, "id"))
+            if name == "audit":
+                since = params.get("since")
+                if since is not None and (isinstance(since, bool) or not isinstance(since, (int, float))):
+                    raise ServiceError("audit since must be a time in seconds")
+                return v.audit(since, _opt_int(params, "limit"))
+            if name == "connectors":
+                return v.connectors()
+        except ActionError as e:
+            raise ServiceError(str(e)) from None
+        raise ServiceError(f"unknown view {name!r}")  # listed but not answered: a bug, said plainly
+
+    # --- commands ---
+
+    def authorize(self, actor: Actor, cmd: Command) -> None:
+        """The one place a change is allowed or refused."""
+        spec = COMMANDS.get(cmd.name)
+        if spec is None:
+            raise Refused(f"unknown command {visible(str(cmd.name), 40)!r}")
+        if self.moderation.read_only:
+            raise Refused(f"read-only mode: {spec.what} refused (this service watches only)")
+        if actor.read_only:
+            raise Refused(f"read-only mode: {spec.what} refused")
+        if not allowed(actor.role, spec.role):
+            raise Refused(f"{spec.what} refused: {visible(actor.user, 40)} is a {actor.role.value}; "
+                          f"it needs {spec.role.value}")
+
+    async def execute(self, actor: Actor, cmd: Command) -> Report:
+        try:
+            self.authorize(actor, cmd)
+        except Refused as e:
+            return Report(cmd.name if isinstance(cmd.name, str) else "?", refused=True, message=str(e))
+        if not isinstance(cmd.targets, list) or not isinstance(cmd.params, dict):
+            return Report(cmd.name, refused=True, message=f"{cmd.name}: targets must be a list and params a table")
+        token = ACTING_AS.set(actor.user)
+        try:
+            report = await handlers.run(self, actor, cmd)
+        except (ActionError, ReadOnlyError, ServiceError, ValueError, KeyError) as e:
+            report = Report(cmd.name, refused=True, message=f"{COMMANDS[cmd.name].what}: {_one_line(e)}")
+        except StoreError as e:
+            # Recorded before sent: an action that cannot be written is not sent at all.
+            report = Report(cmd.name, refused=True,
+                            message=f"{COMMANDS[cmd.name].what}: could not save the action record: {_one_line(e)}")
+        except Exception as e:  # a bug must cost one command, not the service
+            log.exception("command %s failed", cmd.name)
+            report = Report(cmd.name, failed=1, total=1,
+                            message=f"{COMMANDS[cmd.name].what}: failed: {type(e).__name__}: {_one_line(e)}")
+        finally:
+            ACTING_AS.reset(token)
+        if not report.refused:
+            self.changed()
+            if report.total or report.message:
+                self.notice(f"{actor.user}: {COMMANDS[cmd.name].what}: {report.summary()}",
+                            "error" if report.failed else "information", actor.session)
+        return report
+
+
+def _one_line(e: BaseException) -> str:
+    text = str(e).strip("'\"") if isinstance(e, KeyError) else str(e)
+    return visible(" ".join(text.split()), 300)
+
+
+def _int(params: dict, key: str) -> int:
+    v = params.get(key)
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise ServiceError(f"{key} must be an integer")
+    return v
+
+
+def _opt_int(params: dict, key: str) -> int | None:
+    return None if params.get(key) is None else _int(params, key)
+
+
+def _str(params: dict, key: str) -> str:
+    v = params.get(key)
+    if not isinstance(v, str):
+        raise ServiceError(f"{key} must be a string")
+    return v
+
+
+def _opt_str(params: dict, key: str) -> str | None:
+    return None if params.get(key) is None else _str(params, key)

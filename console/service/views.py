@@ -1,0 +1,254 @@
+"""The views: engine state turned into the plain rows consoles and subcommands show.
+
+Built on the service side, so a console attached over the socket receives what it shows and
+never reads the engine; rows of unchanged things are reused (keyed by what makes them differ)
+so a refresh at a thousand groups costs what changed, not the whole fleet.
+"""
+from __future__ import annotations
+
+import time
+from collections import deque
+from typing import TYPE_CHECKING
+
+from console.engine.activity import TIERS, GroupSummary, summarize
+from console.engine.alerts import Alert, Change
+from console.engine.detectors.base import Severity
+from console.engine.feed import Feed, FeedItem
+from console.engine.stats import DAY
+from console.service.api import (AlertChange, AlertChanges, AlertsPage, AlertView, AuditRow, BlacklistRow,
+                                 ConnectorView, DryRunPost, FeedItemView, FeedPage, GroupDetail, GroupRow, MemberRow,
+                                 PreviewHit, RecentMessage, ScheduleRef, ScheduleRow, ServiceError)
+
+if TYPE_CHECKING:
+    from console.runtime import Runtime
+
+FEED_MAX = 2000
+AUDIT_MAX = 100_000
+CHANGES_KEPT = 20_000  # alert changes a headless watcher may catch up on
+PRESENT_TTL = 10.0     # wall seconds a blacklist entry's present-member count is reused
+
+
+def queue_order(alerts: list[Alert]) -> list[Alert]:
+    """Most severe and newest first; alerts about one member stay together, led by their worst."""
+    clusters: dict[object, list[Alert]] = {}
+    for a in alerts:
+        key = (a.member,) if a.member is not None else a.id
+        clusters.setdefault(key, []).append(a)
+    for c in clusters.values():
+        c.sort(key=lambda a: (-a.severity, -a.at, a.id))
+    ordered = sorted(clusters.values(), key=lambda c: (-c[0].severity, -max(a.at for a in c), c[0].id))
+    return [a for c in ordered for a in c]
+
+
+def group_row(s: GroupSummary) -> GroupRow:
+    return GroupRow(id=s.id, name=s.name, platform=s.platform, members=s.members, messages_1h=s.messages_1h,
+                    messages_24h=s.messages_24h, active_ratio=s.active_ratio, tier=s.tier,
+                    last_message_at=s.last_message_at, joins=s.joins, leaves=s.leaves, exit_rate=s.exit_rate,
+                    open_alerts=s.open_alerts, sparkline=list(s.sparkline), tags=list(s.tags),
+                    leaves_24h=s.leaves_24h)
+
+
+class Views:
+    """Every query's answer, from one runtime. Not thread-safe: called on the engine's loop."""
+
+    def __init__(self, rt: "Runtime") -> None:
+        self.rt = rt
+        self.engine = rt.engine
+        self.feed = Feed(FEED_MAX)
+        self.engine.observers.append(self.feed)
+        self.engine.alerts.subscribe(self.feed.on_alert)
+        self.engine.alerts.subscribe(self._on_alert)
+        self._groups: dict[str, tuple[GroupSummary, GroupRow]] = {}
+        self._alerts: dict[int, tuple[tuple, AlertView]] = {}
+        self._present: dict[str, tuple[float, int]] = {}
+        self._changes: deque[tuple[int, str, Alert]] = deque(maxlen=CHANGES_KEPT)
+        self._change_seq = 0
+
+    # --- alerts ---
+
+    def _on_alert(self, alert: Alert, change: Change) -> None:
+        self._change_seq += 1
+        self._changes.append((self._change_seq, change.value, alert))
+
+    def alert_view(self, a: Alert) -> AlertView:
+        key = (a.at, a.state, a.hits, a.severity, a.reasons, a.claimed_by, a.handled_by, a.snoozed_until,
+               a.excerpt)
+        hit = self._alerts.get(a.id)
+        if hit is not None and hit[0] == key:
+            return hit[1]
+        e = self.engine
+        v = AlertView(id=a.id, kind=a.kind, severity=a.severity.label, group=a.group, group_name=e.group_name(a.group),
+                      member=a.member, member_name=e.member_name(a.group, a.member) if a.member else None,
+                      reasons=list(a.reasons), excerpt=a.excerpt, message_id=a.message_id, score=a.score,
+                      state=a.state.value, first_at=a.first_at, at=a.at, hits=a.hits, snoozed_until=a.snoozed_until,
+                      claimed_by=a.claimed_by, claimed_at=a.claimed_at, handled_by=a.handled_by,
+                      handled_at=a.handled_at, handled_how=a.handled_how, numbers=dict(a.numbers))
+        if a.is_live:
+            self._alerts[a.id] = (key, v)
+        return v
+
+    def alerts(self, limit: int | None = None) -> AlertsPage:
+        live = self.engine.alerts.live()
+        ordered = queue_order(live)
+        if limit is not None:
+            ordered = ordered[:max(0, limit)]
+        views = [self.alert_view(a) for a in ordered]
+        if len(self._alerts) > 2 * len(live) + 1000:  # forget the rows of resolved alerts now and then
+            keep = {a.id for a in live}
+            self._alerts = {k: v for k, v in self._alerts.items() if k in keep}
+        return AlertsPage(views, len(live))
+
+    def alert(self, alert_id: int) -> AlertView | None:
+        a = self.engine.alerts.get(alert_id)
+        return self.alert_view(a) if a is not None else None
+
+    def alert_changes(self, since: int) -> AlertChanges:
+        oldest = self._changes[0][0] if self._changes else self._change_seq + 1
+        out = [AlertChange(seq, change, self.alert_view(a)) for seq, change, a in self._changes if seq > since]
+        return AlertChanges(out, self._change_seq, missed=since + 1 < oldest and since < self._change_seq)
+
+    def counts(self) -> tuple[int, int, int]:
+        high = medium = low = 0
+        for a in self.engine.alerts.live():
+            if a.severity is Severity.HIGH:
+                high += 1
+            elif a.severity is Severity.MEDIUM:
+                medium += 1
+            else:
+                low += 1
+        return high, medium, low
+
+    # --- groups ---
+
+    def groups(self) -> list[GroupRow]:
+        out = []
+        cache = self._groups
+        for s in self.engine.summaries():
+            hit = cache.get(s.id)
+            if hit is None or hit[0] is not s:  # the engine keeps an unchanged group's summary object
+                hit = cache[s.id] = (s, group_row(s))
+            out.append(hit[1])
+        return out
+
+    def report(self) -> list[GroupRow]:
+        return sorted(self.groups(), key=lambda r: (-r.open_alerts, -TIERS.index(r.tier), r.active_ratio or 0.0, r.id))
+
+    def group(self, group_id: str) -> GroupDetail:
+        rt, e = self.rt, self.engine
+        g = e.stats.groups.get(group_id)
+        if g is None:
+            raise ServiceError(f"unknown group {group_id}")
+        mod = rt.moderation
+        now = e.now()
+        try:
+            quiet = {m.id for m in mod.quiet_members(group_id)}
+        except Exception:  # a group the mention policy cannot judge is shown without quiet marks
+            quiet = set()
+        since = now - 30 * DAY
+        members = [MemberRow(id=m.id, name=m.name, last_message_at=m.last_message_at,
+                             messages_30d=m.messages_since(since), warnings=mod.warnings.count(m.id, now),
+                             joined_at=m.joined_at, quiet=m.id in quiet,
+                             blacklisted=mod.blacklist.match(m.id, now) is not None)
+                   for m in g.members.values() if m.present]
+        open_alerts = sum(1 for a in e.alerts.live() if a.group == g.id)
+        summary = group_row(summarize(g, now, rt.settings.detectors.activity, open_alerts))
+        schedules = mod.schedules
+        every = schedules.list()
+        summaries = e.summaries() if every else []
+        refs = [ScheduleRef(sc.id, sc.when, sc.paused) for sc in every
+                if any(x.id == g.id for x in schedules.targets(sc, summaries))]
+        recent = [RecentMessage(m.at, m.sender_name, m.text) for m in list(g.recent)[-20:][::-1]]
+        return GroupDetail(summary=summary, member_list_complete=g.member_list_complete,
+                           observed_since=g.observed_since,
+                           messages_48h=g.hourly_series(g.hourly_messages, now, 48),
+                           leaves_48h=g.hourly_series(g.hourly_leaves, now, 48), members=members, recent=recent,
+                           schedules=refs)
+
+    def quiet(self, groups: list[str]) -> dict[str, int]:
+        out = {}
+        for g in groups:
+            try:
+                out[g] = len(self.rt.moderation.quiet_members(g))
+            except Exception:
+                out[g] = 0
+        return out
+
+    # --- feed ---
+
+    def feed_item(self, i: FeedItem) -> FeedItemView:
+        m = i.message
+        return FeedItemView(seq=i.seq, at=m.at, group=m.group, group_name=self.engine.group_name(m.group),
+                            sender=m.sender, sender_name=m.sender_name, message_id=m.id, text=m.text,
+                            kinds=list(i.kinds), reasons=list(i.reasons), alert=i.alert)
+
+    def feed_page(self, flagged: bool = False, group: str | None = None, limit: int = 400) -> FeedPage:
+        limit = max(0, min(limit, FEED_MAX))
+        out = []
+        for i in reversed(self.feed.items):
+            if (flagged and not i.kinds) or (group is not None and i.message.group != group):
+                continue
+            out.append(self.feed_item(i))
+            if len(out) >= limit:
+                break
+        last = self.feed.items[-1].seq if self.feed.items else 0
+        return FeedPage(out, last)
+
+    # --- blacklist, schedules, audit ---
+
+    def blacklist(self) -> list[BlacklistRow]:
+        bl = self.rt.moderation.blacklist
+        return [BlacklistRow(e.pattern, e.reason, e.added_by, e.added_at, e.expires_at, self._count(e.pattern),
+                             dict(e.evidence)) for e in bl.entries()]
+
+    def _count(self, pattern: str) -> int:
+        """Present members an entry matches: a scan of every group, so counted at most every 10 s."""
+        wall = time.monotonic()
+        hit = self._present.get(pattern)
+        if hit is None or wall - hit[0] > PRESENT_TTL:
+            hit = (wall, len(self.rt.moderation.blacklist.preview(pattern, self.engine.stats)))
+            self._present[pattern] = hit
+        return hit[1]
+
+    def blacklist_preview(self, pattern: str) -> list[PreviewHit]:
+        return [PreviewHit(g, m, name) for g, m, name in
+                self.rt.moderation.blacklist.preview(pattern, self.engine.stats)]
+
+    def schedules(self) -> list[ScheduleRow]:
+        from console.engine.actions.schedules import fmt_time
+
+        sch = self.rt.moderation.schedules
+        now = self.engine.now()
+        out = []
+        for s in sch.list():
+            nxt = sch.next_run(s, now)
+            out.append(ScheduleRow(id=s.id, paused=s.paused, when=s.when, cron=s.cron, times=list(s.times), tz=s.tz,
+                                   target=s.target, template=s.template, missed=s.missed, next_run=nxt,
+                                   next_run_text=fmt_time(nxt, s.tz) if nxt else "", created_by=s.created_by))
+        return out
+
+    def schedule_dry_run(self, schedule_id: str) -> list[DryRunPost]:
+        from console.engine.actions.model import ActionError
+
+        sch = self.rt.moderation.schedules
+        try:
+            s = sch.get(schedule_id)
+        except (ActionError, KeyError) as err:
+            raise ServiceError(str(err).strip("'\"")) from None
+        return [DryRunPost(g, self.engine.group_name(g), body) for g, body in sch.dry_run(s, self.engine.summaries())]
+
+    def audit(self, since: float | None = None, limit: int | None = None) -> list[AuditRow]:
+        e = self.engine
+        entries = self.rt.moderation.ledger.audit_entries(since)
+        entries.sort(key=lambda x: (x.at, x.id), reverse=True)
+        if limit is not None:
+            entries = entries[:max(0, min(limit, AUDIT_MAX))]
+        return [AuditRow(id=x.id, at=x.at, actor=x.actor, action=x.action, result=x.result, group=x.group,
+                         group_name=e.group_name(x.group) if x.group else None, member=x.member,
+                         member_name=e.member_name(x.group, x.member) if x.member else None, params=dict(x.params),
+                         origin=x.origin) for x in entries]
+
+    def connectors(self) -> list[ConnectorView]:
+        from connectors.secrets import scrub
+
+        return [ConnectorView(name, st.health.state.value, scrub(st.health.reason or ""))
+                for name, st in self.engine.status.items()]
