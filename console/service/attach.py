@@ -61,6 +61,8 @@ def service_options(args) -> dict:
 async def find(path: Path) -> bool:
     from console.service.remote import find_service
 
+    if not Path(path).parent.is_dir():
+        return False  # the data dir is not made yet (a first run): nothing can be serving it
     sock, fd = short_path(path)
     try:
         return await find_service(Path(sock))
