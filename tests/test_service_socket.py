@@ -16,6 +16,7 @@ import pwd
 import shutil
 import socket
 import stat
+import sys
 import tempfile
 import threading
 from pathlib import Path
@@ -756,3 +757,86 @@ async def test_a_socket_too_deep_for_sockaddr_un_is_named_by_its_real_path(fake,
         assert str(e.value) == f"no groupwatch service at {deep / 'gw.sock'}"
     finally:
         os.close(fd)
+
+
+SERVICE_PROCESS = """
+import asyncio, sys
+from pathlib import Path
+from console.service.api import Actor, Role
+from console.service.server import serve
+
+class Tiny:
+    version = int(sys.argv[2])
+    def open_session(self, user, groups, *, read_only, session): return Actor(user, Role.VIEWER, session, read_only)
+    def close_session(self, actor): pass
+    async def query(self, actor, name, params): return {"pid": __import__("os").getpid()}
+    async def execute(self, actor, cmd): raise NotImplementedError
+    def subscribe(self, listener): return lambda: None
+
+async def main():
+    await serve(Tiny(), Path(sys.argv[1]))
+    print("ready", flush=True)
+    await asyncio.Event().wait()
+
+asyncio.run(main())
+"""
+
+
+async def start_service_process(path: Path, version: int) -> asyncio.subprocess.Process:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", SERVICE_PROCESS, str(path), str(version),
+        cwd=str(Path(__file__).resolve().parent.parent), stdout=asyncio.subprocess.PIPE)
+    async with asyncio.timeout(GUARD):
+        assert (await proc.stdout.readline()).strip() == b"ready"
+    return proc
+
+
+async def test_a_service_killed_with_sigkill_and_restarted_is_reattached(sock_path) -> None:
+    first = await start_service_process(sock_path, 3)
+    second = None
+    client = RemoteClient(sock_path)
+    events: list[tuple[str, object]] = []
+    pushed = asyncio.Event()
+    client.on_push(lambda kind, payload: (events.append((kind, payload)), pushed.set()))
+    try:
+        await client.connect()
+        assert await client.query("header") == {"pid": first.pid}
+        first.kill()  # SIGKILL: no close frame, and the socket file stays behind
+        await first.wait()
+        await until(lambda: ("connection", "lost") in events, pushed)
+        assert client.lost == "service lost, reconnecting" and sock_path.exists()
+        second = await start_service_process(sock_path, 8)  # it removes the stale socket itself
+        await until(lambda: ("changed", 8) in events, pushed)
+        assert ("connection", "back") in events and client.lost == ""
+        assert await client.query("header") == {"pid": second.pid}
+    finally:
+        await client.close()
+        for proc in (first, second):
+            if proc is not None and proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+
+
+async def test_a_service_of_another_protocol_coming_back_is_named_in_lost(fake, sock_path, monkeypatch) -> None:
+    first = await serve(fake, sock_path)
+    client = RemoteClient(sock_path)
+    events: list[tuple[str, object]] = []
+    pushed = asyncio.Event()
+    client.on_push(lambda kind, payload: (events.append((kind, payload)), pushed.set()))
+    await client.connect()
+    try:
+        await first.close()
+        monkeypatch.setattr(server_mod, "PROTOCOL", PROTOCOL + 1)  # an upgraded service comes back
+        newer = await serve(FakeService(), sock_path)
+        await until(lambda: "speaks protocol" in client.lost, pushed)
+        assert client.lost.endswith(f"this groupwatch speaks {PROTOCOL}: use the same version on both sides")
+        assert events.count(("connection", "lost")) == 2 and "\n" not in client.lost
+        await newer.close()
+        monkeypatch.setattr(server_mod, "PROTOCOL", PROTOCOL)  # and is put back
+        again = await serve(FakeService(), sock_path)
+        await until(lambda: ("connection", "back") in events, pushed)
+        assert client.lost == ""
+        await client.close()
+        await again.close()
+    finally:
+        await client.close()

@@ -243,6 +243,9 @@ class RemoteClient:
                 continue
             except ServiceUnavailable:
                 continue
+            except Exception:  # a bug must not end the retries: this console would stay lost for good
+                log.exception("reattaching to %s failed", shown(self.path))
+                continue
             if self._closed:
                 await opened[0].close()
                 return
