@@ -241,3 +241,11 @@ def test_a_command_decodes_only_with_its_own_fields(value: dict) -> None:
         return
     assert type(cmd) is api.Command and type(cmd.name) is str
     assert set(value) <= {"$", "name", "targets", "params"}
+
+
+def test_tuple_hints_decode_to_tuples_and_other_hints_fail_at_import() -> None:
+    assert wire._for_hint(tuple[str, ...])(["a", "b"], 0) == ("a", "b")
+    with pytest.raises(ProtocolError, match="expected a string"):
+        wire._for_hint(tuple[str, ...])(["a", 1], 0)
+    with pytest.raises(TypeError, match="wire cannot decode"):
+        wire._for_hint(set[str])  # a view with a type the wire cannot carry is a developer's error, found at once
