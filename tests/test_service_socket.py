@@ -146,7 +146,7 @@ async def until(predicate: Callable[[], bool], event: asyncio.Event | None = Non
                 event.clear()
                 await event.wait()
             else:
-                await asyncio.sleep(0)
+                await asyncio.sleep(0.005)  # a poll interval, not a measure: the guard above is the limit
 
 
 # --- attach ------------------------------------------------------------------------------------
