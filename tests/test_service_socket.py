@@ -840,3 +840,18 @@ async def test_a_service_of_another_protocol_coming_back_is_named_in_lost(fake, 
         await again.close()
     finally:
         await client.close()
+
+
+def test_a_uid_without_an_account_is_named_by_its_number() -> None:
+    uid = next(u for u in range(54321, 65000) if not _has_account(u))
+    user, groups = peer.identity(uid, 0)
+    assert user == f"uid:{uid}" and groups == (peer._group_name(0),)
+    assert peer.identity(os.getuid(), os.getgid()) == (ME, tuple(MY_GROUPS))
+
+
+def _has_account(uid: int) -> bool:
+    try:
+        pwd.getpwuid(uid)
+    except KeyError:
+        return False
+    return True
