@@ -1,10 +1,11 @@
-"""The Textual console. It reads engine state and sends it commands; the
-engine runs in this event loop as an async worker and never waits on the UI.
+"""The Textual console. It talks to the engine only through the service API: the same screens work
+with the engine in this process (a :class:`LocalClient`; the console then also serves the data
+dir's socket so other consoles and subcommands attach to it) and attached to a service elsewhere.
 
-Screens are Textual modes (one key each); the group screen is pushed on top
-of whichever screen drilled into it. Every operator action goes through
-``act``: refused at once in read-only mode, confirmed when destructive, run
-in a worker so the keyboard never waits on a platform, reported when done.
+Screens are Textual modes (one key each); the group screen is pushed on top of whichever screen
+drilled into it. Every operator action is a :class:`Command` sent through ``act``: refused at once
+when the service says this operator may not run it, confirmed when destructive, run in a worker so
+the keyboard never waits on a platform, reported when done.
 """
 from __future__ import annotations
 
@@ -14,22 +15,14 @@ import os
 import signal
 import threading
 import time
-from typing import Any, Awaitable, Callable
+from typing import Any, Callable
 
 from rich.text import Text
 from textual import work
 from textual.app import App
 from textual.binding import Binding
 
-from connectors.contract import ConnectorError
-from console.engine.actions.model import ActionError, BulkReport, ReadOnlyError
-from console.engine.alerts import Alert, Change
-from console.engine.detectors.base import Severity
-from console.engine.feed import Feed
-from console.engine.store import StoreError
 from console.engine.text import visible
-from console.engine.triage import Triage
-from console.runtime import Runtime, start
 from console.screens.alerts import AlertsScreen
 from console.screens.audit import AuditScreen
 from console.screens.blacklist import BlacklistScreen
@@ -39,13 +32,16 @@ from console.screens.group import GroupScreen
 from console.screens.groups import GroupsScreen
 from console.screens.schedules import SchedulesScreen
 from console.screens.modals import ConfirmScreen, HelpScreen
+from console.service.api import COMMANDS, Command, HeaderView, NoticeView, Report
 from console.widgets.screen_bar import SCREENS
 from console.widgets.status import status_text
+from console.service.host import Host
 
 log = logging.getLogger("groupwatch.console")
 
 REFRESH_STEPS = (0.25, 0.5, 1.0, 2.0, 5.0, 10.0)
 TOAST_EVERY = 10.0  # seconds between high-alert toasts
+HIGH_ALERT = "high-alert"  # Service.HIGH_ALERT: notices announcing a new high alert
 
 
 class GroupWatchApp(App):
@@ -65,65 +61,84 @@ class GroupWatchApp(App):
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
     ]
 
-    def __init__(self, rt: Runtime, refresh_seconds: float = 1.0, bell: bool = False) -> None:
+    def __init__(self, source, refresh_seconds: float = 1.0, bell: bool = False, serve_socket: bool = False,
+                 where: str = "") -> None:
+        """``source``: a Runtime (the engine runs in this process) or a Client attached to a service."""
         super().__init__()
-        self.rt = rt
+        if hasattr(source, "engine"):
+            self.host: Host | None = Host(source, serve_socket)
+            self.client = self.host.client
+            self.rt = source  # tests and benchmarks look at the engine they gave; screens never do
+        else:
+            self.host, self.client, self.rt = None, source, None
+        self.where = where  # the service's socket when attached, for the header
+        self.header: HeaderView | None = None
         self.paused = False
         self.refresh_seconds = refresh_seconds
         self.bell_on_high = bell
-        self.feed = Feed()
-        rt.engine.observers.append(self.feed)
-        rt.engine.alerts.subscribe(self.feed.on_alert)
-        rt.engine.alerts.subscribe(self._on_alert)
-        rt.moderation.listeners.append(lambda n: self.call_later(self.notify, Text(n.text), timeout=6))
-        self.triage = Triage(rt.engine, rt.moderation.ledger, rt.moderation.actor)
-        self._new_high: list[Alert] = []
+        self._new_high: list[NoticeView] = []
         self._last_toast = float("-inf")
         self._timer = None
+        self._refreshing = False
         self.last_refresh_s = 0.0
+        self.client.on_push(self._on_push)
 
     # --- lifecycle ---
 
     def on_mount(self) -> None:
-        if self.rt.is_demo:
-            self.sub_title = "DEMO: simulated groups"
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGHUP, signal.SIGTERM):
             try:
                 loop.add_signal_handler(sig, lambda: self.call_later(self.hang_up))
             except (NotImplementedError, RuntimeError, ValueError):
                 pass
-        self.run_engine()
+        if self.host is not None:
+            self.run_engine()
+            for warning in self.host.rt.store.warnings:  # printed before the screen took over: say it here too
+                self.notify(Text(visible(warning, 300)), severity="warning", timeout=30)
         self._timer = self.set_interval(self.refresh_seconds, self.refresh_view)
-        for warning in self.rt.store.warnings:  # printed before the screen took over: say it here too
-            self.notify(Text(visible(warning, 300)), severity="warning", timeout=30)
+        self.refresh_view()
 
     @work(exclusive=True, group="engine", exit_on_error=False)
     async def run_engine(self) -> None:
-        await start(self.rt)
-        await self.rt.engine.run()
+        problem = await self.host.start()
+        if problem:
+            self.notify(problem, severity="warning", timeout=15)
+        await self.host.run()
+
+    async def _wind_down(self) -> None:
+        if self.host is not None:
+            await self.host.stop()
+        try:
+            await asyncio.wait_for(self.workers.wait_for_complete(), 5)
+        except (asyncio.TimeoutError, TimeoutError):
+            pass
+        try:
+            await asyncio.wait_for(self.client.close(), 3)
+        except Exception:
+            pass
+        if self.host is not None:
+            try:
+                await asyncio.wait_for(self.host.close_connectors(), 5)  # in this loop: their sockets belong to it
+            except (asyncio.TimeoutError, TimeoutError):
+                pass
 
     async def hang_up(self) -> None:
         """SIGHUP (a dropped SSH session) or SIGTERM: save state and release the data dir first, then
         leave. The terminal may be gone, and Textual can hang writing to it on the way out (its SIGCONT
         handler restarts output on a dead tty), so a watchdog ends the process if leaving stalls."""
-        self.rt.engine.stop()
         try:
-            await asyncio.wait_for(self.workers.wait_for_complete(), 5)
-            await asyncio.wait_for(self.rt.close_connectors(), 5)
-        except (asyncio.TimeoutError, TimeoutError):
-            pass
+            await self._wind_down()
         finally:
-            self.rt.close()
+            if self.host is not None:
+                self.host.close()
         watchdog = threading.Timer(3.0, os._exit, args=(0,))
         watchdog.daemon = True
         watchdog.start()
         self.exit()
 
     async def action_quit(self) -> None:
-        self.rt.engine.stop()
-        await self.workers.wait_for_complete()
-        await self.rt.close_connectors()  # in this loop: their sockets belong to it
+        await self._wind_down()
         self.exit()
 
     def notify(self, message, *, title: str = "", severity="information", timeout: float | None = None,
@@ -135,29 +150,72 @@ class GroupWatchApp(App):
 
     # --- live view ---
 
+    def _on_push(self, kind: str, payload: Any) -> None:
+        if kind == "notice" and isinstance(payload, NoticeView):
+            if payload.actor == HIGH_ALERT:
+                self._new_high.append(payload)
+            elif payload.actor != getattr(self.client.actor, "session", None):  # our own results we report
+                self.notify(Text(payload.text), severity=payload.severity if payload.severity in (
+                    "information", "warning", "error") else "information", timeout=6)
+        elif kind == "connection":
+            self.notify("service lost, reconnecting" if payload == "lost" else "service back",
+                        severity="error" if payload == "lost" else "information", timeout=4)
+            self.refresh_view()
+        elif kind == "resync":
+            self.refresh_view()
+
     def status_text(self) -> Text:
-        t = status_text(self.rt.engine, self.rt.is_demo, self.paused)
-        if self.rt.moderation.read_only:
-            t.append("  READ-ONLY", style="bold reverse")
+        t = status_text(self.header, self.paused, lost=self.client.lost, where=self.where)
         if self.refresh_seconds != 1.0:
             t.append(f"  every {self.refresh_seconds:g}s", style="dim")
         return t
 
+    def may(self, command: str) -> bool:
+        """What the service said this operator may run (its own rule); unknown until the first header."""
+        return self.header is None or command in self.header.allowed
+
+    def _live_screen(self):
+        screen = self.screen
+        if hasattr(screen, "refresh_live"):
+            return screen
+        under = [s for s in self.screen_stack if hasattr(s, "refresh_live")]  # a dialog is open
+        return under[-1] if under else None
+
     def refresh_view(self) -> None:
+        """Fetch the header and the visible screen's view, then show them. In this process the
+        service answers at once; attached, the fetch runs in a worker and the screen updates when
+        the answer arrives."""
+        query_now = getattr(self.client, "query_now", None)
+        screen = self._live_screen()
+        if query_now is not None:
+            started = time.perf_counter()
+            self._announce_high()
+            self.header = query_now("header")
+            if screen is not None:
+                screen.load_with(query_now)
+                screen.refresh_live()
+            self.last_refresh_s = time.perf_counter() - started
+            return
+        self._refresh_remote()
+
+    @work(exclusive=True, group="refresh", exit_on_error=False)
+    async def _refresh_remote(self) -> None:
         started = time.perf_counter()
         self._announce_high()
-        screen = self.screen
-        refresh = getattr(screen, "refresh_live", None)
-        if refresh is None:  # a dialog is open: refresh the screen under it
-            under = [s for s in self.screen_stack if hasattr(s, "refresh_live")]
-            refresh = under[-1].refresh_live if under else None
-        if refresh is not None:
-            refresh()
+        screen = self._live_screen()
+        try:
+            self.header = await self.client.query("header")
+            if screen is not None:
+                await screen.load_async(self.client)
+        except Exception as e:  # lost meanwhile: the header says so, the screen keeps its rows
+            log.debug("refresh failed: %s", e)
+        if screen is not None:
+            screen.refresh_live()
+        else:
+            status = self.screen.query("#status")
+            if status:
+                status.first().update(self.status_text())
         self.last_refresh_s = time.perf_counter() - started
-
-    def _on_alert(self, alert: Alert, change: Change) -> None:
-        if change is Change.NEW and alert.severity >= Severity.HIGH:
-            self._new_high.append(alert)
 
     def _announce_high(self) -> None:
         """At most one toast every few seconds, however many high alerts arrive: a flood must not bury the screen."""
@@ -166,9 +224,7 @@ class GroupWatchApp(App):
             return
         new, self._new_high = self._new_high, []
         self._last_toast = now
-        first = new[0]
-        where = self.rt.engine.group_name(first.group) or "fleet"
-        text = f"{first.kind} in {visible(where, 30)}: {visible(first.reason, 70)}"
+        text = new[0].text
         if len(new) > 1:
             text += f" (+{len(new) - 1} more; 2 shows the queue)"
         self.notify(text, title="High alert", severity="error", timeout=6)
@@ -203,64 +259,69 @@ class GroupWatchApp(App):
             return
         self.push_screen(help_for(self))
 
-    def open_group(self, group_id: str) -> None:
-        if group_id not in self.rt.engine.stats.groups:
-            self.notify(f"unknown group {group_id}", severity="error")
+    def open_group(self, group_id: str | None) -> None:
+        if not group_id:
+            self.notify("this is about the whole fleet, not one group")
             return
         self.push_screen(GroupScreen(group_id))
 
     # --- acting ---
 
-    def writable(self, what: str) -> bool:
-        if self.rt.moderation.read_only:
-            self.notify(f"read-only mode: {what} refused", severity="error")
+    def writable(self, command: str) -> bool:
+        """Refused at once, without a dialog, when the service says this operator may not run it."""
+        if not self.may(command):
+            spec = COMMANDS.get(command)
+            what = spec.what if spec else command
+            you = self.header.you if self.header else None
+            if self.header is not None and (self.header.read_only or (you is not None and you.role == "viewer")):
+                self.notify(f"read-only mode: {what} refused", severity="error")
+            else:
+                role = you.role if you else "?"
+                self.notify(f"{what} refused: you are a {role}; it needs {spec.role.value if spec else '?'}",
+                            severity="error")
             return False
         return True
 
-    def act(self, what: str, run: Callable[[], Awaitable[Any]], *, confirm: str | Text | None = None,
-            detail: str | Text = "", done: Callable[[Any], None] | None = None) -> None:
-        """Run an operator action: refused in read-only, confirmed first when ``confirm`` is given."""
-        if not self.writable(what):
+    def act(self, command: Command, *, confirm: str | Text | None = None, detail: str | Text = "",
+            done: Callable[[Report], None] | None = None) -> None:
+        """Send a command: refused at once when not allowed, confirmed first when ``confirm`` is given."""
+        if not self.writable(command.name):
             return
 
         def go(yes: bool | None = True) -> None:
             if yes:
-                self._run_action(what, run, done)
+                self._run_command(command, done)
 
         if confirm is not None:
             self.push_screen(ConfirmScreen(confirm, detail), go)
         else:
             go()
 
+    def run_command(self, command: Command, done: Callable[[Report], None] | None = None) -> None:
+        """Send an already confirmed command."""
+        self._run_command(command, done)
+
     @work(group="actions", exit_on_error=False)
-    async def _run_action(self, what: str, run: Callable[[], Awaitable[Any]],
-                          done: Callable[[Any], None] | None) -> None:
+    async def _run_command(self, command: Command, done: Callable[[Report], None] | None) -> None:
+        what = COMMANDS[command.name].what if command.name in COMMANDS else command.name
         try:
-            result = await run()
-        except (ActionError, ReadOnlyError, ConnectorError, ValueError) as e:
-            self.notify(Text(f"{what}: {e}"), severity="error", timeout=8)
+            report = await self.client.run(command)
+        except Exception as e:  # the service went away mid-command: say so, the ledger knows what was done
+            self.notify(Text(f"{what}: {visible(str(e), 200) or type(e).__name__}"), severity="error", timeout=10)
             return
-        except StoreError as e:
-            # Recorded before sent: an action that cannot be written is not sent at all.
-            self.notify(Text(f"{what}: could not save the action record: {e}"), severity="error", timeout=12)
-            return
-        except Exception as e:  # a bug must cost one action, not the console
-            log.exception("%s failed", what)
-            self.notify(Text(f"{what}: failed: {type(e).__name__}: {e}"), severity="error", timeout=12)
-            return
-        report = result[1] if isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], BulkReport) \
-            else result
-        if isinstance(report, BulkReport):
-            severity = "error" if report.failed else "information"
-            text = Text(f"{what}: {report.summary()}")
-            for e in report.errors[:3]:
-                text.append(f"\n{e}")
-            self.notify(text, severity=severity, timeout=8)
-        elif isinstance(result, str):
-            self.notify(Text(result))
-        if done is not None:
-            done(result)
+        self.show_report(what, report)
+        if done is not None and not report.refused:
+            done(report)
         self.refresh_view()
+
+    def show_report(self, what: str, report: Report) -> None:
+        if report.refused:
+            self.notify(Text(report.message), severity="error", timeout=8)
+            return
+        text = Text(f"{what}: {report.summary()}")
+        for e in report.errors[:3]:
+            text.append(f"\n{e}")
+        self.notify(text, severity="error" if report.failed else "information", timeout=8)
 
 
 def help_for(app: GroupWatchApp) -> HelpScreen:
@@ -303,5 +364,5 @@ def key_name(key: str) -> str:
     return ",".join(KEY_NAMES.get(k, k) for k in key.split(","))
 
 
-def run_console(rt: Runtime, bell: bool = False) -> None:
-    GroupWatchApp(rt, bell=bell).run()
+def run_console(source, bell: bool = False, serve_socket: bool = True, where: str = "") -> None:
+    GroupWatchApp(source, bell=bell, serve_socket=serve_socket, where=where).run()

@@ -327,8 +327,8 @@ async def test_pause_freezes_rows_and_plus_minus_change_the_refresh_interval(tmp
         await pilot.press("p")
         assert app.paused and "PAUSED" in str(app.screen.query_one("#status").render())
         frozen = [k.value for k in table(app).ordered_keys()]
-        n = len(app.feed.items)
-        await until(pilot, lambda: len(app.feed.items) > n + 20)  # the engine keeps going underneath
+        n = len(app.host.service.views.feed.items)
+        await until(pilot, lambda: len(app.host.service.views.feed.items) > n + 20)  # the engine keeps going underneath
         await pilot.pause(0.5)
         assert [k.value for k in table(app).ordered_keys()] == frozen
         await pilot.press("p")
@@ -349,7 +349,7 @@ async def test_hostile_names_render_inertly_on_the_real_screens(tmp_path):
         g = next(iter(engine.stats.groups.values()))
         g.name = "[bold red]x[/] \x1b[31mred \x1b]52;c;aGk=\x07 \u202eevil\u200b"
         g.version += 1  # as a rename through load_group would
-        app.screen.refresh_live()
+        app.refresh_view()
         await pilot.pause()
         text = _lines(app)
         assert "[bold red]x[/]" in text and "␛[31m" in text and "⟨U+202E⟩" in text and "⟨U+200B⟩" in text
@@ -366,8 +366,8 @@ async def test_live_updates_keep_cursor_and_marks_on_their_rows(tmp_path):
         await pilot.press("down", "down", "space")
         screen = app.screen
         key, marked = table(app).cursor_key(), set(screen.marks)
-        n = len(app.feed.items)
-        await until(pilot, lambda: len(app.feed.items) > n + 10)
+        n = len(app.host.service.views.feed.items)
+        await until(pilot, lambda: len(app.host.service.views.feed.items) > n + 10)
         await pilot.pause(0.5)
         if key in {r.key for r in screen.shown}:
             assert table(app).cursor_key() == key

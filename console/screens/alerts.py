@@ -6,49 +6,45 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
-from console.engine.actions.model import ActionError, ActionKind, BulkReport
-from console.engine.alerts import Alert, AlertState
+from console.engine.actions.model import ActionError
 from console.engine.durations import parse_duration
 from console.engine.text import visible
 from console.screens.base import Column, Row, TableScreen
 from console.screens.cells import SEVERITY_SHORT, SEVERITY_STYLE, ago, untrusted
 from console.screens.modals import Field, FormScreen
+from console.service.api import AlertsPage, AlertView, Command
 
-STATE_SHORT = {AlertState.OPEN: "open", AlertState.ACKNOWLEDGED: "ack", AlertState.SNOOZED: "zz"}
-
-
-def queue_order(alerts: list[Alert]) -> list[Alert]:
-    """Most severe and newest first; alerts about one member stay together, led by their worst."""
-    clusters: dict[object, list[Alert]] = {}
-    for a in alerts:
-        key = (a.member,) if a.member is not None else a.id
-        clusters.setdefault(key, []).append(a)
-    for c in clusters.values():
-        c.sort(key=lambda a: (-a.severity, -a.at, a.id))
-    ordered = sorted(clusters.values(), key=lambda c: (-c[0].severity, -max(a.at for a in c), c[0].id))
-    return [a for c in ordered for a in c]
+STATE_SHORT = {"open": "open", "acknowledged": "ack", "snoozed": "zz"}
+SEVERITY_RANK = {"low": 0, "medium": 1, "high": 2}
 
 
-def alert_row(a: Alert, group: str | None, member: str | None, now: float) -> Row:
-    sev = a.severity.label
-    cells = [Text(SEVERITY_SHORT[sev], style=SEVERITY_STYLE[sev]), ago(now, a.at), STATE_SHORT.get(a.state, a.state.value), a.kind,
-             untrusted(group or "(fleet)", 40), untrusted(member or "", 40), untrusted(a.reason, 200),
-             untrusted(a.excerpt, 200, "dim")]
-    sort = [int(a.severity), -a.at, a.state.value, a.kind, group or "", member or "", a.reason, a.excerpt or ""]
+def alert_row(a: AlertView, now: float) -> Row:
+    sev = a.severity
+    state = STATE_SHORT.get(a.state, a.state)
+    if a.claimed_by:
+        state += "+"  # claimed: the detail pane says by whom
+    cells = [Text(SEVERITY_SHORT[sev], style=SEVERITY_STYLE[sev]), ago(now, a.at), state, a.kind,
+             untrusted(a.group_name or a.group or "(fleet)", 40), untrusted(a.member_name or a.member or "", 40),
+             untrusted(a.reason, 200), untrusted(a.excerpt, 200, "dim")]
+    sort = [SEVERITY_RANK.get(sev, 0), -a.at, a.state, a.kind, a.group_name or "", a.member_name or "", a.reason,
+            a.excerpt or ""]
     return Row(str(a.id), cells, sort, extra={"id": str(a.id), "member_id": a.member or "",
-                                               "group_id": a.group or ""})
+                                               "group_id": a.group or "", "claimed": a.claimed_by or "",
+                                               "handled": a.handled_by or ""})
 
 
 class AlertsScreen(TableScreen):
     CSS_PATH = "alerts.tcss"
     SCREEN_NAME = "alerts"
+    QUERY = "alerts"
     TABLE_TITLE = "Alerts"
     MAX_ROWS = 500  # a queue longer than this is worked through a filter, not by scrolling
     HELP_TITLE = "Alerts"
     HELP_NOTES = ("Filter examples: kind:ad   sev:high   group:fans   !state:ack",
                   "Actions apply to the marked alerts, or to the cursor row when none is marked.",
-                  "In read-only mode acknowledge/snooze/resolve still work (they only change this console's "
-                  "queue); every platform action is refused.")
+                  "Triage is shared: an ack, snooze, resolve or claim (c: I'm on it) shows on every console; "
+                  "a '+' after the state means claimed (the pane below says by whom).",
+                  "A viewer or --read-only console sees everything and every change is refused.")
     COLUMNS = (
         Column("sev", "sev", 4), Column("age", "age", 3), Column("state", "st", 4), Column("kind", "kind", 13),
         Column("group", "group", 14), Column("member", "member", 12), Column("reason", "reasons", flex=True),
@@ -57,6 +53,8 @@ class AlertsScreen(TableScreen):
     BINDINGS = [
         Binding("enter", "open", "Open group"),
         Binding("a", "acknowledge", "Ack"),
+        Binding("c", "claim", "Claim"),
+        Binding("u", "reopen", "Un-ack", show=False),
         Binding("z", "snooze", "Snooze"),
         Binding("r", "resolve", "Resolve"),
         Binding("w", "warn", "Warn"),
@@ -68,7 +66,16 @@ class AlertsScreen(TableScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self._cache: dict[int, tuple[tuple, Row]] = {}
+        self._cache: dict[int, tuple[AlertView, str, Row]] = {}
+        self.by_key: dict[str, AlertView] = {}
+
+    def query_params(self) -> dict:
+        # a queue longer than the table is worked through a filter or a sort: then every alert is needed
+        return {} if self.row_filter.active or self.sort_col is not None else {"limit": self.MAX_ROWS}
+
+    def take(self, data: AlertsPage) -> None:
+        self.data = data
+        self.by_key = {str(a.id): a for a in data.alerts}
 
     def compose_below(self) -> ComposeResult:
         yield Static(id="detail")
@@ -80,20 +87,32 @@ class AlertsScreen(TableScreen):
         super().render_rows()
         self.show_detail()
 
+    def update_title(self) -> None:
+        super().update_title()
+        if self.data is not None and self.data.total > len(self.rows):
+            title = self.table.border_title
+            self.table.border_title = Text.assemble(title if isinstance(title, Text) else str(title or ""),
+                                                    f" · first {len(self.rows)} of {self.data.total}")
+
     def show_detail(self) -> None:
         """The cursor alert in full: the table crops reasons and evidence to fit 80 columns."""
         row = self.cursor_row()
-        a = self.gw.rt.engine.alerts.get(int(row.key)) if row is not None else None
+        a = self.by_key.get(row.key) if row is not None else None
         t = Text(no_wrap=False)
         if a is not None:
-            engine = self.gw.rt.engine
-            t.append(f"#{a.id} {a.kind} {a.severity.label}", style=SEVERITY_STYLE[a.severity.label])
-            t.append(f"  {a.state.value}  hits {a.hits}  ")
-            t.append(untrusted(engine.group_name(a.group) or "(fleet)", 40))
+            now = self.gw.header.now if self.gw.header else a.at
+            t.append(f"#{a.id} {a.kind} {a.severity}", style=SEVERITY_STYLE[a.severity])
+            t.append(f"  {a.state}  hits {a.hits}  ")
+            t.append(untrusted(a.group_name or a.group or "(fleet)", 40))
             if a.member:
                 t.append(" / ")
-                t.append(untrusted(engine.member_name(a.group, a.member), 30))
+                t.append(untrusted(a.member_name or a.member, 30))
                 t.append(f" ({visible(a.member, 40)})", style="dim")
+            if a.claimed_by:
+                t.append(f"  claimed by {visible(a.claimed_by, 30)} {ago(now, a.claimed_at)} ago", style="cyan")
+            if a.handled_by:
+                t.append(f"  {visible(a.handled_how or 'handled', 20)} by {visible(a.handled_by, 30)} "
+                         f"{ago(now, a.handled_at)} ago", style="cyan")
             t.append("\n")
             t.append(untrusted(a.reason, 300))
             if a.excerpt:
@@ -102,167 +121,126 @@ class AlertsScreen(TableScreen):
         self.query_one("#detail", Static).update(t)
 
     def collect(self) -> list[Row]:
-        engine = self.gw.rt.engine
-        now = engine.now()
+        now = self.gw.header.now if self.gw.header else 0.0
         cache, fresh = self._cache, {}
         out = []
-        for a in queue_order(engine.alerts.live()):
+        for a in self.data.alerts:
             # an unchanged alert of the same age keeps its Row: the table skips it without comparing cells
-            key = (a.at, a.state, a.hits, a.severity, a.reasons, ago(now, a.at))
+            age = ago(now, a.at)
             hit = cache.get(a.id)
-            if hit is None or hit[0] != key:
-                hit = (key, alert_row(a, engine.group_name(a.group), engine.member_name(a.group, a.member), now))
+            if hit is None or hit[1] != age or (hit[0] is not a and hit[0] != a):
+                hit = (a, age, alert_row(a, now))
             fresh[a.id] = hit
-            out.append(hit[1])
+            out.append(hit[2])
         self._cache = fresh
         return out
 
     # --- helpers ---
 
-    def chosen(self) -> list[Alert]:
-        book = self.gw.rt.engine.alerts
-        out = []
-        for r in self.targets():
-            a = book.get(int(r.key))
-            if a is not None and a.is_live:
-                out.append(a)
-        return out
+    def chosen(self) -> list[AlertView]:
+        return [self.by_key[r.key] for r in self.targets() if r.key in self.by_key]
 
-    def _members(self, alerts: list[Alert], what: str) -> list[Alert]:
+    def _members(self, alerts: list[AlertView], what: str) -> list[AlertView]:
         """The alerts about a member, one per member; tells the operator what was left out."""
-        with_member, seen = [], set()
+        out, seen = [], set()
         for a in alerts:
             if a.member is not None and a.group is not None and (a.group, a.member) not in seen:
                 seen.add((a.group, a.member))
-                with_member.append(a)
+                out.append(a)
         skipped = len([a for a in alerts if a.member is None])
         if skipped:
             self.gw.notify(f"{what}: {skipped} alert(s) are about a whole group, not a member: left out")
-        return with_member
+        return out
 
-    def _names(self, alerts: list[Alert]) -> Text:
-        engine = self.gw.rt.engine
-        names = [f"{visible_name(engine.member_name(a.group, a.member))} ({visible(a.member or '', 60)})"
-                 for a in alerts[:8]]
+    def _names(self, alerts: list[AlertView]) -> Text:
+        names = [f"{visible_name(a.member_name or a.member)} ({visible(a.member or '', 60)})" for a in alerts[:8]]
         more = f" and {len(alerts) - 8} more" if len(alerts) > 8 else ""
         return Text(", ".join(names) + more)
 
-    def _after(self, _result=None) -> None:
+    def _after(self, _report=None) -> None:
         self.clear_marks()
-        self.refresh_live()
+
+    def _ids(self, alerts: list[AlertView]) -> list[int]:
+        return [a.id for a in alerts]
 
     # --- triage ---
 
     def action_open(self) -> None:
         row = self.cursor_row()
-        a = self.gw.rt.engine.alerts.get(int(row.key)) if row is not None else None
-        if a is None:
-            return
-        if a.group is None:
-            self.gw.notify("this alert is about the whole fleet, not one group")
-            return
-        self.gw.open_group(a.group)
+        a = self.by_key.get(row.key) if row is not None else None
+        if a is not None:
+            self.gw.open_group(a.group)
+
+    def _triage(self, name: str, params: dict | None = None) -> None:
+        ids = self._ids(self.chosen())
+        if ids:
+            self.gw.act(Command(name, ids, params or {}), done=self._after)
 
     def action_acknowledge(self) -> None:
-        n = self.gw.triage.acknowledge([a.id for a in self.chosen()])
-        self.gw.notify(f"{n} alert(s) acknowledged", timeout=3)
-        self._after()
+        self._triage("ack")
+
+    def action_reopen(self) -> None:
+        self._triage("unack")
+
+    def action_claim(self) -> None:
+        self._triage("claim")
 
     def action_resolve(self) -> None:
-        n = self.gw.triage.resolve([a.id for a in self.chosen()])
-        self.gw.notify(f"{n} alert(s) resolved", timeout=3)
-        self._after()
+        self._triage("resolve")
 
     def action_snooze(self) -> None:
-        ids = [a.id for a in self.chosen()]
-        if not ids:
+        ids = self._ids(self.chosen())
+        if not ids or not self.gw.writable("snooze"):
             return
 
         def chosen(v: dict[str, str] | None) -> None:
-            if v is None:
-                return
-            n = self.gw.triage.snooze(ids, parse_duration(v["for"]))
-            self.gw.notify(f"{n} alert(s) snoozed for {v['for']}", timeout=3)
-            self._after()
+            if v is not None:
+                self.gw.act(Command("snooze", ids, {"seconds": parse_duration(v["for"])}), done=self._after)
 
-        self.app.push_screen(FormScreen(f"Snooze {len(ids)} alert(s)", [Field("for", "For how long", "1h")], check_duration),
-                             chosen)
+        self.app.push_screen(FormScreen(f"Snooze {len(ids)} alert(s)", [Field("for", "For how long", "1h")],
+                                        check_duration), chosen)
 
     def action_not_ad(self) -> None:
-        gw = self.gw
         ads = [a for a in self.chosen() if a.kind == "ad"]
         if not ads:
-            gw.notify("'not an ad' applies to ad alerts only")
+            self.gw.notify("'not an ad' applies to ad alerts only")
             return
-        verdict = getattr(gw.rt.moderation, "verdict", None)
-        if verdict is None:
-            gw.notify("this version has no learning ad model to teach", severity="warning")
-            return
-        for a in ads:
-            gw.notify(Text(verdict(a.id, False)), timeout=3)
-        self._after()
+        self.gw.act(Command("not_ad", self._ids(ads)), done=self._after)
 
     # --- platform actions ---
 
     def action_warn(self) -> None:
-        gw = self.gw
-        if not gw.writable("warn"):
+        if not self.gw.writable("warn_alerts"):
             return
         alerts = self._members(self.chosen(), "warn")
-        if not alerts:
-            return
-
-        async def run():
-            report = BulkReport(total=0)
-            for a in alerts:
-                _outcome, r = await gw.rt.moderation.warn(a.group, a.member, a.kind, alert=a.id)
-                report.merge(r)
-            return report
-
-        gw.act("warn", run, confirm=f"Warn {len(alerts)} member(s)?", done=self._after,
-               detail=Text.assemble("Posts the group's rules with a mention; repeated warnings escalate by the "
-                                    "policy.\n", self._names(alerts)))
+        if alerts:
+            self.gw.act(Command("warn_alerts", self._ids(alerts)), confirm=f"Warn {len(alerts)} member(s)?",
+                        done=self._after,
+                        detail=Text.assemble("Posts the group's rules with a mention; repeated warnings escalate "
+                                             "by the policy.\n", self._names(alerts)))
 
     def action_blacklist(self) -> None:
-        gw = self.gw
-        if not gw.writable("blacklist"):
+        if not self.gw.writable("blacklist_alerts"):
             return
         alerts = self._members(self.chosen(), "blacklist")
-        if not alerts:
-            return
-
-        async def run():
-            report = BulkReport(total=0)
-            for a in alerts:
-                _entry, r = await gw.rt.moderation.blacklist_add(
-                    a.member, reason=f"{a.kind}: {a.reason}"[:200],
-                    evidence={"group": a.group, "alert": a.id, "message_id": a.message_id,
-                              "excerpt": (a.excerpt or "")[:200]})
-                report.merge(r)
-            return report
-
-        gw.act("blacklist", run, confirm=f"Blacklist {len(alerts)} member(s)?", done=self._after,
-               detail=Text.assemble("Bans them in every watched group of their platform and removes them "
-                                    "again if they rejoin.\n", self._names(alerts)))
+        if alerts:
+            self.gw.act(Command("blacklist_alerts", self._ids(alerts)), confirm=f"Blacklist {len(alerts)} member(s)?",
+                        done=self._after,
+                        detail=Text.assemble("Bans them in every watched group of their platform and removes "
+                                             "them again if they rejoin.\n", self._names(alerts)))
 
     def action_delete(self) -> None:
-        gw = self.gw
-        if not gw.writable("delete"):
+        if not self.gw.writable("delete_alerts"):
             return
         alerts = [a for a in self.chosen() if a.message_id and a.group]
         if not alerts:
-            gw.notify("no message to delete: these alerts are not about one message")
+            self.gw.notify("no message to delete: these alerts are not about one message")
             return
-        targets = [(a.group, a.member) for a in alerts]
-        ids = {(a.group, a.member): a.message_id for a in alerts}
-
-        gw.act("delete", lambda: gw.rt.moderation.act(ActionKind.DELETE, targets, message_ids=ids),
-               confirm=f"Delete {len(alerts)} message(s)?", done=self._after,
-               detail=Text("\n".join(visible_name(a.excerpt or "")[:70] for a in alerts[:5])))
+        self.gw.act(Command("delete_alerts", self._ids(alerts)), confirm=f"Delete {len(alerts)} message(s)?",
+                    done=self._after, detail=Text("\n".join(visible_name(a.excerpt or "")[:70] for a in alerts[:5])))
 
     def action_mute(self) -> None:
-        gw = self.gw
-        if not gw.writable("mute"):
+        if not self.gw.writable("mute_alerts"):
             return
         alerts = self._members(self.chosen(), "mute")
         if not alerts:
@@ -271,12 +249,9 @@ class AlertsScreen(TableScreen):
         def chosen(v: dict[str, str] | None) -> None:
             if v is None:
                 return
-            seconds = int(parse_duration(v["for"]))
-            targets = [(a.group, a.member) for a in alerts]
-            gw.act("mute", lambda: gw.rt.moderation.act(ActionKind.MUTE, targets, seconds=seconds,
-                                                        reason="muted from an alert"),
-                   confirm=f"Mute {len(alerts)} member(s) for {v['for']}?", detail=self._names(alerts),
-                   done=self._after)
+            self.gw.act(Command("mute_alerts", self._ids(alerts), {"seconds": int(parse_duration(v["for"]))}),
+                        confirm=f"Mute {len(alerts)} member(s) for {v['for']}?", detail=self._names(alerts),
+                        done=self._after)
 
         self.app.push_screen(FormScreen(f"Mute {len(alerts)} member(s)", [Field("for", "For how long", "1d")],
                                         check_duration), chosen)

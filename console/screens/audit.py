@@ -5,14 +5,15 @@ import json
 
 from rich.text import Text
 
-from console.engine.actions.ledger import AuditEntry
 from console.screens.base import Column, Row, TableScreen
 from console.screens.cells import clock, untrusted
+from console.service.api import AuditRow
 
 SHOWN = 2000
 
 
-def audit_row(e: AuditEntry, group: str | None, member: str | None) -> Row:
+def audit_row(e: AuditRow) -> Row:
+    group, member = e.group_name or e.group, e.member_name or e.member
     ok = e.result in ("ok", "done", "")
     params = json.dumps(e.params, ensure_ascii=False, sort_keys=True) if e.params else ""
     cells = [clock(e.at), untrusted(e.actor, 40), untrusted(e.action, 40),
@@ -26,6 +27,7 @@ def audit_row(e: AuditEntry, group: str | None, member: str | None) -> Row:
 class AuditScreen(TableScreen):
     CSS_PATH = "audit.tcss"
     SCREEN_NAME = "audit"
+    QUERY = "audit"
     TABLE_TITLE = "Audit log (newest first)"
     HELP_TITLE = "Audit"
     HELP_NOTES = ("Filter examples: actor:alice   action:blacklist   !actor:auto   result:fail   origin:schedule",
@@ -37,10 +39,8 @@ class AuditScreen(TableScreen):
     )
     BINDINGS = []
 
+    def query_params(self) -> dict:
+        return {"limit": SHOWN}
+
     def collect(self) -> list[Row]:
-        rt = self.gw.rt
-        entries = rt.moderation.ledger.audit_entries()
-        entries.sort(key=lambda e: (e.at, e.id), reverse=True)
-        engine = rt.engine
-        return [audit_row(e, engine.group_name(e.group), engine.member_name(e.group, e.member) if e.member else None)
-                for e in entries[:SHOWN]]
+        return [audit_row(e) for e in self.data]

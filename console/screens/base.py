@@ -1,9 +1,10 @@
 """What every table screen shares: the live table, `/` filter, sorting, marks,
 layered `esc`, and "act on the marked rows, else on the cursor row".
 
-A screen subclass says which columns it has and how to turn engine state into
-rows (``collect``); this class keeps the last rows so that filtering, sorting
-and marking re-render from memory without asking the engine again.
+A screen subclass says which columns it has, which service view it shows
+(``QUERY``, ``query_params``) and how to turn that view into rows
+(``collect``); this class keeps the last rows so that filtering, sorting and
+marking re-render from memory without asking the service again.
 """
 from __future__ import annotations
 
@@ -71,6 +72,7 @@ class TableScreen(Screen):
     TABLE_TITLE: ClassVar[str] = ""
     SCREEN_NAME: ClassVar[str] = ""
     MAX_ROWS: ClassVar[int] = 0  # 0: every row; else only the first rows of the order are put in the table
+    QUERY: ClassVar[str] = ""    # the service view this screen shows
     DEFAULT_CSS = """
     TableScreen #body { height: 1fr; }
     TableScreen #table { height: 1fr; border: round $primary; }
@@ -100,6 +102,7 @@ class TableScreen(Screen):
         self.sort_reverse = False
         self._filter_before = ""
         self._ready = False  # pushed screens get timer ticks before their widgets exist
+        self.data: Any = None  # the last answer to QUERY
 
     @property
     def gw(self) -> "GroupWatchApp":
@@ -135,11 +138,11 @@ class TableScreen(Screen):
             t.add_column(c.label, key=c.key, width=c.width or (12 if c.flex else None))
         t.focus()
         self._ready = True
-        self.refresh_live()
+        self.gw.refresh_view()
 
     def on_screen_resume(self) -> None:
         if self._ready:
-            self.refresh_live()
+            self.gw.refresh_view()
 
     def on_resize(self) -> None:
         self.fit_columns()
@@ -162,16 +165,37 @@ class TableScreen(Screen):
 
     # --- data ---
 
+    def query_params(self) -> dict:
+        return {}
+
+    def _frozen(self) -> bool:
+        return self.gw.paused and bool(self.rows)
+
+    def load_with(self, query_now) -> None:
+        """Fetch the view from a service in this process."""
+        if self.QUERY and not self._frozen():
+            self.take(query_now(self.QUERY, **self.query_params()))
+
+    async def load_async(self, client) -> None:
+        """Fetch the view from an attached service."""
+        if self.QUERY and not self._frozen():
+            self.take(await client.query(self.QUERY, **self.query_params()))
+
+    def take(self, data: Any) -> None:
+        self.data = data
+
     def collect(self) -> list[Row]:
-        """Rows from engine state, in the screen's default order."""
+        """Rows from the last view, in the screen's default order."""
         raise NotImplementedError
 
     def refresh_live(self) -> None:
-        """Take fresh rows from the engine (unless paused) and show them."""
+        """Show the last view's rows (unless paused)."""
         if not self._ready:
             return
         self.query_one("#status", StatusLine).update(self.gw.status_text())
         if self.gw.paused and self.rows:
+            return
+        if self.data is None:
             return
         self.rows = self.collect()
         self.render_rows()

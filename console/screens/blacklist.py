@@ -1,29 +1,30 @@
 """Blacklist: every entry (exact ids and platform-scoped globs); add, edit, remove with the usual keys."""
 from __future__ import annotations
 
-import time
-
 from rich.text import Text
+from textual import work
 from textual.binding import Binding
 
-from console.engine.actions.blacklist import BlacklistEntry, check_pattern
-from console.engine.actions.model import ActionError, BulkReport
+from console.engine.actions.blacklist import check_pattern
+from console.engine.actions.model import ActionError
 from console.engine.durations import parse_when
 from console.screens.base import Column, Row, TableScreen
 from console.screens.cells import ago, clock, until, untrusted
 from console.screens.modals import Field, FormScreen
+from console.service.api import BlacklistRow, Command
 
 
-def entry_row(e: BlacklistEntry, now: float, hits: int) -> Row:
+def entry_row(e: BlacklistRow, now: float) -> Row:
     cells = [untrusted(e.pattern, 28), untrusted(e.reason, 200), untrusted(e.added_by, 12), ago(now, e.added_at),
-             until(now, e.expires_at), str(hits)]
-    sort = [e.pattern, e.reason, e.added_by, -e.added_at, e.expires_at, hits]
+             until(now, e.expires_at), str(e.present)]
+    sort = [e.pattern, e.reason, e.added_by, -e.added_at, e.expires_at, e.present]
     return Row(e.pattern, cells, sort)
 
 
 class BlacklistScreen(TableScreen):
     CSS_PATH = "blacklist.tcss"
     SCREEN_NAME = "blacklist"
+    QUERY = "blacklist"
     TABLE_TITLE = "Blacklist"
     HELP_TITLE = "Blacklist"
     HELP_NOTES = ("Patterns: an exact id (qq:12345, telegram:777, matrix:@spam:example.org) or a glob scoped to "
@@ -40,28 +41,15 @@ class BlacklistScreen(TableScreen):
         Binding("d,delete", "remove", "Remove"),
     ]
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._present: dict[str, tuple[float, int]] = {}  # pattern -> (wall time counted, count)
-
     def collect(self) -> list[Row]:
-        rt = self.gw.rt
-        now = rt.engine.now()
-        entries = rt.moderation.blacklist.entries()
-        return [entry_row(e, now, self._count(e.pattern)) for e in entries]
+        now = self.gw.header.now if self.gw.header else 0.0
+        return [entry_row(e, now) for e in self.data]
 
-    def _count(self, pattern: str) -> int:
-        """Present members an entry matches; a scan of every group, so counted at most every 10 s."""
-        wall = time.monotonic()
-        hit = self._present.get(pattern)
-        if hit is None or wall - hit[0] > 10:
-            rt = self.gw.rt
-            hit = (wall, len(rt.moderation.blacklist.preview(pattern, rt.engine.stats)))
-            self._present[pattern] = hit
-        return hit[1]
+    def _entry(self, pattern: str) -> BlacklistRow | None:
+        return next((e for e in self.data or () if e.pattern == pattern), None)
 
-    def _form(self, title: str, entry: BlacklistEntry | None, then) -> None:
-        now = self.gw.rt.engine.now()
+    def _form(self, title: str, entry: BlacklistRow | None, then) -> None:
+        now = self.gw.header.now if self.gw.header else 0.0
         fields = [Field("pattern", "Pattern (id or platform-scoped glob)", entry.pattern if entry else "",
                         "qq:12345"),
                   Field("reason", "Reason", entry.reason if entry else ""),
@@ -87,58 +75,48 @@ class BlacklistScreen(TableScreen):
         self.app.push_screen(FormScreen(title, fields, check), chosen)
 
     def action_add(self) -> None:
-        gw = self.gw
-        if not gw.writable("blacklist"):
+        if not self.gw.writable("blacklist_add"):
             return
 
         def then(pattern: str, reason: str, expires: float | None) -> None:
-            hits = gw.rt.moderation.blacklist.preview(pattern, gw.rt.engine.stats)
-            members = {m for _, m, _ in hits}
-            gw.act("blacklist", lambda: gw.rt.moderation.blacklist_add(pattern, reason=reason, expires_at=expires),
-                   confirm=Text(f"Blacklist {pattern}?"),
-                   detail=f"Matches {len(members)} present member(s) in {len({g for g, _, _ in hits})} watched "
-                          "group(s): they are banned now, and anyone matching is removed on joining.")
+            self._confirm_add(pattern, reason, expires)
 
         self._form("Add to the blacklist", None, then)
+
+    @work(group="plan", exclusive=True, exit_on_error=False)
+    async def _confirm_add(self, pattern: str, reason: str, expires: float | None) -> None:
+        hits = await self.gw.client.query("blacklist_preview", pattern=pattern)
+        members = {h.member for h in hits}
+        self.gw.act(Command("blacklist_add", [pattern], {"reason": reason, "expires_at": expires}),
+                    confirm=Text(f"Blacklist {pattern}?"),
+                    detail=f"Matches {len(members)} present member(s) in {len({h.group for h in hits})} watched "
+                           "group(s): they are banned now, and anyone matching is removed on joining.")
 
     def action_edit(self) -> None:
         gw = self.gw
         row = self.cursor_row()
-        if row is None or not gw.writable("blacklist edit"):
+        if row is None or not gw.writable("blacklist_add"):
             return
-        entry = gw.rt.moderation.blacklist.get(row.key)
+        entry = self._entry(row.key)
         if entry is None:
             return
 
         def then(pattern: str, reason: str, expires: float | None) -> None:
-            async def run():
-                report = BulkReport(total=0)
-                if pattern != entry.pattern:
-                    _e, r = await gw.rt.moderation.blacklist_remove(entry.pattern)
-                    report.merge(r)
-                _e, r = await gw.rt.moderation.blacklist_add(pattern, reason=reason, expires_at=expires,
-                                                             evidence=entry.evidence)
-                report.merge(r)
-                return report
-
-            gw.act("blacklist edit", run)
+            if pattern != entry.pattern:
+                if not gw.writable("blacklist_remove"):
+                    return
+                gw.run_command(Command("blacklist_remove", [entry.pattern]))
+            gw.run_command(Command("blacklist_add", [pattern], {"reason": reason, "expires_at": expires,
+                                                                 "evidence": entry.evidence, "replace": True}))
 
         self._form(f"Edit {entry.pattern}", entry, then)
 
     def action_remove(self) -> None:
         gw = self.gw
         rows = self.targets()
-        if not rows or not gw.writable("blacklist removal"):
+        if not rows or not gw.writable("blacklist_remove"):
             return
         patterns = [r.key for r in rows]
-
-        async def run():
-            report = BulkReport(total=0)
-            for p in patterns:
-                _e, r = await gw.rt.moderation.blacklist_remove(p)
-                report.merge(r)
-            self.clear_marks()
-            return report
-
-        gw.act("blacklist removal", run, confirm=f"Remove {len(patterns)} blacklist entr{'y' if len(patterns) == 1 else 'ies'}?",
+        gw.act(Command("blacklist_remove", patterns), done=lambda _r: self.clear_marks(),
+               confirm=f"Remove {len(patterns)} blacklist entr{'y' if len(patterns) == 1 else 'ies'}?",
                detail=Text("They are unbanned where they were banned.\n" + ", ".join(patterns[:8])))

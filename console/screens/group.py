@@ -7,18 +7,17 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Static
 
-from console.engine.actions.model import ActionKind, BulkReport
-from console.engine.activity import summarize
-from console.engine.stats import DAY
 from console.screens.base import Column, Row, TableScreen
 from console.screens.cells import TIER_STYLE, ago, clock, percent, sparkline, untrusted
 from console.screens.modals import Field, FormScreen
+from console.service.api import Command, GroupDetail, ServiceError
 
 
 class GroupScreen(TableScreen):
     CSS_PATH = "group.tcss"
     SCREEN_NAME = ""
     TABLE_TITLE = "Members"
+    QUERY = "group"
     HELP_TITLE = "Group"
     HELP_NOTES = ("Filter examples: quiet   status:bl   !status:quiet   warns:[1-9]",
                   "Q marks every quiet member; m mentions the marked ones (or every quiet member if none is marked).")
@@ -51,65 +50,66 @@ class GroupScreen(TableScreen):
     def compose_below(self) -> ComposeResult:
         yield Static(id="recent")
 
-    def collect(self) -> list[Row]:
-        rt = self.gw.rt
-        engine, mod = rt.engine, rt.moderation
-        g = engine.stats.groups.get(self.group_id)
-        if g is None:
-            return []
-        now = engine.now()
+    def query_params(self) -> dict:
+        return {"id": self.group_id}
+
+    def load_with(self, query_now) -> None:
         try:
-            self.quiet = {m.id for m in mod.quiet_members(self.group_id)}
-        except Exception:  # an unknown group is shown empty, not crashed
-            self.quiet = set()
-        since = now - 30 * DAY
+            super().load_with(query_now)
+        except ServiceError as e:
+            self._gone(str(e))
+
+    async def load_async(self, client) -> None:
+        try:
+            await super().load_async(client)
+        except ServiceError as e:
+            self._gone(str(e))
+
+    def _gone(self, why: str) -> None:
+        """The group is not watched (any more): say so and go back, once."""
+        if self.data is None and self.is_current:
+            self.gw.notify(why, severity="error")
+            self.app.pop_screen()
+
+    def collect(self) -> list[Row]:
+        d: GroupDetail = self.data
+        now = self.gw.header.now if self.gw.header else 0.0
+        self.quiet = {m.id for m in d.members if m.quiet}
         rows = []
-        for m in g.members.values():
-            if not m.present:
-                continue
+        for m in d.members:
             status = []
-            if m.id in self.quiet:
+            if m.quiet:
                 status.append("quiet")
-            if mod.blacklist.match(m.id, now) is not None:
+            if m.blacklisted:
                 status.append("bl")
-            warns = mod.warnings.count(m.id, now)
-            n30 = m.messages_since(since)
-            cells = [untrusted(m.name, 60), ago(now, m.last_message_at), str(n30),
-                     Text(str(warns), style="yellow" if warns else "dim"), ago(now, m.joined_at),
+            cells = [untrusted(m.name, 60), ago(now, m.last_message_at), str(m.messages_30d),
+                     Text(str(m.warnings), style="yellow" if m.warnings else "dim"), ago(now, m.joined_at),
                      Text(" ".join(status), style="bold red" if "bl" in status else "yellow")]
-            sort = [m.name, -(m.last_message_at or 0), n30, warns, -(m.joined_at or 0), " ".join(status)]
+            sort = [m.name, -(m.last_message_at or 0), m.messages_30d, m.warnings, -(m.joined_at or 0),
+                    " ".join(status)]
             rows.append(Row(m.id, cells, sort, extra={"id": m.id}))
         rows.sort(key=lambda r: (r.key not in self.quiet, r.sort[1]))
-        self._show_info(g, now)
+        self._show_info(d)
         return rows
 
-    def _show_info(self, g, now: float) -> None:
-        rt = self.gw.rt
-        engine = rt.engine
-        s = summarize(g, now, rt.settings.detectors.activity,
-                      sum(1 for a in engine.alerts.live() if a.group == g.id))
+    def _show_info(self, d: GroupDetail) -> None:
+        s = d.summary
         t = Text(no_wrap=True, overflow="ellipsis")
-        t.append(Text(untrusted(g.name, 30).plain, style="bold"))
-        t.append(f"  {g.platform}  {s.members} members  active {percent(s.active_ratio)} ")
+        t.append(Text(untrusted(s.name, 30).plain, style="bold"))
+        t.append(f"  {s.platform}  {s.members} members  active {percent(s.active_ratio)} ")
         t.append(s.tier, style=TIER_STYLE[s.tier])
         t.append(f"  left 7d {s.leaves}  joined 7d {s.joins}  alerts {s.open_alerts}")
-        if not g.member_list_complete:
+        if not d.member_list_complete:
             t.append("\npartial member list: the platform cannot list members; shown are those seen since "
-                     + clock(g.observed_since), style="yellow")
-        hours = g.hourly_series(g.hourly_messages, now, 48)
-        leaves = g.hourly_series(g.hourly_leaves, now, 48)
-        t.append(f"\nmsgs 48h  {sparkline(hours)} {sum(hours)}")
-        t.append(f"\nleft 48h  {sparkline(leaves)} {sum(leaves)}")
-        schedules = rt.moderation.schedules
-        every = schedules.list()
-        summaries = engine.summaries() if every else []  # once, and only when there are schedules to match
-        scheds = [sc for sc in every if any(x.id == g.id for x in schedules.targets(sc, summaries))]
-        if scheds:
+                     + clock(d.observed_since), style="yellow")
+        t.append(f"\nmsgs 48h  {sparkline(d.messages_48h)} {sum(d.messages_48h)}")
+        t.append(f"\nleft 48h  {sparkline(d.leaves_48h)} {sum(d.leaves_48h)}")
+        if d.schedules:
             t.append("\nschedules " + ", ".join(f"{sc.id} ({sc.when}{', paused' if sc.paused else ''})"
-                                                for sc in scheds[:4]))
+                                                for sc in d.schedules[:4]))
         self.query_one("#info", Static).update(t)
         recent = Text(no_wrap=True, overflow="ellipsis")
-        for msg in list(g.recent)[-5:][::-1]:
+        for msg in d.recent[:5]:
             recent.append(clock(msg.at, with_date=False) + " ", style="dim")
             recent.append(untrusted(msg.sender_name, 12))
             recent.append(": ")
@@ -137,16 +137,11 @@ class GroupScreen(TableScreen):
         if not members:
             gw.notify("no quiet members to mention (silent long enough and not mentioned recently)")
             return
-
-        async def run():
-            report, _ = await gw.rt.moderation.mention_quiet(self.group_id, members)
-            self.clear_marks()
-            return report
-
         detail = "Members mentioned are not mentioned again for the cool-down period."
         if not_quiet:
             detail += f"\n{not_quiet} marked member(s) are not quiet (or were mentioned recently): left out."
-        gw.act("mention", run, confirm=f"Mention {len(members)} quiet member(s) in this group?", detail=detail)
+        gw.act(Command("mention", [self.group_id], {"members": members}), done=lambda _r: self.clear_marks(),
+               confirm=f"Mention {len(members)} quiet member(s) in this group?", detail=detail)
 
     def action_post(self) -> None:
         gw = self.gw
@@ -158,55 +153,30 @@ class GroupScreen(TableScreen):
 
         def chosen(v: dict[str, str] | None) -> None:
             if v is not None:
-                gw.act("post", lambda: gw.rt.moderation.post([self.group_id], v["text"]),
+                gw.act(Command("post", [self.group_id], {"text": v["text"]}),
                        confirm="Post this message to the group now?", detail=Text(v["text"][:300]))
 
         self.app.push_screen(FormScreen("Post now", [Field("text", "Message")], check), chosen)
 
-    def action_warn(self) -> None:
-        gw = self.gw
+    def _members_command(self, name: str, confirm: str, detail: str = "", **params) -> None:
         members = self._chosen()
-        if not members or not gw.writable("warn"):
+        if not members or not self.gw.writable(name):
             return
+        self.gw.act(Command(name, [[self.group_id, m] for m in members], params), confirm=confirm, detail=detail,
+                    done=lambda _r: self.clear_marks())
 
-        async def run():
-            report = BulkReport(total=0)
-            for m in members:
-                _o, r = await gw.rt.moderation.warn(self.group_id, m, "warned from the group screen")
-                report.merge(r)
-            self.clear_marks()
-            return report
-
-        gw.act("warn", run, confirm=f"Warn {len(members)} member(s)?")
+    def action_warn(self) -> None:
+        self._members_command("warn", f"Warn {len(self._chosen())} member(s)?", reason="warned from the group screen")
 
     def action_blacklist(self) -> None:
-        gw = self.gw
         members = self._chosen()
-        if not members or not gw.writable("blacklist"):
+        if not members or not self.gw.writable("blacklist_add"):
             return
-
-        async def run():
-            report = BulkReport(total=0)
-            for m in members:
-                _e, r = await gw.rt.moderation.blacklist_add(m, reason="from the group screen",
-                                                             evidence={"group": self.group_id})
-                report.merge(r)
-            self.clear_marks()
-            return report
-
-        gw.act("blacklist", run, confirm=f"Blacklist {len(members)} member(s)?",
-               detail="Bans them in every watched group of their platform and removes them if they rejoin.")
+        self.gw.act(Command("blacklist_add", members, {"reason": "from the group screen",
+                                                        "evidence": {"group": self.group_id}}),
+                    confirm=f"Blacklist {len(members)} member(s)?", done=lambda _r: self.clear_marks(),
+                    detail="Bans them in every watched group of their platform and removes them if they rejoin.")
 
     def action_kick(self) -> None:
-        gw = self.gw
-        members = self._chosen()
-        if not members or not gw.writable("kick"):
-            return
-
-        async def run():
-            report = await gw.rt.moderation.act(ActionKind.KICK, [(self.group_id, m) for m in members],
-                                                reason="removed by an operator")
-            self.clear_marks()
-            return report
-
-        gw.act("kick", run, confirm=f"Kick {len(members)} member(s) from this group?")
+        self._members_command("kick", f"Kick {len(self._chosen())} member(s) from this group?",
+                              reason="removed by an operator")

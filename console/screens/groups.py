@@ -5,15 +5,17 @@ import re
 import shlex
 
 from rich.text import Text
+from textual import work
 from textual.binding import Binding
 
-from console.engine.activity import TIERS, GroupSummary
+from console.engine.activity import TIERS
 from console.screens.base import Column, Row, TableScreen
 from console.screens.cells import PLATFORM_SHORT, TIER_SHORT, TIER_STYLE, ago, percent, sparkline, untrusted
 from console.screens.modals import Field, FormScreen
+from console.service.api import Command, GroupRow
 
 
-def group_row(r: GroupSummary, now: float) -> Row:
+def group_row(r: GroupRow, now: float) -> Row:
     left_24h = r.leaves_24h
     spark = r.sparkline[-12:]
     cells = [PLATFORM_SHORT.get(r.platform, r.platform[:2]), untrusted(r.name, 60), str(r.members),
@@ -28,6 +30,7 @@ def group_row(r: GroupSummary, now: float) -> Row:
 class GroupsScreen(TableScreen):
     CSS_PATH = "groups.tcss"
     SCREEN_NAME = "groups"
+    QUERY = "groups"
     TABLE_TITLE = "Groups (worst first)"
     HELP_TITLE = "Groups"
     HELP_NOTES = ("Filter examples: fans   tier:crit   !tier:high   platform:qq   tags:vip   alerts:[1-9]",
@@ -51,13 +54,12 @@ class GroupsScreen(TableScreen):
         self._rows: dict[str, tuple[tuple, Row]] = {}
 
     def collect(self) -> list[Row]:
-        engine = self.gw.rt.engine
-        now = engine.now()
+        now = self.gw.header.now if self.gw.header else 0.0
         out = []
         cache = self._rows
-        for r in engine.summaries():
-            # the same summary object (unchanged group), alert count and age text: the same Row, which
-            # the table then skips without comparing cells
+        for r in self.data:
+            # the same row object (an unchanged group, in this process), alert count and age text: the
+            # same Row, which the table then skips without comparing cells
             key = (id(r), r.open_alerts, ago(now, r.last_message_at))
             hit = cache.get(r.id)
             if hit is None or hit[0] != key:
@@ -74,33 +76,28 @@ class GroupsScreen(TableScreen):
         row = self.cursor_row()
         if row is None:
             return
-        name = self.gw.rt.engine.group_name(row.key) or row.key
+        name = next((r.name for r in self.data or () if r.id == row.key), row.key)
         self.app.switch_mode("alerts")
         # Quoted for the filter's word splitting: a name with quotes or backslashes matches itself.
         self.app.screen.set_filter(shlex.quote(f"group:^{re.escape(name)}$"))
 
     def action_mention(self) -> None:
-        gw = self.gw
         rows = self.targets()
-        if not rows or not gw.writable("mention"):
+        if not rows or not self.gw.writable("mention"):
             return
-        plan = [(r.key, len(gw.rt.moderation.quiet_members(r.key))) for r in rows]
-        plan = [(g, n) for g, n in plan if n]
+        self._plan_mention([r.key for r in rows])
+
+    @work(group="plan", exclusive=True, exit_on_error=False)
+    async def _plan_mention(self, groups: list[str]) -> None:
+        gw = self.gw
+        counts = await gw.client.query("quiet", groups=groups)
+        plan = [(g, counts.get(g, 0)) for g in groups if counts.get(g, 0)]
         if not plan:
             gw.notify("no quiet members to mention (silent long enough and not mentioned recently)")
             return
         total = sum(n for _, n in plan)
-
-        async def run():
-            from console.engine.actions.model import BulkReport
-            report = BulkReport(total=0)
-            for g, _ in plan:
-                r, _members = await gw.rt.moderation.mention_quiet(g)
-                report.merge(r)
-            self.clear_marks()
-            return report
-
-        gw.act("mention", run, confirm=f"Mention {total} quiet member(s) in {len(plan)} group(s)?",
+        gw.act(Command("mention", [g for g, _ in plan]), done=lambda _r: self.clear_marks(),
+               confirm=f"Mention {total} quiet member(s) in {len(plan)} group(s)?",
                detail="One message per batch of the platform's mention limit; each member is not mentioned "
                       "again for the cool-down period.")
 
@@ -118,13 +115,8 @@ class GroupsScreen(TableScreen):
             if v is None:
                 return
 
-            async def run():
-                report = await gw.rt.moderation.post(groups, v["text"])
-                self.clear_marks()
-                return report
-
-            gw.act("post", run, confirm=f"Post this message to {len(groups)} group(s) now?",
-                   detail=Text(v["text"][:300]))
+            gw.act(Command("post", groups, {"text": v["text"]}), done=lambda _r: self.clear_marks(),
+                   confirm=f"Post this message to {len(groups)} group(s) now?", detail=Text(v["text"][:300]))
 
         self.app.push_screen(FormScreen(f"Post now to {len(groups)} group(s)", [Field("text", "Message")], check),
                              chosen)

@@ -1,43 +1,50 @@
-"""The status line: demo label, connector health, events per second, open alerts by severity."""
+"""The status line: demo label, connector health, events per second, open alerts by severity, who
+else is attached, and whether this console is read-only or has lost its service."""
 from __future__ import annotations
 
 import datetime as dt
-import time
 
 from rich.text import Text
 from textual.widgets import Static
 
-from connectors.contract import HealthState
-from console.engine.detectors.base import Severity
-from console.engine.engine import Engine
 from console.engine.text import visible
+from console.service.api import HeaderView
 
-HEALTH_STYLE = {HealthState.OK: "green", HealthState.DEGRADED: "yellow", HealthState.DOWN: "bold red"}
+HEALTH_STYLE = {"ok": "green", "degraded": "yellow", "down": "bold red"}
 
 
-def status_text(engine: Engine, demo: bool, paused: bool) -> Text:
+def status_text(h: HeaderView | None, paused: bool, *, lost: str = "", where: str = "") -> Text:
     t = Text()
-    if demo:
+    if lost:
+        t.append(f" {visible(lost, 60)} ", style="bold reverse red")
+    if h is None:
+        t.append(" connecting" + (f" to {visible(where, 60)}" if where else "") + "…", style="dim")
+        return t
+    if h.demo:
         t.append(" DEMO ", style="bold reverse yellow")
-    for name, st in engine.status.items():
-        t.append(f" {visible(name, 20)}:")
-        t.append(st.health.state.value, style=HEALTH_STYLE[st.health.state])
-        if st.health.reason and st.health.state is not HealthState.OK:
-            t.append(f" ({visible(st.health.reason, 40)})", style=HEALTH_STYLE[st.health.state])
-    t.append(f"  {engine.rate.per_second(time.monotonic()):.0f} ev/s")
-    counts = {s: 0 for s in Severity}
-    for a in engine.alerts.live():
-        counts[a.severity] += 1
+    for c in h.connectors:
+        t.append(f" {visible(c.name, 20)}:")
+        t.append(c.state, style=HEALTH_STYLE.get(c.state, "bold red"))
+        if c.reason and c.state != "ok":
+            t.append(f" ({visible(c.reason, 40)})", style=HEALTH_STYLE.get(c.state, "bold red"))
+    t.append(f"  {h.events_per_s:.0f} ev/s")
     t.append("  ")
-    t.append(f"H{counts[Severity.HIGH]}", style="bold red")
+    t.append(f"H{h.alerts_high}", style="bold red")
     t.append(" ")
-    t.append(f"M{counts[Severity.MEDIUM]}", style="yellow")
-    t.append(f" L{counts[Severity.LOW]}")
-    t.append("  " + dt.datetime.fromtimestamp(engine.now()).strftime("%m-%d %H:%M"), style="dim")
+    t.append(f"M{h.alerts_medium}", style="yellow")
+    t.append(f" L{h.alerts_low}")
+    t.append("  " + dt.datetime.fromtimestamp(h.now).strftime("%m-%d %H:%M"), style="dim")
+    me = h.you.session if h.you else None
+    others = sorted({o.user for o in h.operators if o.session != me})
+    if others:
+        shown = ", ".join(visible(u, 16) for u in others[:3]) + (f" +{len(others) - 3}" if len(others) > 3 else "")
+        t.append(f"  also here: {shown}", style="cyan")
     if paused:
         t.append("  PAUSED", style="bold reverse")
-    if engine.save_error:
-        t.append(f"  NOT SAVED ({visible(engine.save_error, 60)})", style="bold reverse red")
+    if h.read_only or (h.you is not None and h.you.role == "viewer"):
+        t.append("  READ-ONLY", style="bold reverse")
+    if h.save_error:
+        t.append(f"  NOT SAVED ({visible(h.save_error, 60)})", style="bold reverse red")
     return t
 
 
