@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 
 from console import __version__
@@ -30,6 +29,9 @@ def _common(p: argparse.ArgumentParser, top: bool = False) -> None:
                    help="if a state file is damaged, set it aside and start from the last good copy")
     p.add_argument("--read-only", action="store_true", default=False if top else argparse.SUPPRESS,
                    help="watch only: every action is refused with a message")
+    p.add_argument("--connect", metavar="PATH", default=d,
+                   help="attach to the groupwatch service listening on this socket (e.g. one forwarded "
+                        "over SSH) instead of the data dir's")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -77,9 +79,9 @@ def parser() -> argparse.ArgumentParser:
     bs.add_argument("--seed", type=int, default=7)
     bs.add_argument("--format", choices=("json", "text"), default="text")
 
-    from console.commands import audit, blacklist, config, schedule
+    from console.commands import audit, blacklist, config, schedule, serve
 
-    for module in (blacklist, schedule, audit, config):
+    for module in (serve, blacklist, schedule, audit, config):
         module.add_parser(sub)
     from console import eval_ads
 
@@ -94,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     from console.engine.config import ConfigError
     from console.engine.store import StoreError
 
+    from console.commands import error, service_errors
+
     logging_before = logs.saved()
     logs.to_stderr()
     try:
@@ -101,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, StoreError, ActionError, ReadOnlyError) as e:
         print(f"groupwatch: error: {e}", file=sys.stderr)
         return EXIT_USAGE
+    except service_errors() as e:  # no service on --connect, another protocol, a refused query: one line
+        return error(str(e) or type(e).__name__)
     except KeyboardInterrupt:
         return 130
     finally:
@@ -108,6 +114,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "serve":
+        from console.commands import serve
+
+        return serve.run(args)
     if args.command == "config":
         from console.commands import config
 
@@ -148,18 +158,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command in ("blacklist", "schedule", "audit"):
         import importlib
 
-        module = importlib.import_module(f"console.commands.{args.command}")
-        opened = []
-
-        def open_rt():
-            opened.append(_runtime(args, pace=False))
-            return opened[-1]
-
-        try:
-            return module.run(args, open_rt)
-        finally:
-            for rt in opened:  # save and release the data dir (also when the command failed)
-                rt.close()
+        # Through the service: the running one's socket, else the engine opened (and closed) here.
+        return importlib.import_module(f"console.commands.{args.command}").run(args)
     if args.command == "watch" and args.headless:
         return _watch(args)
     if args.command == "watch" and args.fast:
@@ -180,51 +180,55 @@ def _runtime(args: argparse.Namespace, pace: bool = True):
 
 
 def _watch(args: argparse.Namespace) -> int:
-    from console.headless import watch
-
     if args.seconds is not None and args.seconds <= 0:
         print("groupwatch: error: --seconds must be above 0", file=sys.stderr)
         return EXIT_USAGE
-    from console.runtime import then_close
+    from console.commands import run_async
 
-    rt = _runtime(args, pace=not args.fast)
-    try:
-        asyncio.run(then_close(rt, watch(rt, args.seconds, args.format)))
-    finally:
-        rt.close()
+    return run_async(_watch_async(args))
+
+
+async def _watch_async(args: argparse.Namespace) -> int:
+    from console.headless import watch
+    from console.service.attach import client_for
+
+    # No service: the engine runs here (paced unless --fast); attached: follow the service's changes.
+    async with client_for(args, session="cli watch", pace=not args.fast, current=False) as at:
+        if at.runtime is None and args.fast:
+            print("groupwatch: warning: --fast only applies to an engine run here; following the service",
+                  file=sys.stderr)
+        if not await watch(at, args.seconds, args.format):
+            import os
+
+            # The reader went away (``| head``): nothing more to say, and nothing to fail on at exit.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 
 def _report(args: argparse.Namespace) -> int:
+    from console.commands import run_async
+
+    return run_async(_report_async(args))
+
+
+async def _report_async(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from console.report import render
-    from console.runtime import first_picture, then_close
+    from console.service.attach import client_for
 
-    rt = _runtime(args, pace=False)
-    try:
-        if not rt.engine.stats.groups:
-            asyncio.run(then_close(rt, first_picture(rt)))  # nothing watched yet: report the starting picture
-        label = " (DEMO: simulated groups)" if rt.is_demo else ""
-        render(rt.engine.summaries(), args.format, Console(markup=False, highlight=False),
-               f"groupwatch weekly tiering report{label}")
-    finally:
-        rt.close()
+    async with client_for(args, session="cli report") as at:
+        rows = await at.client.query("report")
+        demo = (await at.client.query("header")).demo
+    label = " (DEMO: simulated groups)" if demo else ""
+    render(rows, args.format, Console(markup=False, highlight=False), f"groupwatch weekly tiering report{label}")
     return 0
 
 
 def _console(args: argparse.Namespace) -> int:
-    from console.app import run_console
+    from console.commands import serve
 
-    from console import logs
-
-    rt = _runtime(args)
-    logs.to_file(rt.data_dir)  # the console owns the terminal: nothing may print over it
-    try:
-        run_console(rt)
-    finally:
-        rt.close()
-    return 0
+    return serve.console(args)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,11 @@
-"""``groupwatch watch --headless``: the engine with alerts printed as they change."""
+"""``groupwatch watch --headless``: alerts printed as they change, from the service's
+``alert_changes`` view.
+
+With the engine in this process (no service serves the data dir) the engine runs
+here as before, and the changes are read as they happen, so a seed replays
+alike. Attached to a running service, this only follows its changes, until
+``--seconds`` of wall time or Ctrl-C.
+"""
 from __future__ import annotations
 
 import asyncio
@@ -10,60 +17,118 @@ from typing import TextIO
 from rich.console import Console
 from rich.text import Text
 
-from console.engine.alerts import Alert, Change
 from console.engine.durations import iso
-from console.engine.engine import Engine
 from console.engine.text import json_line, visible
-from console.runtime import Runtime, start
+from console.service.api import AlertChange, AlertChanges, AlertView, NoticeView
 
 SEVERITY_STYLE = {"low": "cyan", "medium": "yellow", "high": "bold red"}
+POLL_EVERY = 1.0        # seconds between polls of an attached service when it pushes nothing
+START = sys.maxsize     # "since" a cursor beyond any change: only the current position comes back
 
 
-def alert_record(engine: Engine, a: Alert, change: Change) -> dict:
+def alert_record(a: AlertView, change: str) -> dict:
     return {
-        "change": change.value, "id": a.id, "kind": a.kind, "severity": a.severity.label,
-        "group": a.group, "group_name": engine.group_name(a.group),
-        "member": a.member, "member_name": engine.member_name(a.group, a.member),
+        "change": change, "id": a.id, "kind": a.kind, "severity": a.severity,
+        "group": a.group, "group_name": a.group_name,
+        "member": a.member, "member_name": a.member_name,
         "reason": a.reason, "reasons": list(a.reasons), "excerpt": a.excerpt, "score": a.score,
-        "numbers": a.numbers, "state": a.state.value, "at": iso(a.at),
+        "numbers": a.numbers, "state": a.state, "at": iso(a.at),
     }
 
 
 class Printer:
-    def __init__(self, engine: Engine, fmt: str, out: TextIO) -> None:
-        self.engine, self.fmt, self.out = engine, fmt, out
+    def __init__(self, fmt: str, out: TextIO) -> None:
+        self.fmt, self.out = fmt, out
         self.console = Console(file=out, markup=False, highlight=False, emoji=False, soft_wrap=True)
+        self.closed = False  # the reader went away (``| head``): stop instead of failing on every line
+        self.on_closed: list = []
 
-    def notice(self, n) -> None:
+    def _write(self, write) -> None:
+        if self.closed:
+            return
+        try:
+            write()
+        except (BrokenPipeError, SystemExit):  # rich says a broken pipe with SystemExit(1)
+            self.closed = True
+            for f in self.on_closed:
+                f()
+
+    def notice(self, n: NoticeView) -> None:
         line = Text(f"{dt.datetime.fromtimestamp(n.at):%H:%M:%S} action   ", style="bold")
         line.append(visible(n.text, 200))
-        self.console.print(line)
+        self._write(lambda: self.console.print(line))
 
-    def __call__(self, a: Alert, change: Change) -> None:
+    def change(self, c: AlertChange) -> None:
+        a = c.alert
+        r = alert_record(a, c.change)
         if self.fmt == "jsonl":
-            self.out.write(json_line(alert_record(self.engine, a, change)) + "\n")
-            self.out.flush()
+            def write() -> None:
+                self.out.write(json_line(r) + "\n")
+                self.out.flush()
+            self._write(write)
             return
-        r = alert_record(self.engine, a, change)
         line = Text()
-        line.append(f"{dt.datetime.fromtimestamp(a.at):%H:%M:%S} {change.value:<8} ")
-        line.append(f"{a.severity.label:<6}", style=SEVERITY_STYLE[a.severity.label])
-        line.append(f" {a.kind:<13} ")
-        line.append(visible(r["group_name"] or "(fleet)", 40))
-        if r["member_name"]:
-            line.append(" / " + visible(r["member_name"], 30))
+        line.append(f"{dt.datetime.fromtimestamp(a.at):%H:%M:%S} {visible(c.change, 8):<8} ")
+        line.append(f"{a.severity:<6}", style=SEVERITY_STYLE.get(a.severity, ""))
+        line.append(f" {visible(a.kind, 13):<13} ")
+        line.append(visible(a.group_name or "(fleet)", 40))
+        if a.member_name:
+            line.append(" / " + visible(a.member_name, 30))
         line.append(": " + visible(a.reason, 200))
         if a.excerpt:
             line.append("  «" + visible(a.excerpt, 120) + "»", style="dim")
-        self.console.print(line)
+        self._write(lambda: self.console.print(line))
 
 
-async def watch(rt: Runtime, seconds: float | None, fmt: str, out: TextIO = sys.stdout) -> None:
-    engine = rt.engine
-    printer = Printer(engine, fmt, out)
-    engine.alerts.subscribe(printer)
+class Follower:
+    """Reads the ``alert_changes`` view from a cursor and prints what is new."""
+
+    def __init__(self, printer: Printer, err: TextIO) -> None:
+        self.printer, self.err = printer, err
+        self.since = START
+
+    def take(self, changes: AlertChanges) -> bool:
+        """Print a page of changes; False when the service started over (its numbering went back)."""
+        if changes.last < self.since and self.since != START:
+            self.since = 0  # a restarted service numbers its changes from the start again
+            return False
+        if changes.missed:
+            print("groupwatch: warning: fell behind the service: some alert changes were skipped", file=self.err)
+        for c in changes.changes:
+            self.printer.change(c)
+        self.since = changes.last
+        return True
+
+
+async def watch(at, seconds: float | None, fmt: str, out: TextIO | None = None,
+                err: TextIO | None = None) -> bool:
+    """Print alert changes through ``at.client``; run the engine too when it is in this process.
+    False when the reader closed the output (the caller quietens stdout)."""
+    printer = Printer(fmt, out or sys.stdout)
+    follower = Follower(printer, err or sys.stderr)
     if fmt == "text":
-        rt.moderation.listeners.append(printer.notice)
+        at.client.on_push(lambda kind, payload: printer.notice(payload) if kind == "notice" else None)
+    if at.runtime is not None:
+        printer.on_closed.append(at.runtime.engine.stop)
+        await _run_engine(at, seconds, follower)
+    else:
+        await _follow(at, seconds, follower, err or sys.stderr)
+    return not printer.closed
+
+
+async def _run_engine(at, seconds: float | None, follower: Follower) -> None:
+    from console.runtime import start
+
+    rt, client = at.runtime, at.client
+    engine = rt.engine
+    follower.take(client.query_now("alert_changes", since=START))
+
+    def drain(*_: object) -> None:
+        # Read at the moment of each change (the views record it first): each alert is printed as
+        # it was then, so the same seed prints the same lines.
+        follower.take(client.query_now("alert_changes", since=follower.since))
+
+    engine.alerts.subscribe(drain)
     loop = asyncio.get_running_loop()
     until = None
     if seconds is not None:
@@ -81,3 +146,56 @@ async def watch(rt: Runtime, seconds: float | None, fmt: str, out: TextIO = sys.
             pass
     await start(rt)
     await engine.run(until)
+
+
+async def _follow(at, seconds: float | None, follower: Follower, err: TextIO) -> None:
+    client = at.client
+    loop = asyncio.get_running_loop()
+    wake, stop = asyncio.Event(), asyncio.Event()
+
+    def pushed(kind: str, payload: object) -> None:
+        if kind == "changed":
+            wake.set()
+        elif kind == "connection":
+            if payload == "lost":
+                print("groupwatch: warning: service lost, reconnecting", file=err)
+            else:
+                print("groupwatch: warning: service back", file=err)
+                wake.set()
+
+    client.on_push(pushed)
+    follower.printer.on_closed.append(stop.set)
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):
+            pass
+    end = None if seconds is None else loop.time() + seconds
+    try:
+        follower.take(await client.query("alert_changes", since=START))
+        limit = f" for {seconds:g} s" if seconds is not None else ""
+        print(f"groupwatch: following the service on {visible(str(at.path))}{limit} (Ctrl-C stops)", file=err,
+              flush=True)
+        while not stop.is_set():
+            left = POLL_EVERY if end is None else min(POLL_EVERY, end - loop.time())
+            if left <= 0:
+                break
+            waiters = [asyncio.ensure_future(wake.wait()), asyncio.ensure_future(stop.wait())]
+            try:
+                await asyncio.wait(waiters, timeout=left, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for w in waiters:
+                    w.cancel()
+            wake.clear()
+            if client.lost:
+                continue
+            while not follower.take(await client.query("alert_changes", since=follower.since)):
+                pass
+        if not client.lost and not stop.is_set():  # what changed in the last moment before the end
+            follower.take(await client.query("alert_changes", since=follower.since))
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            try:
+                loop.remove_signal_handler(sig)
+            except (NotImplementedError, RuntimeError):
+                pass

@@ -1,5 +1,6 @@
 """The weekly tiering report: per group members, active ratio, tier, joins,
-leaves, exit rate and open alerts, worst first."""
+leaves, exit rate and open alerts, worst first. Rendered from the service's
+``report`` view (``GroupRow``s, in the service's worst-first order)."""
 from __future__ import annotations
 
 import csv
@@ -10,8 +11,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from console.engine.activity import GroupSummary
 from console.engine.text import json_line, neutralise_cell, visible
+from console.service.api import GroupRow
 
 COLUMNS = ("group", "name", "platform", "members", "active_ratio", "tier", "joins", "leaves", "exit_rate",
            "open_alerts")
@@ -21,7 +22,7 @@ def _pct(x: float | None) -> str:
     return "-" if x is None else f"{x * 100:.1f}%"
 
 
-def rows(summaries: Iterable[GroupSummary]) -> list[dict]:
+def rows(summaries: Iterable[GroupRow]) -> list[dict]:
     return [{"group": s.id, "name": s.name, "platform": s.platform, "members": s.members,
              "active_ratio": None if s.active_ratio is None else round(s.active_ratio, 4), "tier": s.tier,
              "joins": s.joins, "leaves": s.leaves,
@@ -29,7 +30,7 @@ def rows(summaries: Iterable[GroupSummary]) -> list[dict]:
             for s in summaries]
 
 
-def render(summaries: list[GroupSummary], fmt: str, console: Console, title: str) -> None:
+def render(summaries: list[GroupRow], fmt: str, console: Console, title: str) -> None:
     data = rows(summaries)
     if fmt == "json":
         console.file.write(json_line(data) + "\n")
@@ -61,7 +62,7 @@ def _cell(v: object, col: str) -> str:
 TIER_STYLE = {"high": "green", "ordinary": "default", "inactive": "yellow", "critical": "red"}
 
 
-def _table(summaries: list[GroupSummary], title: str) -> Table:
+def _table(summaries: list[GroupRow], title: str) -> Table:
     t = Table(title=title, title_justify="left")
     for col, just in (("group", "left"), ("name", "left"), ("members", "right"), ("active 7d", "right"),
                       ("tier", "left"), ("joins", "right"), ("leaves", "right"), ("exit rate", "right"),

@@ -476,20 +476,44 @@ def cli_parser() -> argparse.ArgumentParser:
 
 
 class CliRuntime:
-    """What the CLI modules use of a Runtime (``moderation``, ``engine``), built from the real pieces."""
+    """A Runtime built from the real pieces (``moderation``, ``engine``, ``settings``) over the test's demo
+    world, so the CLI's service sees what the assertions check."""
 
     def __init__(self, w: World) -> None:
         self.w = w
-        self.engine = Engine(Settings(), [w.demo], w.store, clock=w.demo.now)
-        self.moderation = Moderation(Settings(), w.store, self.engine, actor="tester")
+        self.settings = Settings()
+        self.engine = Engine(self.settings, [w.demo], w.store, clock=w.demo.now)
+        self.moderation = Moderation(self.settings, w.store, self.engine, actor="tester")
+        self.is_demo = False
+        self.demo = None
         # The world's handles are the moderation's, so the assertions see what the CLI did.
         w.stats, w.ledger, w.pipeline, w.bl = (self.engine.stats, self.moderation.ledger,
                                                self.moderation.pipeline, self.moderation.blacklist)
-        self.opened = 0
 
-    def __call__(self) -> "CliRuntime":
-        self.opened += 1
-        return self
+
+def service_connect(rt, user: str = "tester"):
+    """What ``attach.client_for`` gives a command when no service runs: a LocalClient of a Service over
+    the engine in this process (one Service for the test, a session per command)."""
+    from contextlib import asynccontextmanager
+    from pathlib import Path
+
+    from console.service.attach import Attached
+    from console.service.client import LocalClient
+    from console.service.service import Service
+
+    svc = Service(rt, owner="tester")
+
+    @asynccontextmanager
+    async def connect(args, *, session: str, pace: bool = False, current: bool = True):
+        actor = svc.open_session(user, [], read_only=bool(getattr(args, "read_only", False)), session=session)
+        client = LocalClient(svc, actor)
+        try:
+            yield Attached(client, rt, svc, Path("groupwatch.sock"))
+        finally:
+            await client.close()
+
+    connect.service = svc
+    return connect
 
 
 @pytest.fixture
@@ -497,13 +521,14 @@ def cli(tmp_path):
     world = asyncio.run(make_world(tmp_path / "data"))
     rt = CliRuntime(world)
     asyncio.run(rt.moderation.sync())
+    connect = service_connect(rt)
 
     def call(*argv: str) -> int:
         args = cli_parser().parse_args(list(argv))
         mod = blacklist_cmd if args.command == "blacklist" else audit_cmd
-        return mod.run(args, rt)
+        return mod.run(args, connect)
 
-    call.rt, call.w = rt, world
+    call.rt, call.w, call.service = rt, world, connect.service
     yield call
     world.store.close()
 
@@ -578,6 +603,46 @@ def test_cli_add_exact_bans_everywhere_then_remove_unbans(cli, capsys):
     assert len([r for r in cli.w.demo.received if r["action"] == "unban"]) == 8
 
 
+def test_cli_adding_an_entry_again_says_who_and_sends_nothing(cli, capsys):
+    mid, _ = most_shared_member(cli.w.stats)
+    assert cli("blacklist", "add", mid, "--reason", "first") == 0
+    sent = len(cli.w.demo.received)
+    capsys.readouterr()
+    assert cli("blacklist", "add", mid, "--reason", "second") == 0
+    out, err = capsys.readouterr()
+    assert f"{mid}: already blacklisted by tester" in out and not err
+    assert cli.w.bl.get(mid).reason == "first" and len(cli.w.demo.received) == sent
+
+
+def test_cli_roles_are_the_services(cli, capsys):
+    """A moderator may blacklist but not lift or import; a viewer may only look. The command itself
+    checks nothing: the service refuses, with one line, and nothing changes."""
+    cli.rt.settings.operators.users.update({"mo": "moderator", "vic": "viewer"})
+    mid, _ = most_shared_member(cli.w.stats)
+
+    def as_user(user: str, *argv: str) -> int:
+        args = cli_parser().parse_args(list(argv))
+        mod = blacklist_cmd if args.command == "blacklist" else audit_cmd
+        return mod.run(args, service_connect(cli.rt, user))
+
+    assert as_user("vic", "blacklist", "add", mid) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert "blacklist refused: vic is a viewer; it needs moderator" in line
+    assert cli.w.bl.entries() == [] and cli.w.demo.received == []
+    assert as_user("vic", "blacklist", "list", "--format", "json") == 0
+    assert json.loads(capsys.readouterr().out) == []
+
+    assert as_user("mo", "blacklist", "add", mid, "--reason", "ads") == 0
+    capsys.readouterr()
+    assert cli.w.bl.get(mid).added_by == "mo"
+    sent = len(cli.w.demo.received)
+    assert as_user("mo", "blacklist", "remove", mid) == 2
+    assert "needs admin" in one_error_line(capsys.readouterr().err)
+    assert cli.w.bl.get(mid) is not None and len(cli.w.demo.received) == sent
+    assert as_user("tester", "blacklist", "remove", mid) == 0  # the service's owner is an admin
+    assert cli.w.bl.entries() == []
+
+
 def test_cli_list_formats_are_inert(cli, capsys, monkeypatch):
     monkeypatch.setenv("COLUMNS", "400")  # one line per row, so texts can be checked whole
     for i, text in enumerate(HOSTILE[:9]):
@@ -642,19 +707,19 @@ def test_cli_audit(cli, capsys, monkeypatch):
     assert len(rows) == len(data) and set(rows[0]) == set(audit_cmd.COLUMNS)
     assert all(v[:1] not in ("=", "+", "-", "@") for r in rows for v in r.values())
 
-    # --since: durations count back from the ledger's clock.
-    clock = Clock(T0)
+    # --since: durations count back from the engine's clock (the ledger's), asked of the service.
+    now = cli.w.demo.now()
+    clock = Clock(now - 3 * 3600)
     store2 = Store(cli.w.store.data_dir.parent / "other")
     ledger2 = Ledger(store2, clock=clock)
     ledger2.audit("alice", "old step")
-    clock.t = T0 + 3 * 3600
+    clock.t = now - 600
     ledger2.audit("alice", "new step")
     cli.rt.moderation.ledger = ledger2
     assert cli("audit", "--since", "2h", "--format", "json") == 0
     assert [d["action"] for d in json.loads(capsys.readouterr().out)] == ["new step"]
     assert cli("audit", "--since", "2026-01-01", "--format", "json") == 0
     assert [d["action"] for d in json.loads(capsys.readouterr().out)] == ["old step", "new step"]
-    clock.t += 600
     assert cli("audit", "--since", "1m") == 0
     assert "no audit entries since" in capsys.readouterr().out
     store2.close()

@@ -1,11 +1,14 @@
 """The real ``groupwatch`` command, end to end, as a user runs it."""
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -151,3 +154,216 @@ def test_schedule_commands_and_bad_expressions(tmp_path):
     p = groupwatch("schedule", "add", "--target", "all", "--template", "x", "--cron", "61 * * * *",
                    home=tmp_path, check=False)
     assert p.returncode == 2 and "cron" in p.stderr and "Traceback" not in p.stderr
+
+
+# --- with a service running: every subcommand goes through it -------------------------------------
+
+class RunningService:
+    """A real service on the demo in this process: the engine (paced, so its world moves in real time),
+    the Service and its socket, on an event loop of their own in a thread, as ``groupwatch serve`` or an
+    open console runs them. The commands under test attach over the socket like any other process."""
+
+    def __init__(self, data: str, *, config: str | None = None, groups: int = 4, seed: int = 5,
+                 speed: float = 3600) -> None:
+        self.data, self.config = data, config
+        self.options = dict(groups=groups, seed=seed, speed=speed)
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.host = None
+        self.error: BaseException | None = None
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._main, name="service", daemon=True)
+
+    @property
+    def service(self):
+        return self.host.service
+
+    @property
+    def socket(self) -> Path:
+        from console.service.attach import socket_path
+
+        return socket_path(self.host.rt.data_dir)
+
+    def _main(self) -> None:
+        async def main() -> None:
+            from console.runtime import open_runtime
+            from console.service.host import Host
+
+            rt = open_runtime(self.config, self.data, pace=True, **self.options)
+            host = Host(rt, serve_socket=True)
+            try:
+                problem = await host.start()
+                if problem:
+                    raise RuntimeError(problem)
+                self.loop, self.host = asyncio.get_running_loop(), host
+                self._ready.set()
+                await host.run()
+            finally:
+                await host.stop()
+                await host.close_connectors()
+                host.close()
+
+        try:
+            asyncio.run(main())
+        except BaseException as e:  # noqa: BLE001 - said by __enter__ or the test
+            self.error = e
+        finally:
+            self._ready.set()
+
+    def __enter__(self) -> "RunningService":
+        self._thread.start()
+        assert self._ready.wait(60), "the service did not start"
+        if self.error is not None:
+            raise self.error
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.loop is not None:
+            self.loop.call_soon_threadsafe(self.host.rt.engine.stop)
+        self._thread.join(30)
+        assert not self._thread.is_alive(), "the service did not stop"
+
+    def call(self, make_coro, timeout: float = 30):
+        """Run ``make_coro()`` on the service's loop and return its result."""
+        return asyncio.run_coroutine_threadsafe(make_coro(), self.loop).result(timeout)
+
+    def query(self, name: str, **params):
+        svc = self.service
+        return self.call(lambda: svc.query(self.host.actor, name, params))
+
+    def when(self, predicate, timeout: float = 30) -> None:
+        """Wait until ``predicate(service)`` holds, checked on the service's loop at each change it
+        announces (a session opening, a command, events flowing)."""
+        hit = threading.Event()
+
+        def listener(kind, _payload) -> None:
+            if predicate(self.service):
+                hit.set()
+
+        def subscribe() -> None:
+            self._unsubscribe = self.service.subscribe(listener)
+            listener("changed", None)
+
+        self.loop.call_soon_threadsafe(subscribe)
+        try:
+            assert hit.wait(timeout), "the service never got there"
+        finally:
+            self.loop.call_soon_threadsafe(self._unsubscribe)
+
+
+@pytest.fixture
+def short_dir():
+    """A data dir with a short path: a Unix socket's path must fit in sockaddr_un."""
+    d = tempfile.mkdtemp(prefix="gw-")
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def cli_main(capsys, *argv: str) -> tuple[int, str, str]:
+    """``groupwatch ARGV`` in this process (the service runs on its own loop in another thread)."""
+    from console.cli import main
+
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+DEMO = ("--groups", "4", "--seed", "5", "--speed", "3600")
+
+
+def test_with_a_service_running_blacklist_add_goes_through_it(short_dir, capsys, monkeypatch):
+    monkeypatch.setenv("GROUPWATCH_CONFIG", os.path.join(short_dir, "none.toml"))
+    monkeypatch.setenv("GROUPWATCH_HOME", short_dir)
+    with RunningService(short_dir) as s:
+        # The data dir is the service's (locked by it): the command attaches instead of failing on the lock.
+        code, out, err = cli_main(capsys, "blacklist", "add", "demo:u1", "--reason", "ad team", *DEMO)
+        assert code == 0, err
+        assert "blacklisted demo:u1" in out and "enforced: 4/4 done" in out and not err
+        rows = s.query("blacklist")
+        assert [(r.pattern, r.reason) for r in rows] == [("demo:u1", "ad team")]  # in the service itself
+
+        code, out, _ = cli_main(capsys, "blacklist", "list", "--format", "json", *DEMO)
+        assert code == 0 and [e["pattern"] for e in json.loads(out)] == ["demo:u1"]
+        code, out, _ = cli_main(capsys, "audit", "--format", "json", *DEMO)
+        audit = json.loads(out)
+        add = [e for e in audit if e["action"] == "blacklist add"]
+        assert len(add) == 1 and add[0]["member"] == "demo:u1"
+        bans = [e for e in audit if e["action"] == "ban" and e["member"] == "demo:u1"]
+        assert len(bans) == 4 and all(e["result"].startswith("done") for e in bans)
+        assert {e["actor"] for e in add + bans} == {s.host.actor.user}  # the peer's OS user, from the kernel
+
+        code, out, _ = cli_main(capsys, "report", "--format", "json", *DEMO)
+        assert code == 0 and len(json.loads(out)) == 4
+        code, out, _ = cli_main(capsys, "schedule", "add", "--id", "tips", "--target", "all", "--template",
+                                "hi {group}", "--at", "09:00", *DEMO)
+        assert code == 0 and "added schedule tips" in out
+        assert [r.id for r in s.query("schedules")] == ["tips"]
+        code, out, _ = cli_main(capsys, "schedule", "run-now", "tips", "--dry-run", *DEMO)
+        assert code == 0 and "would post to 4 group(s); nothing sent" in out
+
+        # The same again, as another process would: the real executable.
+        p = groupwatch("blacklist", "add", "demo:u1", *DEMO, home=Path(short_dir))
+        assert "demo:u1: already blacklisted by" in p.stdout
+        p = groupwatch("report", "--format", "json", *DEMO, home=Path(short_dir))
+        assert len(json.loads(p.stdout)) == 4
+    assert s.error is None
+
+
+def test_connect_attaches_to_a_socket_elsewhere(short_dir, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("GROUPWATCH_CONFIG", os.path.join(short_dir, "none.toml"))
+    with RunningService(short_dir) as s:
+        sock = str(s.socket)
+        # Another data dir (none exists there), and no demo options: --connect alone says where.
+        code, out, err = cli_main(capsys, "--data-dir", str(tmp_path / "elsewhere"), "--connect", sock,
+                                  "blacklist", "add", "demo:u2")
+        assert code == 0, err
+        assert [r.pattern for r in s.query("blacklist")] == ["demo:u2"]
+        code, out, _ = cli_main(capsys, "audit", "--format", "json", "--connect", sock)
+        assert any(e["action"] == "blacklist add" and e["member"] == "demo:u2" for e in json.loads(out))
+    assert not (tmp_path / "elsewhere").exists()  # nothing was opened there
+    code, out, err = cli_main(capsys, "blacklist", "list", "--connect", os.path.join(short_dir, "gone.sock"))
+    assert code == 2 and not out
+    assert err.startswith("groupwatch: error: ") and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_watch_headless_follows_a_running_service(short_dir, capsys, monkeypatch):
+    monkeypatch.setenv("GROUPWATCH_CONFIG", os.path.join(short_dir, "none.toml"))
+    exe = shutil.which("groupwatch") or str(Path(sys.executable).parent / "groupwatch")
+    env = {**os.environ, "GROUPWATCH_HOME": short_dir, "GROUPWATCH_CONFIG": os.path.join(short_dir, "none.toml")}
+    with RunningService(short_dir) as s:
+        s.when(lambda svc: svc.engine.alerts.live())  # the engine has raised an alert to act on
+        watcher = subprocess.Popen([exe, "watch", "--headless", "--seconds", "60", "--format", "jsonl", *DEMO],
+                                   env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            assert watcher.stderr.readline().startswith("groupwatch: following the service on ")
+            target = s.query("alerts").alerts[0]
+            from console.service.api import Command
+
+            report = s.call(lambda: s.service.execute(s.host.actor, Command("ack", [target.id])))
+            assert report.done == 1
+            seen = None
+            for line in watcher.stdout:  # printed as the service announces it, not at the end
+                r = json.loads(line)
+                assert {"change", "id", "kind", "severity", "group", "member", "reason", "at"} <= r.keys()
+                if r["id"] == target.id and r["change"] == "state":
+                    seen = r
+                    break
+            assert seen is not None and seen["state"] == "acknowledged"
+        finally:
+            watcher.terminate()  # like Ctrl-C: a clean stop
+            _, err = watcher.communicate(timeout=30)
+        assert watcher.returncode == 0 and "Traceback" not in err
+    assert s.error is None
+
+
+def test_config_check_asks_the_running_service_instead_of_probing_again(short_dir, capsys, monkeypatch):
+    config = os.path.join(short_dir, "gw.toml")
+    Path(config).write_text('[[connector]]\ntype = "demo"\nname = "sim"\ngroups = 3\nspeed = 3600\n')
+    monkeypatch.setenv("GROUPWATCH_CONFIG", config)
+    data = os.path.join(short_dir, "data")
+    with RunningService(data, config=config):
+        code, out, err = cli_main(capsys, "config", "check", "--data-dir", data)
+        assert code == 0, err
+        assert "1 connector(s): sim (demo)" in out and "a groupwatch service is running on" in out
+        assert "sim (demo): ok" in out
+    code, out, err = cli_main(capsys, "config", "check", "--data-dir", data)  # none running: probed here
+    assert code == 0 and "service" not in out and "sim (demo): ok" in out and "3 group(s)" in out

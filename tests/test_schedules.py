@@ -2,16 +2,13 @@
 and crashes, missed-run policies, targets, templates, and the CLI module."""
 from __future__ import annotations
 
-import argparse
 import json
 from datetime import datetime, timezone
-from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from connectors.demo import DemoConnector
-from console.commands import schedule as schedule_cmd
 from console.engine.actions.ledger import Ledger
 from console.engine.actions.model import ActionError, ActionState
 from console.engine.actions.pipeline import ActionPipeline
@@ -496,65 +493,46 @@ def test_schedule_docs_round_trip():
 
 
 # --- the CLI module ---------------------------------------------------------------------------
-
-class FakeRuntime:
-    def __init__(self, path, clock: Clock, demo: DemoConnector) -> None:
-        self.store = Store(path)
-        ledger = Ledger(self.store, clock)
-        pipeline = ActionPipeline(ledger, lambda g: demo if g.startswith("demo:") else None, actor="alice")
-        self.synced = 0
-
-        async def sync() -> None:
-            self.synced += 1
-            await demo.poll(None, 1)
-
-        self.moderation = SimpleNamespace(schedules=Schedules(self.store, ledger, clock), ledger=ledger,
-                                          pipeline=pipeline, actor="alice", sync=sync)
-        self.engine = SimpleNamespace(summaries=lambda: summaries_of(demo))
-        self.is_demo = True
-
-    def close(self) -> None:
-        self.store.close()
-
+# ``groupwatch schedule ...`` as run, through the service: on the demo (6 groups, seed 3) in a data dir
+# of the test's own, with no service running, so each command opens the engine in-process.
 
 @pytest.fixture
-def cli(tmp_path, clock, demo, capsys):
-    opened: list[FakeRuntime] = []
+def cli(tmp_path, capsys, monkeypatch):
+    import shutil
+    import tempfile
 
-    def open_rt() -> FakeRuntime:
-        rt = FakeRuntime(tmp_path / "cli", clock, demo)
-        opened.append(rt)
-        return rt
+    from console.cli import main
 
-    p = argparse.ArgumentParser(prog="groupwatch")
-    sub = p.add_subparsers(dest="command")
-    schedule_cmd.add_parser(sub)
+    monkeypatch.setenv("GROUPWATCH_CONFIG", str(tmp_path / "none.toml"))
+    # A short data dir: the data dir's socket path must fit a sockaddr_un (see attach.short_path).
+    data = tempfile.mkdtemp(prefix="gw-sch-")
 
     def run(*argv: str) -> tuple[int, str, str]:
-        args = p.parse_args(["schedule", *argv])
-        try:
-            code = schedule_cmd.run(args, open_rt)
-        finally:
-            for rt in opened:  # the caller closes the runtime
-                rt.close()
-            opened.clear()
+        code = main(["schedule", *argv, "--data-dir", data, "--groups", "6", "--seed", "3"])
         out = capsys.readouterr()
         return code, out.out, out.err
 
-    return run
+    def other(*argv: str) -> tuple[int, str, str]:
+        code = main([*argv, "--data-dir", data, "--groups", "6", "--seed", "3"])
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    run.other = other
+    yield run
+    shutil.rmtree(data, ignore_errors=True)
 
 
-def test_cli_add_list_pause_dry_run_remove(cli, demo, clock):
-    tick = demo.world.tick
+def test_cli_add_list_pause_dry_run_remove(cli):
     code, out, err = cli("add", "--target", "tag:gaming", "--template", "早上好 {group}", "--at", "09:00",
                          "--tz", "Asia/Shanghai", "--id", "morning")
     assert code == 0 and err == ""
-    assert demo.world.tick == tick + 1  # the demo world was brought up to date before "now" was read
-    assert "morning" in out and "2026-01-06 09:00 CST" in out  # created at 09:00 sharp: next is tomorrow
-    code, out, _ = cli("list", "--format", "json")
-    (doc,) = json.loads(out)
-    assert doc["id"] == "morning" and doc["next_run_at"] == utc(2026, 1, 6, 1) and doc["paused"] is False
-    assert doc["next_run"] == "2026-01-06T09:00+08:00"
+    assert "added schedule morning: daily 09:00 (Asia/Shanghai), next run " in out
+    code, out_list, _ = cli("list", "--format", "json")
+    (doc,) = json.loads(out_list)
+    assert doc["id"] == "morning" and doc["paused"] is False and doc["created_by"]
+    nxt = datetime.fromtimestamp(doc["next_run_at"], ZoneInfo("Asia/Shanghai"))
+    assert (nxt.hour, nxt.minute) == (9, 0) and doc["next_run"] == nxt.isoformat(timespec="minutes")
+    assert nxt.strftime("%Y-%m-%d %H:%M CST") in out  # the add said the same next run
     code, out, _ = cli("list")
     assert code == 0 and "morning" in out and "tag:gaming" in out and "active" in out
     assert cli("pause", "morning")[0] == 0
@@ -563,21 +541,38 @@ def test_cli_add_list_pause_dry_run_remove(cli, demo, clock):
     code, out, _ = cli("run-now", "morning", "--dry-run")
     assert code == 0 and "would post to 2 group(s)" in out
     assert "demo:g1" in out and "早上好 王者荣耀开黑群" in out and "demo:g3" in out
-    assert posts(demo) == []
-    assert cli("resume", "morning")[0] == 0
+    code, out, err = cli("resume", "morning")
+    assert code == 0 and "resumed schedule morning, next run 20" in out
     code, out, _ = cli("remove", "morning")
     assert code == 0 and "removed" in out
     code, out, _ = cli("list", "--format", "json")
     assert json.loads(out) == []
+    # Nothing was posted, and every change is in the audit log with who made it.
+    code, out, _ = cli.other("audit", "--format", "json")
+    audit = json.loads(out)
+    assert not [e for e in audit if e["action"] == "send"]
+    steps = [e["action"] for e in audit if e["action"].startswith("schedule")]
+    assert steps == ["schedule added", "schedule paused", "schedule resumed", "schedule removed"], steps
 
 
-def test_cli_run_now_sends(cli, demo):
+def test_cli_run_now_sends(cli):
     cli("add", "--target", "demo:g2", "--template", "hello {members}", "--cron", "0 9 * * 1-5", "--tz", "UTC",
         "--id", "w")
     code, out, err = cli("run-now", "w")
-    assert code == 0 and "1/1 done" in out
-    (p,) = posts(demo)
-    assert p["group"] == "demo:g2" and p["text"] == "hello 77"
+    assert code == 0 and "ran w now: 1/1 done" in out
+    code, out, _ = cli.other("audit", "--format", "json")
+    (post,) = [e for e in json.loads(out) if e["action"] == "send"]
+    assert post["group"] == "demo:g2" and post["origin"] == "schedule:w" and post["result"].startswith("done")
+    rows = {r["group"]: r for r in json.loads(cli.other("report", "--format", "json")[1])}
+    assert post["params"]["text"] == f"hello {rows['demo:g2']['members']}"
+
+
+def test_cli_warns_of_a_target_group_that_is_not_watched(cli):
+    code, out, err = cli("add", "--target", "demo:g2,demo:g99", "--template", "hi", "--at", "09:00", "--id", "x")
+    assert code == 0
+    code, out, err = cli("run-now", "x", "--dry-run")
+    assert code == 0 and "would post to 1 group(s)" in out
+    assert err == "groupwatch: warning: demo:g99: no such group is watched\n"
 
 
 @pytest.mark.parametrize("argv, why", [
@@ -587,9 +582,13 @@ def test_cli_run_now_sends(cli, demo):
     (("add", "--target", "nowhere", "--template", "x", "--at", "09:00"), "bad target"),
     (("add", "--target", "all", "--template", "x", "--at", "09:00", "--tz", "Nowhere/City"), "unknown time zone"),
     (("pause", "nope"), "no schedule 'nope'"),
+    (("resume", "nope"), "no schedule 'nope'"),
+    (("remove", "nope"), "no schedule 'nope'"),
+    (("run-now", "nope"), "no schedule 'nope'"),
     (("run-now", "nope", "--dry-run"), "no schedule 'nope'"),
 ])
 def test_cli_errors_are_one_line_exit_2(cli, argv, why):
     code, out, err = cli(*argv)
     assert code == 2 and out == ""
     assert err.startswith("groupwatch: error: ") and why in err and err.count("\n") == 1
+    assert json.loads(cli("list", "--format", "json")[1]) == []

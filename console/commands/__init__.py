@@ -1,6 +1,13 @@
 """Subcommands kept out of ``console/cli.py``: each module has ``add_parser(sub)``
-and ``run(args, open_rt) -> int`` (``open_rt()`` returns an opened Runtime that
-the caller closes).
+and ``run(args, connect=None) -> int``.
+
+Every subcommand goes through the service API: ``connect(args, session=...)`` is
+an async context manager yielding an ``Attached`` (``console.service.attach.client_for``
+by default: the running service's client, else the engine opened in this process),
+and the command only calls ``at.client.query(...)`` and ``at.client.run(Command(...))``.
+Who may change what (read-only, roles) is decided by the service alone: a refused
+command comes back as a ``Report`` with ``refused=True`` and is printed as one
+error line.
 
 Shared here: the global options every subcommand repeats, and the one-line
 error convention (``groupwatch: error: ...`` on stderr, exit 2).
@@ -9,7 +16,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TextIO
+from typing import Any, Callable, TextIO
 
 EXIT_USAGE = 2
 EXIT_PARTIAL = 1  # the command ran, but some platform actions failed
@@ -36,15 +43,81 @@ def common_options(p: argparse.ArgumentParser) -> None:
                    help="if a state file is damaged, set it aside and start from the last good copy")
     p.add_argument("--read-only", action="store_true", default=d,
                    help="watch only: every action is refused with a message")
+    p.add_argument("--connect", metavar="PATH", default=d,
+                   help="attach to the groupwatch service listening on this socket (e.g. one forwarded "
+                        "over SSH) instead of the data dir's")
     g = p.add_argument_group("demo (used when no connector is configured)")
     g.add_argument("--seed", type=int, default=d, help="simulation seed (default 7)")
     g.add_argument("--speed", type=float, default=d, help="simulated seconds per real second (default 60)")
     g.add_argument("--groups", type=int, default=d, help="number of simulated groups, 1-2000 (default 40)")
 
 
+Connect = Callable[..., Any]
+"""``connect(args, session=..., pace=..., current=...)``: an async context manager yielding an Attached."""
+
+
+def connector(connect: Connect | None) -> Connect:
+    if connect is not None:
+        return connect
+    from console.service.attach import client_for
+
+    return client_for
+
+
+class Refusal(Exception):
+    """A command the service refused or could not do: its one-line message, exit 2."""
+
+
+def check(report) -> None:
+    """Raise :class:`Refusal` for a refused report (not allowed, or not valid: nothing was done)."""
+    if report.refused:
+        raise Refusal(report.message or f"{report.command} refused")
+
+
+def counts(report) -> str:
+    """'8/8 done, 1 failed': a report's numbers, without its message."""
+    s = f"{report.done}/{report.total} done"
+    if report.failed:
+        s += f", {report.failed} failed"
+    if report.skipped:
+        s += f", {report.skipped} skipped"
+    return s
+
+
+async def settle(at) -> None:
+    """After a command acted with the engine in this process: poll the connectors once, so what the
+    platforms report back (bans, posts) is in the state saved on the way out. An attached service
+    runs its own engine and needs nothing."""
+    if at.runtime is None:
+        return
+    from console.runtime import poll_once
+
+    try:
+        await poll_once(at.runtime.engine)
+    except Exception:  # noqa: BLE001 - the action is recorded; its echo comes with the next poll
+        pass
+
+
+def service_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions that mean "the service said no" or "no service": each a one-line message."""
+    from console.engine.actions.model import ActionError, ReadOnlyError
+    from console.service.api import ServiceError
+
+    out: list[type[BaseException]] = [ActionError, ReadOnlyError, ServiceError, Refusal]
+    try:
+        from console.service import wire
+    except ImportError:  # the socket transport is not installed: only in-process engines then
+        return tuple(out)
+    out += [getattr(wire, n) for n in ("ServiceUnavailable", "ServiceLost", "ProtocolError")
+            if isinstance(getattr(wire, n, None), type)]
+    return tuple(out)
+
+
 def error(message: str, err: TextIO | None = None) -> int:
     """Print the one-line error and return the usage exit code."""
-    line = " ".join(str(message).split())
+    from console.engine.text import visible
+
+    line = visible(" ".join(str(message).split()), 1000)
     print(f"groupwatch: error: {line}", file=err or sys.stderr)
     return EXIT_USAGE
 
@@ -69,3 +142,16 @@ def _isatty(f: TextIO) -> bool:
         return f.isatty()
     except (AttributeError, ValueError):
         return False
+
+
+def run_async(main) -> int:
+    """Run a command's coroutine; what the service refuses, or a service that cannot be reached,
+    is one error line and exit 2."""
+    import asyncio
+
+    errors = service_errors()
+    try:
+        return asyncio.run(main)
+    except errors as e:
+        text = str(e).strip("'\"") if isinstance(e, KeyError) else str(e)
+        return error(text or type(e).__name__)

@@ -4,16 +4,22 @@
 ``--yes`` when a glob hits more than one member, then records the entry and
 bans the id in every watched group of its platform (kicks where the platform
 cannot ban). ``remove`` lifts it (unbans where the platform needs it).
+
+Everything goes through the service (the running one, else the engine opened
+here): the preview and the lists are its views, the changes its commands.
 """
 from __future__ import annotations
 
 import argparse
-import asyncio
+import csv
+import io
+import json
 import os
 import sys
 from pathlib import Path
 
-from console.commands import EXIT_PARTIAL, common_options, error, write_stdout
+from console.commands import (EXIT_PARTIAL, Connect, check, common_options, connector, counts, error, run_async,
+                              settle, write_stdout)
 
 PREVIEW_SHOWN = 20
 
@@ -54,32 +60,35 @@ def add_parser(sub) -> None:
                    help="default: from the file extension, csv on standard output")
 
 
-def run(args: argparse.Namespace, open_rt) -> int:
-    from console.engine.actions.model import ActionError, ReadOnlyError
+def run(args: argparse.Namespace, connect: Connect | None = None) -> int:
+    from console.engine.actions.model import ActionError
 
     cmd = args.blacklist_command
+    connect = connector(connect)
     try:
         if cmd in ("add", "remove"):
             from console.engine.actions.blacklist import check_pattern
 
             args.pattern = check_pattern(args.pattern)  # a bad id fails before anything is opened
+        if cmd == "add":
+            _check_reason(args.reason or "")
+            return run_async(_add(connect, args))
+        if cmd == "remove":
+            return run_async(_remove(connect, args))
+        if cmd == "list":
+            return run_async(_list(connect, args))
         if cmd == "import":
             fmt = _format_of(args.file, args.format, None)
-            text = _read(args.file)
-            rt = open_rt()
-            return _import(rt, text, fmt)
-        rt = open_rt()
-        if cmd == "add":
-            return asyncio.run(_add(rt, args))
-        if cmd == "remove":
-            return asyncio.run(_remove(rt, args))
-        if cmd == "list":
-            return _list(rt, args.format)
+            return run_async(_import(connect, args, _read(args.file), fmt))
         if cmd == "export":
-            return _export(rt, args.file, _format_of(args.file, args.format, "csv"))
+            return run_async(_export(connect, args, args.file, _format_of(args.file, args.format, "csv")))
         return error(f"unknown blacklist action {cmd!r}")
-    except (ActionError, ReadOnlyError) as e:
+    except ActionError as e:
         return error(str(e))
+
+
+def _session(args: argparse.Namespace) -> str:
+    return f"cli blacklist {args.blacklist_command}"
 
 
 # --- helpers ---
@@ -111,17 +120,18 @@ def _read(file: str) -> str:
         raise ActionError(f"cannot read {file}: {e.strerror or e}") from None
 
 
-def _refuse_if_read_only(mod, what: str) -> None:
-    from console.engine.actions.model import ReadOnlyError
+def _check_reason(reason: str) -> None:
+    from console.engine.actions.blacklist import MAX_REASON
+    from console.engine.actions.model import ActionError
 
-    if getattr(mod.pipeline, "read_only", False):
-        raise ReadOnlyError(f"read-only mode: blacklist {what} refused (it acts on the groups)")
+    if len(reason) > MAX_REASON:
+        raise ActionError(f"the reason is longer than {MAX_REASON} characters")
 
 
 def _print_report(report, label: str) -> int:
     from console.engine.text import visible
 
-    print(f"{label}: {report.summary()}")
+    print(f"{label}: {counts(report)}")
     for err in report.errors:
         print(f"  error: {visible(err)}")
     return EXIT_PARTIAL if report.failed else 0
@@ -129,59 +139,67 @@ def _print_report(report, label: str) -> int:
 
 # --- actions ---
 
-async def _add(rt, args: argparse.Namespace) -> int:
-    from console.engine.actions.blacklist import BlacklistEntry
-    from console.engine.durations import parse_when
+async def _add(connect: Connect, args: argparse.Namespace) -> int:
+    from console.engine.actions.blacklist import is_glob
+    from console.engine.actions.model import ActionError
+    from console.engine.durations import iso, parse_when
     from console.engine.text import visible
+    from console.service.api import Command
 
-    mod = rt.moderation
-    bl = mod.blacklist
-    now = bl.clock()
-    expires = parse_when(args.expires, now) if args.expires else None
-    entry = bl.validate(BlacklistEntry(pattern=args.pattern, reason=args.reason or "", expires_at=expires), now)
-    _refuse_if_read_only(mod, "add")
-    await mod.sync()
-    stats = rt.engine.stats
-    hits = bl.preview(entry.pattern, stats)
-    members = {m for _, m, _ in hits}
-    groups = {g for g, _, _ in hits}
-    print(f"{visible(entry.pattern)} matches {len(members)} present member(s) in {len(groups)} group(s)")
-    for g, m, name in hits[:PREVIEW_SHOWN]:
-        print(f"  {visible(g)}  {visible(m)}  {visible(name, 40)}")
-    if len(hits) > PREVIEW_SHOWN:
-        print(f"  … and {len(hits) - PREVIEW_SHOWN} more")
-    if entry.is_glob and len(members) > 1 and not args.yes:
-        return error(f"{entry.pattern} matches {len(members)} members in {len(groups)} group(s); "
-                     "rerun with --yes to blacklist and ban them all")
-    added, report = await mod.blacklist_add(entry.pattern, reason=entry.reason, expires_at=entry.expires_at)
-    when = f", expires {_iso(added.expires_at)}" if added.expires_at is not None else ""
-    print(f"blacklisted {visible(added.pattern)}{when}")
-    if not report.total:
-        print("no group to act in (none watched on this platform, or none can ban or kick)")
-        return 0
-    code = _print_report(report, "enforced")
-    if report.done:
-        await mod.sync()  # let the connectors report the bans back before the caller checkpoints
-    return code
+    async with connect(args, session=_session(args)) as at:
+        client = at.client
+        expires = None
+        if args.expires:
+            now = (await client.query("header")).now  # the engine's clock (simulated in the demo)
+            expires = parse_when(args.expires, now)
+            if expires <= now:
+                raise ActionError(f"expiry {iso(expires)} is not in the future (now {iso(now)})")
+        hits = await client.query("blacklist_preview", pattern=args.pattern)
+        members = {h.member for h in hits}
+        groups = {h.group for h in hits}
+        print(f"{visible(args.pattern)} matches {len(members)} present member(s) in {len(groups)} group(s)")
+        for h in hits[:PREVIEW_SHOWN]:
+            print(f"  {visible(h.group)}  {visible(h.member)}  {visible(h.name, 40)}")
+        if len(hits) > PREVIEW_SHOWN:
+            print(f"  … and {len(hits) - PREVIEW_SHOWN} more")
+        if is_glob(args.pattern) and len(members) > 1 and not args.yes:
+            return error(f"{args.pattern} matches {len(members)} members in {len(groups)} group(s); "
+                         "rerun with --yes to blacklist and ban them all")
+        report = await client.run(Command("blacklist_add", [args.pattern],
+                                          {"reason": args.reason or "", "expires_at": expires}))
+        check(report)
+        if not report.data.get("added"):  # already on the blacklist: said by whom and when
+            for err in report.errors:
+                print(visible(err))
+            return 0
+        when = f", expires {_iso(expires)}" if expires is not None else ""
+        print(f"blacklisted {visible(args.pattern)}{when}")
+        if not report.total:
+            print("no group to act in (none watched on this platform, or none can ban or kick)")
+            return 0
+        code = _print_report(report, "enforced")
+        if report.done:
+            await settle(at)  # the platforms' answers (the bans) in the state saved on the way out
+        return code
 
 
-async def _remove(rt, args: argparse.Namespace) -> int:
+async def _remove(connect: Connect, args: argparse.Namespace) -> int:
     from console.engine.text import visible
+    from console.service.api import Command
 
-    mod = rt.moderation
-    bl = mod.blacklist
-    if bl.get(args.pattern) is None:
-        from console.engine.actions.model import ActionError
-
-        raise ActionError(f"{args.pattern!r} is not on the blacklist")
-    _refuse_if_read_only(mod, "remove")
-    await mod.sync()
-    entry, report = await mod.blacklist_remove(args.pattern)
-    print(f"removed {visible(entry.pattern)} from the blacklist")
-    if not report.total:
-        print("nothing to unban (no group here needs an unban)")
-        return 0
-    return _print_report(report, "unbanned")
+    async with connect(args, session=_session(args)) as at:
+        report = await at.client.run(Command("blacklist_remove", [args.pattern]))
+        check(report)
+        if not report.data.get("removed"):
+            return error(report.errors[0] if report.errors else f"{args.pattern!r} is not on the blacklist")
+        print(f"removed {visible(args.pattern)} from the blacklist")
+        if not report.total:
+            print("nothing to unban (no group here needs an unban)")
+            return 0
+        code = _print_report(report, "unbanned")
+        if report.done:
+            await settle(at)
+        return code
 
 
 def _iso(at: float | None) -> str:
@@ -190,29 +208,31 @@ def _iso(at: float | None) -> str:
     return iso(at) or "never"
 
 
-def _list(rt, fmt: str) -> int:
-    bl = rt.moderation.blacklist
-    if fmt in ("json", "csv"):
-        write_stdout(bl.export(fmt), inert_on_tty=fmt == "csv")
-        return 0
+async def _list(connect: Connect, args: argparse.Namespace) -> int:
+    fmt = args.format
+    # The table marks lapsed entries by the engine's clock: bring it up to date (the demo's is simulated).
+    async with connect(args, session=_session(args), current=fmt == "table") as at:
+        if fmt in ("json", "csv"):
+            write_stdout(await at.client.query("blacklist_export", format=fmt), inert_on_tty=fmt == "csv")
+            return 0
+        rows = await at.client.query("blacklist")
+        now = (await at.client.query("header")).now
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
     from console.engine.text import json_line, visible
 
-    entries = bl.entries()
     console = Console(file=sys.stdout, markup=False, highlight=False, emoji=False)
-    if not entries:
+    if not rows:
         console.print("the blacklist is empty")
         return 0
-    now = bl.clock()
-    t = Table(title=f"blacklist: {len(entries)} entr{'y' if len(entries) == 1 else 'ies'}", title_justify="left")
+    t = Table(title=f"blacklist: {len(rows)} entr{'y' if len(rows) == 1 else 'ies'}", title_justify="left")
     for col in ("pattern", "reason", "added by", "added", "expires", "evidence"):
         t.add_column(col, overflow="fold")
-    for e in entries:
+    for e in rows:
         expires = Text(_iso(e.expires_at))
-        if e.expired(now):
+        if e.expires_at is not None and e.expires_at <= now:
             expires.append(" (expired)", style="yellow")
         t.add_row(Text(visible(e.pattern)), Text(visible(e.reason, 80)), Text(visible(e.added_by, 40)),
                   Text(_iso(e.added_at)), expires, Text(visible(json_line(e.evidence), 80) if e.evidence else ""))
@@ -220,19 +240,30 @@ def _list(rt, fmt: str) -> int:
     return 0
 
 
-def _import(rt, text: str, fmt: str) -> int:
-    mod = rt.moderation
-    n = mod.blacklist.import_text(text, fmt, mod.actor)
+async def _import(connect: Connect, args: argparse.Namespace, text: str, fmt: str) -> int:
+    from console.service.api import Command
+
+    async with connect(args, session=_session(args)) as at:
+        report = await at.client.run(Command("blacklist_import", [], {"text": text, "format": fmt}))
+    check(report)
+    n = report.data.get("imported", report.done)
     print(f"imported {n} blacklist entr{'y' if n == 1 else 'ies'}; they act when a listed member joins "
           "(blacklist add enforces one at once)")
     return 0
 
 
-def _export(rt, file: str, fmt: str) -> int:
+def _entries_in(text: str, fmt: str) -> int:
+    if fmt == "json":
+        data = json.loads(text)
+        return len(data) if isinstance(data, list) else 0
+    return max(0, sum(1 for _ in csv.reader(io.StringIO(text))) - 1)
+
+
+async def _export(connect: Connect, args: argparse.Namespace, file: str, fmt: str) -> int:
     from console.engine.actions.model import ActionError
 
-    bl = rt.moderation.blacklist
-    text = bl.export(fmt)
+    async with connect(args, session=_session(args), current=False) as at:
+        text = await at.client.query("blacklist_export", format=fmt)
     if file == "-":
         write_stdout(text, inert_on_tty=fmt == "csv")
         return 0
@@ -248,6 +279,6 @@ def _export(rt, file: str, fmt: str) -> int:
         except OSError:
             pass
         raise ActionError(f"cannot write {file}: {e.strerror or e}") from None
-    n = len(bl)
+    n = _entries_in(text, fmt)
     print(f"exported {n} blacklist entr{'y' if n == 1 else 'ies'} to {file} ({fmt})")
     return 0

@@ -6,8 +6,13 @@ connector, concurrently and each within ``--timeout`` seconds, who it is
 logged in as and which groups it sees. Everything printed is scrubbed of the
 secrets read and neutralised (group names come from strangers).
 
-Exit status: 0 when the file is valid and every probe answered, 1 when some
-probe failed, 2 for a config error.
+When a groupwatch service serves this config's data dir (or ``--connect``
+names one), its connectors are not probed a second time (Telegram allows one
+reader per token): the service's own connector health is printed instead.
+
+Exit status: 0 when the file is valid and every probe answered (or every
+connector of the running service is healthy), 1 when some probe failed (or a
+connector of the service is down), 2 for a config error.
 """
 from __future__ import annotations
 
@@ -17,7 +22,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from console.commands import EXIT_USAGE, common_options
+from console.commands import EXIT_USAGE, Connect, common_options
 
 EXIT_PROBE_FAILED = 1
 PROBE_TIMEOUT = 10.0
@@ -43,8 +48,8 @@ class ProbeResult:
     reason: str = ""
 
 
-def run(args: argparse.Namespace, open_rt=None, out: TextIO | None = None, err: TextIO | None = None,
-        environ=None) -> int:
+def run(args: argparse.Namespace, connect: Connect | None = None, out: TextIO | None = None,
+        err: TextIO | None = None, environ=None) -> int:
     from console.engine.config import ConfigError, build_connectors, load_settings
     from console.engine.paths import config_path
 
@@ -72,6 +77,30 @@ def run(args: argparse.Namespace, open_rt=None, out: TextIO | None = None, err: 
         asyncio.run(_close(connectors))
         print("not probed (--no-probe)", file=out)
         return 0
+    try:
+        health = asyncio.run(service_health(args))
+    except Exception as e:
+        if getattr(args, "connect", None):  # asked for that service: say why it cannot be reached
+            asyncio.run(_close(connectors))
+            return _errors([f"{args.connect}: {e}"], err)
+        print(_safe(f"groupwatch: warning: the running service did not answer ({e}); probing here"), file=err)
+        health = None
+    if health is not None:
+        asyncio.run(_close(connectors))  # unused: the service's own are the ones that count
+        where, views = health
+        print(_safe(f"a groupwatch service is running on {where}: its connectors' health (not probed again)"),
+              file=out)
+        down = 0
+        for v in views:
+            state = "ok" if v.state == "ok" else v.state.upper()
+            kind = f" ({types[v.name]})" if v.name in types else ""
+            line = f"{v.name}{kind}: {state}" + (f": {v.reason}" if v.reason else "")
+            print(_safe(line, MAX_LINE), file=out)
+            down += v.state == "down"
+        if down:
+            print(f"{down} of {len(views)} connector(s) down in the service", file=out)
+            return EXIT_PROBE_FAILED
+        return 0
     results = asyncio.run(probe_all(connectors, args.timeout))
     for r in results:
         head = f"{r.name} ({types[r.name]}): "
@@ -86,6 +115,32 @@ def run(args: argparse.Namespace, open_rt=None, out: TextIO | None = None, err: 
         print(f"{failed} of {len(results)} connector(s) failed the probe", file=out)
         return EXIT_PROBE_FAILED
     return 0
+
+
+async def service_health(args: argparse.Namespace) -> tuple[str, list] | None:
+    """The connectors view of the service serving this config's data dir (or ``--connect``), or None
+    when none runs."""
+    from pathlib import Path
+
+    from console.service import attach
+
+    connect = getattr(args, "connect", None)
+    if connect:
+        path = Path(connect).expanduser()
+    else:
+        path = attach.socket_path(attach.where(args.config, getattr(args, "data_dir", None),
+                                               **attach.service_options(args)))
+        try:
+            running = await attach.find(path)
+        except ImportError:  # no socket transport in this install: nothing can be running
+            return None
+        if not running:
+            return None
+    client = await attach.connect_remote(path, read_only=True, session="cli config check")
+    try:
+        return str(path), list(await client.query("connectors"))
+    finally:
+        await client.close()
 
 
 async def probe_all(connectors, timeout: float) -> list[ProbeResult]:

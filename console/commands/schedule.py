@@ -7,10 +7,9 @@ or on a cron expression (``--cron``), in its own time zone. ``run-now
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 
-from console.commands import EXIT_PARTIAL, common_options, error
+from console.commands import EXIT_PARTIAL, Connect, check, common_options, connector, counts, error, run_async, settle
 
 TARGET_HELP = ("group ids (demo:g1,demo:g5), tag:NAME, tier:high|ordinary|inactive|critical, or all; "
                "several, comma-separated, add up")
@@ -53,34 +52,25 @@ def add_parser(sub) -> None:
     r.add_argument("--dry-run", action="store_true", help="show each target group and its text; send nothing")
 
 
-def run(args: argparse.Namespace, open_rt) -> int:
-    from console.engine.actions.model import ActionError, ReadOnlyError
-
+def run(args: argparse.Namespace, connect: Connect | None = None) -> int:
     cmd = args.schedule_command
-    try:
-        rt = open_rt()
-        if cmd in ("add", "list", "resume"):
-            asyncio.run(_current(rt))
-        if cmd == "add":
-            return _add(rt, args)
-        if cmd == "list":
-            return _list(rt, args.format)
-        if cmd in ("pause", "resume", "remove"):
-            return _change(rt, cmd, args.id)
-        if cmd == "run-now":
-            return asyncio.run(_run_now(rt, args.id, args.dry_run))
-        return error(f"unknown schedule action {cmd!r}")
-    except (ActionError, ReadOnlyError) as e:
-        return error(str(e))
+    connect = connector(connect)
+    if cmd == "add":
+        return run_async(_add(connect, args))
+    if cmd == "list":
+        return run_async(_list(connect, args))
+    if cmd in ("pause", "resume", "remove"):
+        return run_async(_change(connect, args, cmd, args.id))
+    if cmd == "run-now":
+        return run_async(_run_now(connect, args, args.id, args.dry_run))
+    return error(f"unknown schedule action {cmd!r}")
+
+
+def _session(args: argparse.Namespace) -> str:
+    return f"cli schedule {args.schedule_command}"
 
 
 # --- helpers ---
-
-async def _current(rt) -> None:
-    """The demo's clock is simulated: bring its world to where it was left, so "now" is right."""
-    if getattr(rt, "is_demo", False):
-        await rt.moderation.sync()
-
 
 def _iso(t: float | None, tz: str) -> str | None:
     from datetime import datetime
@@ -89,38 +79,64 @@ def _iso(t: float | None, tz: str) -> str | None:
     return None if t is None else datetime.fromtimestamp(t, ZoneInfo(tz)).isoformat(timespec="minutes")
 
 
-def _doc(s, sch) -> dict:
-    nxt = sch.next_run(s, sch.clock())
+def _doc(s) -> dict:
     return {"id": s.id, "cron": s.cron, "times": list(s.times), "tz": s.tz, "target": s.target,
             "template": s.template, "missed": s.missed, "paused": s.paused,
-            "next_run": _iso(nxt, s.tz), "next_run_at": nxt,
-            "last_fire": _iso(s.last_fire, s.tz), "last_fire_at": s.last_fire,
-            "created_at": s.created_at, "created_by": s.created_by}
+            "next_run": _iso(s.next_run, s.tz), "next_run_at": s.next_run, "created_by": s.created_by}
+
+
+async def _row(client, sid: str):
+    for s in await client.query("schedules"):
+        if s.id == sid:
+            return s
+    return None
+
+
+async def _missing(client, target: str) -> list[str]:
+    """Group ids the target names that no watched group has (a hint; the service posts to the rest)."""
+    from console.engine.actions.model import ActionError
+    from console.engine.actions.schedules import parse_target
+
+    try:
+        named = [v for k, v in parse_target(target) if k == "group"]
+    except ActionError:
+        return []
+    if not named:
+        return []
+    known = {g.id for g in await client.query("groups")}
+    return [g for g in named if g not in known]
 
 
 # --- actions ---
 
-def _add(rt, args: argparse.Namespace) -> int:
+async def _add(connect: Connect, args: argparse.Namespace) -> int:
     from console.engine.actions.schedules import fmt_time
     from console.engine.text import visible
+    from console.service.api import Command
 
-    mod = rt.moderation
-    sch = mod.schedules
-    s = sch.add(id=args.id, cron=args.cron, times=args.at, tz=args.tz, target=args.target,
-                template=args.template, missed=args.missed, actor=mod.actor)
-    nxt = sch.next_run(s, sch.clock())
-    print(f"added schedule {visible(s.id)}: {visible(s.when)} ({s.tz}), next run {fmt_time(nxt, s.tz)}")
-    try:
-        summaries = rt.engine.summaries()
-    except Exception:  # noqa: BLE001 - a hint only
-        summaries = []
-    if summaries and not sch.targets(s, summaries):
+    # The service tells a cron expression (fields apart) from daily times (HH:MM,HH:MM): keep --at
+    # free of spaces so "09:00, 20:30" stays a list of times.
+    when = args.cron if args.cron is not None else "".join((args.at or "").split())
+    params = {"id": args.id, "when": when, "target": args.target, "text": args.template, "tz": args.tz,
+              "missed": args.missed}
+    async with connect(args, session=_session(args)) as at:
+        report = await at.client.run(Command("schedule_add", [], params))
+        check(report)
+        sid = report.data.get("id") or args.id
+        s = await _row(at.client, sid)
+        plan = await at.client.query("schedule_dry_run", id=sid) if s is not None else []
+        groups = await at.client.query("groups") if s is not None and not plan else []
+    if s is None:
+        print(f"added schedule {visible(str(sid))}")
+        return 0
+    print(f"added schedule {visible(s.id)}: {visible(s.when)} ({s.tz}), next run {fmt_time(s.next_run, s.tz)}")
+    if groups and not plan:
         print(f"groupwatch: warning: target {visible(s.target)!r} matches no watched group right now",
               file=sys.stderr)
     return 0
 
 
-def _list(rt, fmt: str) -> int:
+async def _list(connect: Connect, args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
@@ -128,10 +144,10 @@ def _list(rt, fmt: str) -> int:
     from console.engine.actions.schedules import fmt_time
     from console.engine.text import json_line, visible
 
-    sch = rt.moderation.schedules
-    items = sch.list()
-    if fmt == "json":
-        sys.stdout.write(json_line([_doc(s, sch) for s in items]) + "\n")
+    async with connect(args, session=_session(args)) as at:
+        items = await at.client.query("schedules")
+    if args.format == "json":
+        sys.stdout.write(json_line([_doc(s) for s in items]) + "\n")
         return 0
     console = Console(markup=False, highlight=False)
     if not items:
@@ -140,57 +156,58 @@ def _list(rt, fmt: str) -> int:
     t = Table(title="scheduled posts", title_justify="left")
     for col in ("id", "state", "when", "target", "next run", "template"):
         t.add_column(col, overflow="fold", no_wrap=col == "id", min_width=len(col))
-    now = sch.clock()
     for s in items:
         state = "paused" if s.paused else "active"
         if s.missed == "run_once":
             state += ", catch up once"
         t.add_row(Text(visible(s.id)), Text(state, style="yellow" if s.paused else "green"),
                   Text(f"{visible(s.when)} {s.tz}"), Text(visible(s.target)),
-                  Text(fmt_time(sch.next_run(s, now), s.tz)), Text(visible(s.template, 40)))
+                  Text(fmt_time(s.next_run, s.tz)), Text(visible(s.template, 40)))
     console.print(t)
     return 0
 
 
-def _change(rt, cmd: str, id: str) -> int:
+async def _change(connect: Connect, args: argparse.Namespace, cmd: str, id: str) -> int:
     from console.engine.actions.schedules import fmt_time
     from console.engine.text import visible
+    from console.service.api import Command
 
-    mod = rt.moderation
-    sch = mod.schedules
+    async with connect(args, session=_session(args)) as at:
+        report = await at.client.run(Command(f"schedule_{cmd}", [id]))
+        check(report)
+        s = await _row(at.client, id) if cmd == "resume" else None
     if cmd == "pause":
-        s = sch.pause(id, mod.actor)
-        print(f"paused schedule {visible(s.id)}")
+        print(f"paused schedule {visible(id)}")
     elif cmd == "resume":
-        s = sch.resume(id, mod.actor)
-        print(f"resumed schedule {visible(s.id)}, next run {fmt_time(sch.next_run(s, sch.clock()), s.tz)}")
+        nxt = fmt_time(s.next_run, s.tz) if s is not None else "-"
+        print(f"resumed schedule {visible(id)}, next run {nxt}")
     else:
-        s = sch.remove(id, mod.actor)
-        print(f"removed schedule {visible(s.id)}")
+        print(f"removed schedule {visible(id)}")
     return 0
 
 
-async def _run_now(rt, id: str, dry_run: bool) -> int:
+async def _run_now(connect: Connect, args: argparse.Namespace, id: str, dry_run: bool) -> int:
     from console.engine.text import visible
+    from console.service.api import Command, ServiceError
 
-    mod = rt.moderation
-    sch = mod.schedules
-    s = sch.get(id)
-    await mod.sync()
-    summaries = rt.engine.summaries()
-    names = {g.id: g.name for g in summaries}
-    for gid in sch.missing(s, summaries):
-        print(f"groupwatch: warning: {visible(gid)}: no such group is watched", file=sys.stderr)
-    if dry_run:
-        plan = sch.dry_run(s, summaries)
-        print(f"dry run of {visible(s.id)}: would post to {len(plan)} group(s); nothing sent")
-        for gid, text in plan:
-            print(f"  {visible(gid)} ({visible(names.get(gid, ''), 40)}): {visible(text)}")
-        return 0
-    report = await sch.run_now(s, summaries, mod.pipeline, mod.actor)
-    print(f"ran {visible(s.id)} now: {report.summary()}")
-    for err in report.errors:
-        print(f"  error: {visible(err)}")
-    if report.done:
-        await mod.sync()  # let the connectors report the posts back before the caller checkpoints
-    return EXIT_PARTIAL if report.failed else 0
+    async with connect(args, session=_session(args)) as at:
+        client = at.client
+        s = await _row(client, id)
+        if s is None:
+            raise ServiceError(f"no schedule {id!r}")
+        for gid in await _missing(client, s.target):
+            print(f"groupwatch: warning: {visible(gid)}: no such group is watched", file=sys.stderr)
+        if dry_run:
+            plan = await client.query("schedule_dry_run", id=id)
+            print(f"dry run of {visible(id)}: would post to {len(plan)} group(s); nothing sent")
+            for p in plan:
+                print(f"  {visible(p.group)} ({visible(p.group_name or '', 40)}): {visible(p.text)}")
+            return 0
+        report = await client.run(Command("schedule_run_now", [id]))
+        check(report)
+        print(f"ran {visible(id)} now: {counts(report)}")
+        for err in report.errors:
+            print(f"  error: {visible(err)}")
+        if report.done:
+            await settle(at)  # the platforms' answers (the posts) in the state saved on the way out
+        return EXIT_PARTIAL if report.failed else 0
