@@ -104,7 +104,12 @@ class Views:
 
     def alert_changes(self, since: int) -> AlertChanges:
         oldest = self._changes[0][0] if self._changes else self._change_seq + 1
-        out = [AlertChange(seq, change, self.alert_view(a)) for seq, change, a in self._changes if seq > since]
+        out = []
+        for seq, change, a in reversed(self._changes):  # newest first, up to the caller's cursor: a
+            if seq <= since:                             # follower's poll costs what is new, not all kept
+                break
+            out.append(AlertChange(seq, change, self.alert_view(a)))
+        out.reverse()
         return AlertChanges(out, self._change_seq, missed=since + 1 < oldest and since < self._change_seq)
 
     def counts(self) -> tuple[int, int, int]:
