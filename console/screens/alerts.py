@@ -21,8 +21,8 @@ SEVERITY_RANK = {"low": 0, "medium": 1, "high": 2}
 def alert_row(a: AlertView, now: float) -> Row:
     sev = a.severity
     state = STATE_SHORT.get(a.state, a.state)
-    if a.claimed_by:
-        state += "+"  # claimed: the detail pane says by whom
+    if a.claimed_by and a.state == "open":
+        state = "clm"  # someone is on it: the detail pane says who
     cells = [Text(SEVERITY_SHORT[sev], style=SEVERITY_STYLE[sev]), ago(now, a.at), state, a.kind,
              untrusted(a.group_name or a.group or "(fleet)", 40), untrusted(a.member_name or a.member or "", 40),
              untrusted(a.reason, 200), untrusted(a.excerpt, 200, "dim")]
@@ -43,7 +43,7 @@ class AlertsScreen(TableScreen):
     HELP_NOTES = ("Filter examples: kind:ad   sev:high   group:fans   !state:ack",
                   "Actions apply to the marked alerts, or to the cursor row when none is marked.",
                   "Triage is shared: an ack, snooze, resolve or claim (c: I'm on it) shows on every console; "
-                  "a '+' after the state means claimed (the pane below says by whom).",
+                  "state clm means claimed (the pane below says by whom).",
                   "A viewer or --read-only console sees everything and every change is refused.")
     COLUMNS = (
         Column("sev", "sev", 4), Column("age", "age", 3), Column("state", "st", 4), Column("kind", "kind", 13),
