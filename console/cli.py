@@ -114,6 +114,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    connect = getattr(args, "connect", None)
+    if connect:
+        from pathlib import Path
+
+        if not Path(connect).expanduser().parent.is_dir():
+            from console.commands import error
+
+            return error(f"no groupwatch service at {connect} (no such directory)")
     if args.command == "serve":
         from console.commands import serve
 

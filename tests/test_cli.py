@@ -319,10 +319,14 @@ def test_connect_attaches_to_a_socket_elsewhere(short_dir, tmp_path, capsys, mon
         assert [r.pattern for r in s.query("blacklist")] == ["demo:u2"]
         code, out, _ = cli_main(capsys, "audit", "--format", "json", "--connect", sock)
         assert any(e["action"] == "blacklist add" and e["member"] == "demo:u2" for e in json.loads(out))
+        code, out, err = cli_main(capsys, "config", "check", "--connect", sock)  # the service's own health
+        assert code == 0 and f"a groupwatch service is running on {sock}" in out and "demo: ok" in out, err
     assert not (tmp_path / "elsewhere").exists()  # nothing was opened there
-    code, out, err = cli_main(capsys, "blacklist", "list", "--connect", os.path.join(short_dir, "gone.sock"))
-    assert code == 2 and not out
-    assert err.startswith("groupwatch: error: ") and err.count("\n") == 1 and "Traceback" not in err
+    for gone in (os.path.join(short_dir, "gone.sock"), str(tmp_path / ("x" * 120) / "gone.sock")):
+        for argv in (("blacklist", "list"), ("config", "check"), ("watch", "--headless", "--seconds", "1")):
+            code, out, err = cli_main(capsys, *argv, "--connect", gone)
+            assert code == 2 and "Traceback" not in err, (argv, err)
+            assert err.startswith("groupwatch: error: no groupwatch service at ") and err.count("\n") == 1, err
 
 
 def test_watch_headless_follows_a_running_service(short_dir, capsys, monkeypatch):

@@ -61,7 +61,7 @@ def run(args: argparse.Namespace, connect: Connect | None = None, out: TextIO | 
         if args.config:
             return _errors([f"{path}: no such file"], err)
         print(f"no config at {path}: groupwatch runs the built-in demo", file=out)
-        return 0
+        return _connected(args, out, err)
     try:
         settings = load_settings(path, must_exist=True)
         connectors = build_connectors(settings.connectors, environ)
@@ -69,7 +69,7 @@ def run(args: argparse.Namespace, connect: Connect | None = None, out: TextIO | 
         return _errors(e.problems, err)
     if not connectors:
         print(f"{path}: ok; no connectors: groupwatch runs the built-in demo", file=out)
-        return 0
+        return _connected(args, out, err)
     types = {c.name: cs.type for cs, c in zip(settings.connectors, connectors)}  # built in table order
     listed = ", ".join(f"{c.name} ({types[c.name]})" for c in connectors)
     print(_safe(f"{path}: ok; {len(connectors)} connector(s): {listed}"), file=out)
@@ -77,30 +77,9 @@ def run(args: argparse.Namespace, connect: Connect | None = None, out: TextIO | 
         asyncio.run(_close(connectors))
         print("not probed (--no-probe)", file=out)
         return 0
-    try:
-        health = asyncio.run(service_health(args))
-    except Exception as e:
-        if getattr(args, "connect", None):  # asked for that service: say why it cannot be reached
-            asyncio.run(_close(connectors))
-            return _errors([f"{args.connect}: {e}"], err)
-        print(_safe(f"groupwatch: warning: the running service did not answer ({e}); probing here"), file=err)
-        health = None
-    if health is not None:
-        asyncio.run(_close(connectors))  # unused: the service's own are the ones that count
-        where, views = health
-        print(_safe(f"a groupwatch service is running on {where}: its connectors' health (not probed again)"),
-              file=out)
-        down = 0
-        for v in views:
-            state = "ok" if v.state == "ok" else v.state.upper()
-            kind = f" ({types[v.name]})" if v.name in types else ""
-            line = f"{v.name}{kind}: {state}" + (f": {v.reason}" if v.reason else "")
-            print(_safe(line, MAX_LINE), file=out)
-            down += v.state == "down"
-        if down:
-            print(f"{down} of {len(views)} connector(s) down in the service", file=out)
-            return EXIT_PROBE_FAILED
-        return 0
+    code = _from_service(args, types, out, err, connectors)
+    if code is not None:
+        return code
     results = asyncio.run(probe_all(connectors, args.timeout))
     for r in results:
         head = f"{r.name} ({types[r.name]}): "
@@ -113,6 +92,45 @@ def run(args: argparse.Namespace, connect: Connect | None = None, out: TextIO | 
     failed = sum(not r.ok for r in results)
     if failed:
         print(f"{failed} of {len(results)} connector(s) failed the probe", file=out)
+        return EXIT_PROBE_FAILED
+    return 0
+
+
+def _connected(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """No connector of its own to probe: with --connect, still the health of that service's."""
+    if not getattr(args, "connect", None) or args.no_probe:
+        return 0
+    code = _from_service(args, {}, out, err, [])
+    return 0 if code is None else code
+
+
+def _from_service(args: argparse.Namespace, types: dict, out: TextIO, err: TextIO, connectors) -> int | None:
+    """When a service runs (or --connect names one): its connectors' health, and the exit code; None
+    when none runs (the caller probes here)."""
+    try:
+        health = asyncio.run(service_health(args))
+    except Exception as e:
+        if getattr(args, "connect", None):  # asked for that service: say why it cannot be reached
+            asyncio.run(_close(connectors))
+            return _errors([str(e) or type(e).__name__], err)
+        print("groupwatch: warning: " + _safe(f"the running service did not answer ({e}); probing here"),
+              file=err)
+        return None
+    if health is None:
+        return None
+    asyncio.run(_close(connectors))  # unused: the service's own are the ones that count
+    where, views = health
+    print(_safe(f"a groupwatch service is running on {where}: its connectors' health (not probed again)"),
+          file=out)
+    down = 0
+    for v in views:
+        state = "ok" if v.state == "ok" else v.state.upper()
+        kind = f" ({types[v.name]})" if v.name in types else ""
+        line = f"{v.name}{kind}: {state}" + (f": {v.reason}" if v.reason else "")
+        print(_safe(line, MAX_LINE), file=out)
+        down += v.state == "down"
+    if down:
+        print(f"{down} of {len(views)} connector(s) down in the service", file=out)
         return EXIT_PROBE_FAILED
     return 0
 
