@@ -371,3 +371,35 @@ def test_config_check_asks_the_running_service_instead_of_probing_again(short_di
         assert "sim (demo): ok" in out
     code, out, err = cli_main(capsys, "config", "check", "--data-dir", data)  # none running: probed here
     assert code == 0 and "service" not in out and "sim (demo): ok" in out and "3 group(s)" in out
+
+
+def test_with_groupwatch_serve_running_the_subcommands_attach(short_dir):
+    """The issue's check, all real processes: ``groupwatch serve`` on the demo, then ``groupwatch
+    blacklist add demo:u1`` exits 0 and the entry is in ``blacklist list`` and ``audit``; ``report``
+    works; ``--read-only`` is refused by the service; SIGTERM stops it cleanly."""
+    exe = shutil.which("groupwatch") or str(Path(sys.executable).parent / "groupwatch")
+    home = Path(short_dir)
+    env = {**os.environ, "GROUPWATCH_HOME": short_dir, "GROUPWATCH_CONFIG": str(home / "none.toml")}
+    serve = subprocess.Popen([exe, "serve", *DEMO], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+    try:
+        line = serve.stderr.readline()  # said once it listens
+        assert line.startswith("groupwatch: serving "), line + serve.stderr.read()
+        p = groupwatch("blacklist", "add", "demo:u1", "--reason", "ad team", *DEMO, home=home)
+        assert "blacklisted demo:u1" in p.stdout and "enforced: 4/4 done" in p.stdout
+        entries = json.loads(groupwatch("blacklist", "list", "--format", "json", *DEMO, home=home).stdout)
+        assert [(e["pattern"], e["reason"]) for e in entries] == [("demo:u1", "ad team")]
+        audit = json.loads(groupwatch("audit", "--format", "json", *DEMO, home=home).stdout)
+        assert any(e["action"] == "blacklist add" and e["member"] == "demo:u1" for e in audit)
+        assert len([e for e in audit if e["action"] == "ban" and e["member"] == "demo:u1"]) == 4
+        rows = json.loads(groupwatch("report", "--format", "json", *DEMO, home=home).stdout)
+        assert len(rows) == 4 and {"tier", "open_alerts"} <= rows[0].keys()
+        p = groupwatch("blacklist", "remove", "demo:u1", "--read-only", *DEMO, home=home, check=False)
+        assert p.returncode == 2 and p.stderr.startswith("groupwatch: error: read-only mode: ")
+        assert p.stderr.count("\n") == 1
+        after = json.loads(groupwatch("blacklist", "list", "--format", "json", *DEMO, home=home).stdout)
+        assert after == entries
+    finally:
+        serve.terminate()
+        _, err = serve.communicate(timeout=30)
+    assert serve.returncode == 0 and "Traceback" not in err
