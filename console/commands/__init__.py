@@ -84,20 +84,6 @@ def counts(report) -> str:
     return s
 
 
-async def settle(at) -> None:
-    """After a command acted with the engine in this process: poll the connectors once, so what the
-    platforms report back (bans, posts) is in the state saved on the way out. An attached service
-    runs its own engine and needs nothing."""
-    if at.runtime is None:
-        return
-    from console.runtime import poll_once
-
-    try:
-        await poll_once(at.runtime.engine)
-    except Exception:  # noqa: BLE001 - the action is recorded; its echo comes with the next poll
-        pass
-
-
 def service_errors() -> tuple[type[BaseException], ...]:
     """The exceptions that mean "the service said no" or "no service": each a one-line message."""
     from console.engine.actions.model import ActionError, ReadOnlyError

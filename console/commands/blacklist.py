@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from console.commands import (EXIT_PARTIAL, Connect, check, common_options, connector, counts, error, run_async,
-                              settle, write_stdout)
+                              write_stdout)
 
 PREVIEW_SHOWN = 20
 
@@ -177,10 +177,7 @@ async def _add(connect: Connect, args: argparse.Namespace) -> int:
         if not report.total:
             print("no group to act in (none watched on this platform, or none can ban or kick)")
             return 0
-        code = _print_report(report, "enforced")
-        if report.done:
-            await settle(at)  # the platforms' answers (the bans) in the state saved on the way out
-        return code
+        return _print_report(report, "enforced")
 
 
 async def _remove(connect: Connect, args: argparse.Namespace) -> int:
@@ -196,10 +193,7 @@ async def _remove(connect: Connect, args: argparse.Namespace) -> int:
         if not report.total:
             print("nothing to unban (no group here needs an unban)")
             return 0
-        code = _print_report(report, "unbanned")
-        if report.done:
-            await settle(at)
-        return code
+        return _print_report(report, "unbanned")
 
 
 def _iso(at: float | None) -> str:

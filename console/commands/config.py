@@ -26,6 +26,7 @@ from console.commands import EXIT_USAGE, Connect, common_options
 
 EXIT_PROBE_FAILED = 1
 PROBE_TIMEOUT = 10.0
+CLOSE_TIMEOUT = 5.0  # seconds a probed connector gets to close its sessions
 MAX_LINE = 300  # a probe line (names chosen by strangers) is cut there
 
 
@@ -193,9 +194,15 @@ async def _probe(conn) -> list[str]:
 
 
 async def _close(connectors) -> None:
-    from console.runtime import close_all
+    """Close the connectors built here for the probe, each within a few seconds; a failure to close
+    never hides the report."""
+    async def close(conn) -> None:
+        try:
+            await asyncio.wait_for(conn.close(), CLOSE_TIMEOUT)
+        except Exception:  # noqa: BLE001 - closing is best effort; the process ends anyway
+            pass
 
-    await close_all(connectors)
+    await asyncio.gather(*(close(c) for c in list(connectors)))
 
 
 def _first_line(e: BaseException) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from console.commands import EXIT_PARTIAL, Connect, check, common_options, connector, counts, error, run_async, settle
+from console.commands import EXIT_PARTIAL, Connect, check, common_options, connector, counts, error, run_async
 
 TARGET_HELP = ("group ids (demo:g1,demo:g5), tag:NAME, tier:high|ordinary|inactive|critical, or all; "
                "several, comma-separated, add up")
@@ -208,6 +208,4 @@ async def _run_now(connect: Connect, args: argparse.Namespace, id: str, dry_run:
         print(f"ran {visible(id)} now: {counts(report)}")
         for err in report.errors:
             print(f"  error: {visible(err)}")
-        if report.done:
-            await settle(at)  # the platforms' answers (the posts) in the state saved on the way out
         return EXIT_PARTIAL if report.failed else 0
