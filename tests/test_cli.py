@@ -300,6 +300,13 @@ def test_with_a_service_running_blacklist_add_goes_through_it(short_dir, capsys,
         code, out, _ = cli_main(capsys, "schedule", "run-now", "tips", "--dry-run", *DEMO)
         assert code == 0 and "would post to 4 group(s); nothing sent" in out
 
+        # An import travels as one request (all or nothing): one too big for the socket is said plainly.
+        big = Path(short_dir, "big.json")
+        big.write_text(json.dumps([{"pattern": f"demo:x{i}", "reason": "r" * 100} for i in range(9000)]))
+        code, out, err = cli_main(capsys, "blacklist", "import", str(big), *DEMO)
+        assert code == 2 and err.count("\n") == 1 and "split the file" in err
+        assert [r.pattern for r in s.query("blacklist")] == ["demo:u1"]
+
         # The same again, as another process would: the real executable.
         p = groupwatch("blacklist", "add", "demo:u1", *DEMO, home=Path(short_dir))
         assert "demo:u1: already blacklisted by" in p.stdout

@@ -235,9 +235,18 @@ async def _list(connect: Connect, args: argparse.Namespace) -> int:
 
 
 async def _import(connect: Connect, args: argparse.Namespace, text: str, fmt: str) -> int:
+    from console.engine.actions.model import ActionError
     from console.service.api import Command
 
     async with connect(args, session=_session(args)) as at:
+        if at.runtime is None:  # over the socket: one request, all or nothing, of a bounded size
+            from console.service.server import MAX_FRAME
+
+            size = len(json.dumps(text)) + 1024  # as the frame carries it (ASCII JSON), and its envelope
+            if size > MAX_FRAME:
+                raise ActionError(f"{args.file} is {size / 1e6:.1f} MB as sent; a running service takes an "
+                                  f"import of at most {MAX_FRAME / 1e6:.1f} MB: split the file (each part is "
+                                  "all or nothing)")
         report = await at.client.run(Command("blacklist_import", [], {"text": text, "format": fmt}))
     check(report)
     n = report.data.get("imported", report.done)
