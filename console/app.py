@@ -94,7 +94,7 @@ class GroupWatchApp(App):
                 pass
         if self.host is not None:
             self.run_engine()
-            for warning in self.host.rt.store.warnings:  # printed before the screen took over: say it here too
+            for warning in self.host.warnings:  # printed before the screen took over: say it here too
                 self.notify(Text(visible(warning, 300)), severity="warning", timeout=30)
         self._timer = self.set_interval(self.refresh_seconds, self.refresh_view)
         self.refresh_view()

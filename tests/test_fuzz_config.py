@@ -42,7 +42,7 @@ from console.engine.actions.warnings import parse_policy
 from console.engine.config import ConfigError, build_connectors, load_settings
 from console.engine.engine import Engine
 from console.engine.settings import (AUTO_ACTIONS, ActionSettings, ActivitySettings, AdSettings, DemoSettings,
-                                     EngineSettings, Settings)
+                                     EngineSettings, OperatorSettings, ROLES, Settings)
 from console.engine.text import visible
 from console.runtime import build_connectors as runtime_build, close_all
 
@@ -136,8 +136,8 @@ def _fields(cls: type, table: tuple[str, ...]) -> list[Field]:
         tp = hints[f.name]
         if dataclasses.is_dataclass(tp):
             out += _fields(tp, table + (f.name,))
-        elif f.name not in ("group_rules", "connectors"):
-            out.append(Field(table, f.name, tp, cls))
+        elif f.name not in ("group_rules", "connectors") and typing.get_origin(tp) is not dict:
+            out.append(Field(table, f.name, tp, cls))  # tables of names (operators.users) are tested apart
     return out
 
 
@@ -173,6 +173,8 @@ def valid_value(f: Field) -> st.SearchStrategy:
         return st.lists(st.sampled_from(GOOD_REGEXES), max_size=3)
     if key == (ActionSettings, "escalation"):
         return st.sampled_from(GOOD_POLICIES)
+    if key == (OperatorSettings, "default"):
+        return st.sampled_from(ROLES)
     if f.tp is bool:
         return st.booleans()
     if f.tp is str:
@@ -209,6 +211,8 @@ def bad_value(f: Field) -> st.SearchStrategy:
                           table, st.sampled_from(DATES))
         if key == (AdSettings, "auto_action"):
             return st.one_of(wrong, text.filter(lambda s: s not in AUTO_ACTIONS))
+        if key == (OperatorSettings, "default"):
+            return st.one_of(wrong, text.filter(lambda s: s not in ROLES))
         return wrong
     if f.tp == list[str]:
         wrong = st.one_of(text, st.integers(), table, st.lists(st.integers(), min_size=1, max_size=2),

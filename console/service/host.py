@@ -23,6 +23,11 @@ class Host:
         self.serve_socket = serve_socket
         self.server = None
 
+    @property
+    def warnings(self) -> list[str]:
+        """What the store said at start (printed before the console took the screen)."""
+        return list(self.rt.store.warnings)
+
     async def start(self) -> str | None:
         """Start serving; a problem with the socket is a warning, never the end of the console."""
         from console.runtime import start
