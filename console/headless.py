@@ -4,7 +4,10 @@
 With the engine in this process (no service serves the data dir) the engine runs
 here as before, and the changes are read as they happen, so a seed replays
 alike. Attached to a running service, this only follows its changes, until
-``--seconds`` of wall time or Ctrl-C.
+``--seconds`` of wall time or Ctrl-C: each is read at the next push or poll, so a
+record shows the alert as it is then (an alert updated twice in between prints
+two records with its latest state); a service restarted under it is followed
+from its own first change on.
 """
 from __future__ import annotations
 
