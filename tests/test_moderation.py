@@ -88,11 +88,13 @@ async def test_mentions_go_to_exactly_the_silent_members_in_batches_and_not_agai
     store.close()
 
 
-async def test_read_only_refuses_every_operator_action_and_automation(tmp_path):
+async def test_a_read_only_engine_never_sends_anything(tmp_path):
+    """Operators are refused by the service (tests/test_service.py); underneath, an engine opened
+    read-only never hands an action to a platform, whoever asks."""
     demo, engine, mod, store = await world(tmp_path, read_only=True)
     target = a_member_in_several_groups(engine)
     g = next(iter(engine.stats.groups))
-    for call in (mod.warn(g, target), mod.blacklist_add(target), mod.mention_quiet(g), mod.post([g], "hi")):
+    for call in (mod.warn(g, target), mod.mention_quiet(g), mod.post([g], "hi")):
         with pytest.raises(ReadOnlyError, match="read-only"):
             await call
     assert demo.received == []

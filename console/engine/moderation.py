@@ -19,7 +19,7 @@ from console.engine.actions.blacklist import Blacklist, BlacklistEntry
 from console.engine.actions.ledger import DB as LEDGER_DB
 from console.engine.actions.ledger import Ledger, os_user
 from console.engine.actions.mentions import DEFAULT_BATCH, Mentions
-from console.engine.actions.model import ACTING_AS, Action, ActionError, ActionKind, ActionState, BulkReport, ReadOnlyError
+from console.engine.actions.model import ACTING_AS, Action, ActionError, ActionKind, ActionState, BulkReport
 from console.engine.actions.pipeline import ActionPipeline
 from console.engine.actions.schedules import Schedules
 from console.engine.actions.warnings import Warnings
@@ -226,10 +226,6 @@ class Moderation:
 
     # --- operator commands ---
 
-    def _writable(self, what: str) -> None:
-        if self.read_only:
-            raise ReadOnlyError(f"read-only mode: {what} refused")
-
     def capabilities(self, group: str) -> frozenset:
         conn = self.engine.connector_for(group)
         return conn.capabilities if conn is not None else frozenset()
@@ -237,7 +233,6 @@ class Moderation:
     async def warn(self, group: str, member: str, reason: str = "", alert: int | None = None):
         """Warn (restating the rules); escalate by the policy. Returns (outcome, report).
         A warning from an ad alert teaches the ad model that its message is an ad."""
-        self._writable("warn")
         name = self.engine.member_name(group, member) or member
         now = self.engine.now()
         with self._intent() as stage:
@@ -260,7 +255,6 @@ class Moderation:
 
     async def blacklist_add(self, pattern: str, *, reason: str = "", expires_at: float | None = None,
                             evidence: dict | None = None, actor: str | None = None):
-        self._writable("blacklist")
         with self._intent() as stage:
             entry = self.blacklist.add(BlacklistEntry(pattern=pattern, reason=reason, expires_at=expires_at,
                                                       evidence=evidence or {}), actor or self.actor)
@@ -350,7 +344,6 @@ class Moderation:
                     f"{self.engine.group_name(alert.group)} (score {alert.score:.2f})")
 
     async def blacklist_remove(self, pattern: str) -> tuple[BlacklistEntry, BulkReport]:
-        self._writable("blacklist removal")
         entry = self.blacklist.remove(pattern, self.actor)
         report = await self.pipeline.run(self.blacklist.lifting(entry, self.engine.stats.groups, self.capabilities))
         return entry, report
@@ -371,7 +364,6 @@ class Moderation:
 
     async def mention_quiet(self, group: str, members: list[str] | None = None) -> tuple[BulkReport, list[str]]:
         """Mention the group's quiet members (or the given ones, minus any in the cool-down)."""
-        self._writable("mention")
         candidates = self.quiet_members(group)
         if members is not None:
             wanted = set(members)
@@ -389,13 +381,11 @@ class Moderation:
         return report, [m.id for m in candidates]
 
     async def post(self, groups: list[str], text: str) -> BulkReport:
-        self._writable("post")
         return await self.pipeline.run([Action(ActionKind.SEND, g, None, text=text, origin="post") for g in groups])
 
     async def act(self, kind: ActionKind, targets: list[tuple[str, str | None]], *, reason: str = "",
                   seconds: int | None = None, message_ids: dict | None = None) -> BulkReport:
         """Kick, ban, mute or delete over (group, member) rows, one or many."""
-        self._writable(kind.value)
         actions = [Action(kind, g, m, reason=reason, seconds=seconds,
                           message_id=(message_ids or {}).get((g, m))) for g, m in targets]
         return await self.pipeline.run(actions)
@@ -420,7 +410,6 @@ class Moderation:
         return sorted(out, key=lambda r: (r[2], r[1]))
 
     async def apply_cleanup(self, group: str, members: list[str]) -> BulkReport:
-        self._writable("clean-up")
         return await self.pipeline.run([Action(ActionKind.KICK, group, m, reason="monthly clean-up",
                                                origin="cleanup") for m in members])
 
