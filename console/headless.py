@@ -6,8 +6,10 @@ here as before, and the changes are read as they happen, so a seed replays
 alike. Attached to a running service, this only follows its changes, until
 ``--seconds`` of wall time or Ctrl-C: each is read at the next push or poll, so a
 record shows the alert as it is then (an alert updated twice in between prints
-two records with its latest state); a service restarted under it is followed
-from its own first change on.
+two records with its latest state). A service restarted under it numbers its
+changes from 1 again: seen as the numbering going back, it is followed from its
+first change (changes it made before the follower reattached and past the old
+position cannot be told apart from ones already printed, and are missed).
 """
 from __future__ import annotations
 
