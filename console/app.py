@@ -204,9 +204,10 @@ class GroupWatchApp(App):
         self._announce_high()
         screen = self._live_screen()
         try:
-            self.header = await self.client.query("header")
-            if screen is not None:
-                await screen.load_async(self.client)
+            # both at once: one round trip's wait, not two
+            header, _ = await asyncio.gather(self.client.query("header"),
+                                             screen.load_async(self.client) if screen is not None else _nothing())
+            self.header = header
         except Exception as e:  # lost meanwhile: the header says so, the screen keeps its rows
             log.debug("refresh failed: %s", e)
         if screen is not None:
@@ -322,6 +323,10 @@ class GroupWatchApp(App):
         for e in report.errors[:3]:
             text.append(f"\n{e}")
         self.notify(text, severity="error" if report.failed else "information", timeout=8)
+
+
+async def _nothing() -> None:
+    return None
 
 
 def help_for(app: GroupWatchApp) -> HelpScreen:

@@ -69,7 +69,21 @@ def ingest(groups: int, events: int, seed: int, repeat: int) -> dict:
     }
 
 
+def loop_s(repeat: int = 3) -> float:
+    """A fixed pure-Python loop (10 million additions), median of ``repeat`` runs: printed beside every
+    figure so runs on different machines compare (rate x loop_s / 0.6 is the rate where it takes 0.6 s)."""
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        total = 0
+        for i in range(10_000_000):
+            total += i
+        times.append(time.perf_counter() - t0)
+    return round(statistics.median(times), 3)
+
+
 def print_result(result: dict, fmt: str) -> None:
+    result = {**result, "loop_s": result.get("loop_s") or loop_s()}
     if fmt == "json":
         print(json.dumps(result))
     else:

@@ -175,12 +175,54 @@ def ms(seconds: float) -> float:
 def latency_figures(latencies: list[float]) -> dict:
     """Percentiles of key latencies, in ms (zeros when no key had a visible effect)."""
     if not latencies:
-        return {"latency_ms_p50": 0.0, "latency_ms_p90": 0.0, "latency_ms_p99": 0.0, "latency_ms_max": 0.0,
+        return {"latency_ms_p50": 0.0, "latency_ms_p90": 0.0, "latency_ms_p95": 0.0, "latency_ms_p99": 0.0,
+                "latency_ms_max": 0.0,
                 "under_100ms": 0.0}
     return {
         "latency_ms_p50": ms(statistics.median(latencies)), "latency_ms_p90": ms(pct(latencies, 0.9)),
+        "latency_ms_p95": ms(pct(latencies, 0.95)),
         "latency_ms_p99": ms(pct(latencies, 0.99)), "latency_ms_max": ms(max(latencies)),
         "under_100ms": round(sum(1 for v in latencies if v <= 0.1) / len(latencies), 3),
+    }
+
+
+async def measure(app, presses: int, seed: int, warmup: float, size: tuple[int, int]) -> dict:
+    """Drive ``app`` through the operator's tour, timing each key from posting to the frame showing it."""
+    rng = random.Random(seed)
+    latencies: list[float] = []
+    per_key: dict[str, list[float]] = {}
+    refresh: list[float] = []
+    missed = 0
+    async with app.run_test(size=size) as pilot:
+        frames = FrameLog(app)
+        await pilot.pause(warmup)
+        ru0, wall0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+        for i in range(presses):
+            key = KEYS[i % len(KEYS)]
+            await asyncio.sleep(rng.uniform(0.05, 0.2))  # an operator's pace; refreshes land in between
+            latency = await frames.press(key)
+            if latency is None:
+                missed += 1  # the key had no visible effect (say, down on the last row)
+                continue
+            latencies.append(latency)
+            per_key.setdefault(key, []).append(latency)
+            refresh.append(app.last_refresh_s)
+        wall = time.perf_counter() - wall0
+        ru1 = resource.getrusage(resource.RUSAGE_SELF)
+        if app.host is not None:
+            app.host.rt.engine.stop()
+        await app.workers.wait_for_complete() if app.host is not None else None
+    cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
+    return {
+        "presses": presses, "measured": len(latencies), "no_visible_effect": missed,
+        "terminal": f"{size[0]}x{size[1]}",
+        **latency_figures(latencies),
+        "console_cpu_percent": round(100 * cpu / wall, 1),
+        "refresh_ms_p50": ms(statistics.median(refresh)) if refresh else 0.0,
+        "refresh_ms_max": ms(max(refresh)) if refresh else 0.0,
+        "slowest_keys": sorted(((k, ms(max(v))) for k, v in per_key.items()), key=lambda kv: -kv[1])[:5],
+        "events_per_s_seen": round(app.header.events_per_s) if app.header is not None else 0,
+        "_wall": wall,
     }
 
 
@@ -198,47 +240,37 @@ async def _drive(groups: int, rate: float, presses: int, seed: int, warmup: floa
     replay = ReplayConnector(demo, events, rate)
     with tempfile.TemporaryDirectory() as tmp:
         rt = headless_runtime(settings, replay, Path(tmp))
-        engine = rt.engine
         app = GroupWatchApp(rt, refresh_seconds=1.0)
-        rng = random.Random(seed)
-        latencies: list[float] = []
-        per_key: dict[str, list[float]] = {}
-        async with app.run_test(size=size) as pilot:
-            frames = FrameLog(app)
-            await pilot.pause(warmup)
-            ru0, wall0, delivered0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter(), replay.delivered
-            refresh: list[float] = []
-            missed = 0
-            for i in range(presses):
-                key = KEYS[i % len(KEYS)]
-                await asyncio.sleep(rng.uniform(0.05, 0.2))  # an operator's pace; refreshes land in between
-                latency = await frames.press(key)
-                if latency is None:
-                    missed += 1  # the key had no visible effect (say, down on the last row)
-                    continue
-                latencies.append(latency)
-                per_key.setdefault(key, []).append(latency)
-                refresh.append(app.last_refresh_s)
-            wall = time.perf_counter() - wall0
-            ru1 = resource.getrusage(resource.RUSAGE_SELF)
-            delivered = replay.delivered - delivered0
-            rows = sum(1 for _ in engine.stats.groups)
-            rt.engine.stop()
-            await app.workers.wait_for_complete()
+        result = await measure(app, presses, seed, warmup, size)
+        rows = len(rt.engine.stats.groups)
         rt.store.close()
-    cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
-    return {
-        "bench": "ui", "groups": groups, "groups_seen": rows, "rate": rate, "presses": presses,
-        "measured": len(latencies), "no_visible_effect": missed,
-        "terminal": f"{size[0]}x{size[1]}",
-        **latency_figures(latencies),
-        "events_per_s_delivered": round(delivered / wall), "cpu_percent": round(100 * cpu / wall, 1),
-        "refresh_ms_p50": ms(statistics.median(refresh)), "refresh_ms_max": ms(max(refresh)),
-        "slowest_keys": sorted(((k, ms(max(v))) for k, v in per_key.items()), key=lambda kv: -kv[1])[:5],
-        "peak_rss_mb": round(peak_rss_mb(), 1),
-    }
+    result.pop("_wall")
+    return {"groups_seen": rows, **result, "peak_rss_mb": round(peak_rss_mb(), 1)}
 
 
 def ui(groups: int, rate: float, presses: int, seed: int = 7, warmup: float = 5.0,
-       size: tuple[int, int] = (80, 24)) -> dict:
-    return asyncio.run(_drive(groups, rate, presses, seed, warmup, size))
+       size: tuple[int, int] = (80, 24), modes: tuple[str, ...] = ("embedded", "attached"),
+       consoles: int = 0) -> dict:
+    """Both modes in the same run: the engine in the console's process, and the console attached over
+    the socket to a service in a process of its own (two cores); optionally what N attached consoles
+    cost the service's ingest."""
+    from console.bench import loop_s
+
+    out: dict = {"bench": "ui", "groups": groups, "rate": rate, "loop_s": loop_s()}
+    if "embedded" in modes:
+        out["embedded"] = asyncio.run(_drive(groups, rate, presses, seed, warmup, size))
+    if "attached" in modes:
+        from console.bench_attached import attached
+
+        r = attached(groups, rate, presses, seed, warmup, size)
+        r.pop("_wall", None)
+        out["attached"] = r
+    for mode in ("embedded", "attached"):
+        if mode in out:
+            for k in ("latency_ms_p50", "latency_ms_p95", "latency_ms_p99"):
+                out[f"{mode}_{k}"] = out[mode].get(k)
+    if consoles:
+        from console.bench_attached import ingest_cost
+
+        out["ingest_cost"] = ingest_cost(groups, consoles, 8.0, seed)
+    return out

@@ -69,6 +69,10 @@ def parser() -> argparse.ArgumentParser:
     bu.add_argument("--rate", type=float, default=500.0, help="events per second fed to the engine")
     bu.add_argument("--presses", type=int, default=120, help="key presses measured")
     bu.add_argument("--seed", type=int, default=7)
+    bu.add_argument("--mode", choices=("both", "embedded", "attached"), default="both",
+                    help="the engine in the console's process, attached over the socket to a service, or both")
+    bu.add_argument("--consoles", type=int, default=0,
+                    help="also measure what this many attached consoles cost the service's ingest")
     bu.add_argument("--format", choices=("json", "text"), default="text")
     bs = bsub.add_parser("soak", help="engine and console under load for minutes: events lost, alerts, memory, "
                                       "latency, errors")
@@ -150,7 +154,12 @@ def _dispatch(args: argparse.Namespace) -> int:
             if not 1 <= args.groups <= 2000 or args.rate <= 0 or args.presses < 1:
                 print("groupwatch: error: --groups 1-2000, --rate above 0, --presses at least 1", file=sys.stderr)
                 return EXIT_USAGE
-            bench.print_result(bench_ui.ui(args.groups, args.rate, args.presses, args.seed), args.format)
+            modes = ("embedded", "attached") if args.mode == "both" else (args.mode,)
+            if not 0 <= args.consoles <= 200:
+                print("groupwatch: error: --consoles 0-200", file=sys.stderr)
+                return EXIT_USAGE
+            bench.print_result(bench_ui.ui(args.groups, args.rate, args.presses, args.seed, modes=modes,
+                                           consoles=args.consoles), args.format)
             return 0
         if args.events < 1 or not 1 <= args.groups <= 2000 or args.repeat < 1:
             print("groupwatch: error: --events and --repeat must be at least 1, --groups 1-2000", file=sys.stderr)

@@ -959,20 +959,14 @@ token_env = "GW_OB"
     from console.cli import parser
     from console.commands import audit
 
-    def audit_log(*argv: str) -> str:
-        """``groupwatch audit`` as the command runs it, its runtime closed after (the command leaves
-        that to the process's exit)."""
-        opened = []
+    async def audit_log(*argv: str) -> str:
+        """``groupwatch audit`` as the command runs it (its own event loop: in a thread)."""
         args = parser().parse_args(["audit", *argv, "--config", str(config), "--data-dir", str(data)])
-        try:
-            assert audit.run(args, lambda: opened.append(open_runtime(args.config, args.data_dir)) or opened[0]) == 0
-        finally:
-            for r in opened:
-                r.close()
+        assert await asyncio.to_thread(audit.run, args) == 0
         out = capsys.readouterr()
         return out.out + out.err
 
-    audit_json, audit_table = audit_log("--format", "json"), audit_log()
+    audit_json, audit_table = await audit_log("--format", "json"), await audit_log()
 
     found = scan_dir(data)
     assert {"state.json", "ledger.json", "moderation.json", "ad_model.json"} <= {p.name for p in data.iterdir()}

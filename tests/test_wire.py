@@ -249,3 +249,22 @@ def test_tuple_hints_decode_to_tuples_and_other_hints_fail_at_import() -> None:
         wire._for_hint(tuple[str, ...])(["a", 1], 0)
     with pytest.raises(TypeError, match="wire cannot decode"):
         wire._for_hint(set[str])  # a view with a type the wire cannot carry is a developer's error, found at once
+
+
+def test_answer_frames_reuse_row_text_and_equal_plain_encoding():
+    """The cached encoding sends exactly what the plain one would, and a row reused by the views
+    is encoded once however many consoles ask for it."""
+    import json as _json
+
+    from console.service import api, wire
+
+    row = api.GroupRow(id="demo:g1", name="\u202e群\ud800", platform="demo", members=3, messages_1h=1,
+                       messages_24h=2, active_ratio=None, tier="high", last_message_at=1.5, joins=0, leaves=0,
+                       exit_rate=None, open_alerts=2, sparkline=[1, 2], tags=["a"], leaves_24h=0)
+    page = api.AlertsPage(alerts=[], total=0)
+    for result in ([row, row], page, None, [], {"a": [row]}):
+        assert _json.loads(wire.answer_frame(7, result)) == _json.loads(
+            wire.dumps({"id": 7, "result": wire.encode(result)}))
+    first = wire.to_json(row)
+    assert wire.to_json(row) is first  # the same object: the same text, not encoded again
+    assert wire.decode(_json.loads(first)) == row

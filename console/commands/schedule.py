@@ -82,7 +82,9 @@ def _iso(t: float | None, tz: str) -> str | None:
 def _doc(s) -> dict:
     return {"id": s.id, "cron": s.cron, "times": list(s.times), "tz": s.tz, "target": s.target,
             "template": s.template, "missed": s.missed, "paused": s.paused,
-            "next_run": _iso(s.next_run, s.tz), "next_run_at": s.next_run, "created_by": s.created_by}
+            "next_run": _iso(s.next_run, s.tz), "next_run_at": s.next_run,
+            "last_fire": _iso(s.last_fire, s.tz), "last_fire_at": s.last_fire,
+            "created_at": s.created_at, "created_by": s.created_by}
 
 
 async def _row(client, sid: str):

@@ -162,6 +162,8 @@ class HeaderView:
     save_error: str | None
     operators: list[OperatorView]
     you: OperatorView | None = None
+    allowed: list[str] = field(default_factory=list)  # the commands the asking actor may run now
+    events_total: int = 0   # taken in since the state began (benchmarks compare it over time)
 
 
 @dataclass(slots=True)
@@ -325,6 +327,8 @@ class ScheduleRow:
     next_run: float | None
     next_run_text: str
     created_by: str
+    created_at: float = 0.0
+    last_fire: float | None = None
 
 
 @dataclass(slots=True)

@@ -136,8 +136,16 @@ async def local(args, *, session: str, pace: bool = False, current: bool = True)
         user, groups = os_identity()
         actor = svc.open_session(user, groups, read_only=getattr(args, "read_only", False), session=session)
         client = LocalClient(svc, actor)
+        version = svc.version
         try:
             yield Attached(client, rt, svc, socket_path(rt.data_dir))
+            if current and svc.version != version:
+                # A command changed something: one more poll lets the connectors report the platforms'
+                # answers (bans, deletions) before the state is saved on the way out.
+                try:
+                    await poll_once(rt.engine)
+                except Exception:
+                    pass
         finally:
             await client.close()
             await svc.stop()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from console.engine.actions.blacklist import MAX_REASON
 from console.engine.actions.model import ActionError, ActionKind, BulkReport
 from console.engine.alerts import Alert
 from console.engine.durations import parse_duration
@@ -352,7 +353,7 @@ async def _blacklist_add(svc: "Service", actor: Actor, cmd: Command) -> Report:
     for pattern in _patterns(cmd):
         if not replace and _already_blacklisted(svc, pattern, skipped):
             continue
-        entry, r = await svc.moderation.blacklist_add(pattern, reason=reason[:500], expires_at=expires,
+        entry, r = await svc.moderation.blacklist_add(pattern, reason=reason[:MAX_REASON], expires_at=expires,
                                                       evidence=evidence)
         added.append(entry.pattern)
         bulk.merge(r)

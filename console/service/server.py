@@ -269,7 +269,7 @@ class _Connection:
     async def _answer(self, rid: int, op: str, call: Any) -> None:
         try:
             result = await call
-            frame = wire.dumps({"id": rid, "result": wire.encode(result)})
+            frame = wire.answer_frame(rid, result)
         except asyncio.CancelledError:
             self.pending.discard(rid)
             raise

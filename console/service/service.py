@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 from console.engine.actions.model import ACTING_AS, ActionError, ReadOnlyError
 from console.engine.alerts import Alert, Change
+from console.engine.detectors.base import Severity
 from console.engine.store import StoreError
 from console.engine.text import visible
 from console.service import handlers
@@ -28,6 +29,7 @@ from console.service.views import Views
 
 log = logging.getLogger("groupwatch.service")
 Listener = Callable[[str, Any], None]
+HIGH_ALERT = "high-alert"  # the actor of a notice that announces a new high-severity alert
 PULSE = 0.5  # seconds between "changed" pushes while events flow
 
 
@@ -107,12 +109,17 @@ class Service:
                 log.exception("a listener failed on %s", kind)
 
     def changed(self) -> None:
+        self.views.invalidate()
         self.version += 1
         self._publish("changed", self.version)
 
     def _on_alert(self, alert: Alert, change: Change) -> None:
         if change is Change.STATE:
             self.changed()  # triage by someone: every console should see it at its next refresh, at once
+        elif change is Change.NEW and alert.severity >= Severity.HIGH:
+            where = self.engine.group_name(alert.group) or "fleet"
+            self._publish("notice", NoticeView(alert.at, f"{alert.kind} in {visible(where, 30)}: "
+                                                         f"{visible(alert.reason, 70)}", "error", HIGH_ALERT))
 
     def notice(self, text: str, severity: str = "information", actor: str = "") -> None:
         self._publish("notice", NoticeView(self.engine.now(), text, severity, actor))
@@ -147,7 +154,21 @@ class Service:
                           now=self.engine.now(), connectors=self.views.connectors(),
                           events_per_s=self.engine.rate.per_second(time.monotonic()), alerts_high=high,
                           alerts_medium=medium, alerts_low=low, save_error=self.engine.save_error,
-                          operators=sorted(self._sessions.values(), key=lambda o: (o.user, o.session)), you=you)
+                          operators=sorted(self._sessions.values(), key=lambda o: (o.user, o.session)), you=you,
+                          allowed=[] if actor is None else self.allowed(actor),
+                          events_total=self.engine.events_total)
+
+    def allowed(self, actor: Actor) -> list[str]:
+        """The commands ``actor`` may run, by the same rule as :meth:`authorize` (consoles use it to
+        refuse at once instead of asking for a confirmation first)."""
+        out = []
+        for name in COMMANDS:
+            try:
+                self.authorize(actor, Command(name))
+            except Refused:
+                continue
+            out.append(name)
+        return out
 
     async def query(self, actor: Actor, name: str, params: dict | None = None) -> Any:
         return self.query_now(actor, name, params)

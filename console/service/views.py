@@ -26,6 +26,7 @@ FEED_MAX = 2000
 AUDIT_MAX = 100_000
 CHANGES_KEPT = 20_000  # alert changes a headless watcher may catch up on
 PRESENT_TTL = 10.0     # wall seconds a blacklist entry's present-member count is reused
+SHARED_TTL = 0.25      # wall seconds one answer serves every console that asks for the same view
 
 
 def queue_order(alerts: list[Alert]) -> list[Alert]:
@@ -63,6 +64,22 @@ class Views:
         self._present: dict[str, tuple[float, int]] = {}
         self._changes: deque[tuple[int, str, Alert]] = deque(maxlen=CHANGES_KEPT)
         self._change_seq = 0
+        self._shared: dict[tuple, tuple[float, object]] = {}
+
+    def shared(self, key: tuple, build):
+        """One answer for every console asking within a quarter second: twenty consoles refreshing
+        the same view cost the engine's loop one build, not twenty."""
+        now = time.monotonic()
+        hit = self._shared.get(key)
+        if hit is not None and now - hit[0] < SHARED_TTL:
+            return hit[1]
+        value = build()
+        self._shared[key] = (now, value)
+        return value
+
+    def invalidate(self) -> None:
+        """Something changed that an operator did: the next answer is built afresh."""
+        self._shared.clear()
 
     # --- alerts ---
 
@@ -88,6 +105,9 @@ class Views:
         return v
 
     def alerts(self, limit: int | None = None) -> AlertsPage:
+        return self.shared(("alerts", limit), lambda: self._alerts_page(limit))
+
+    def _alerts_page(self, limit: int | None) -> AlertsPage:
         live = self.engine.alerts.live()
         ordered = queue_order(live)
         if limit is not None:
@@ -113,6 +133,9 @@ class Views:
         return AlertChanges(out, self._change_seq, missed=since + 1 < oldest and since < self._change_seq)
 
     def counts(self) -> tuple[int, int, int]:
+        return self.shared(("counts",), self._counts)
+
+    def _counts(self) -> tuple[int, int, int]:
         high = medium = low = 0
         for a in self.engine.alerts.live():
             if a.severity is Severity.HIGH:
@@ -126,11 +149,15 @@ class Views:
     # --- groups ---
 
     def groups(self) -> list[GroupRow]:
+        return self.shared(("groups",), self._groups_now)
+
+    def _groups_now(self) -> list[GroupRow]:
         out = []
         cache = self._groups
         for s in self.engine.summaries():
             hit = cache.get(s.id)
-            if hit is None or hit[0] is not s:  # the engine keeps an unchanged group's summary object
+            # the engine keeps an unchanged group's summary object, but sets its alert count in place
+            if hit is None or hit[0] is not s or hit[1].open_alerts != s.open_alerts:
                 hit = cache[s.id] = (s, group_row(s))
             out.append(hit[1])
         return out
@@ -228,7 +255,8 @@ class Views:
             nxt = sch.next_run(s, now)
             out.append(ScheduleRow(id=s.id, paused=s.paused, when=s.when, cron=s.cron, times=list(s.times), tz=s.tz,
                                    target=s.target, template=s.template, missed=s.missed, next_run=nxt,
-                                   next_run_text=fmt_time(nxt, s.tz) if nxt else "", created_by=s.created_by))
+                                   next_run_text=fmt_time(nxt, s.tz) if nxt else "", created_by=s.created_by,
+                                   created_at=s.created_at, last_fire=s.last_fire))
         return out
 
     def schedule_dry_run(self, schedule_id: str) -> list[DryRunPost]:
