@@ -174,6 +174,12 @@ class GroupWatchApp(App):
         """What the service said this operator may run (its own rule); unknown until the first header."""
         return self.header is None or command in self.header.allowed
 
+    def views_fresh(self) -> None:
+        """Refresh now from views built afresh (not the quarter-second copy other consoles share)."""
+        if self.host is not None:
+            self.host.service.views.invalidate()
+        self.refresh_view()
+
     def _live_screen(self):
         screen = self.screen
         if hasattr(screen, "refresh_live"):

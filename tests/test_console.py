@@ -229,7 +229,7 @@ async def test_open_a_group_mark_its_quiet_members_and_mention_them(tmp_path):
         screen = app.screen
         rt.engine.stop()  # hold the simulated world still: who is quiet must not change under the test
         await app.workers.wait_for_complete()
-        screen.refresh_live()
+        app.views_fresh()
         quiet = {m.id for m in rt.moderation.quiet_members(target)}
         await pilot.press("Q")
         assert screen.marks == quiet
@@ -349,8 +349,7 @@ async def test_hostile_names_render_inertly_on_the_real_screens(tmp_path):
         g = next(iter(engine.stats.groups.values()))
         g.name = "[bold red]x[/] \x1b[31mred \x1b]52;c;aGk=\x07 \u202eevil\u200b"
         g.version += 1  # as a rename through load_group would
-        app.refresh_view()
-        await pilot.pause()
+        await until(pilot, lambda: "[bold red]x[/]" in _lines(app))
         text = _lines(app)
         assert "[bold red]x[/]" in text and "␛[31m" in text and "⟨U+202E⟩" in text and "⟨U+200B⟩" in text
         assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text

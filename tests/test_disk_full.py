@@ -13,6 +13,7 @@ from rich.text import Text
 import console.engine.store as store_mod
 from connectors.contract import HealthState
 from console.app import GroupWatchApp
+from console.service.api import Command
 from console.engine.engine import Engine
 from console.engine.settings import Settings
 from console.engine.store import Store
@@ -115,13 +116,13 @@ async def test_the_console_says_so_and_sends_nothing_it_cannot_record(tmp_path, 
         header = app.screen.query_one("StatusLine").render()
         assert "NOT SAVED" in (header.plain if isinstance(header, Text) else str(header))
         before = len(rt.demo.received)
-        app.act("post", lambda: rt.moderation.post(groups, "notice"))
+        app.act(Command("post", groups, {"text": "notice"}))
         await until(lambda: any("could not save the action record" in str(n.message) for n in app._notifications))
         assert len(rt.demo.received) == before  # recorded before sent: unrecorded means unsent
         assert app.is_running
         disk.full = False
         await until(lambda: rt.engine.save_error is None)
-        app.act("post", lambda: rt.moderation.post(groups, "notice"))
+        app.act(Command("post", groups, {"text": "notice"}))
         await until(lambda: len([r for r in rt.demo.received if r["action"] == "send"]) == 2)
         await pilot.pause(0.3)
         header = app.screen.query_one("StatusLine").render()

@@ -939,7 +939,7 @@ async def test_the_feed_title_shows_a_hostile_group_name_inertly(tmp_path):
         await until(pilot, lambda: type(app.screen).__name__ == "FeedScreen" and table(app).row_count > 0, "feed")
         await pilot.press("p")
         table(app).move_cursor(row=[i for i, r in enumerate(app.screen.shown)
-                                    if app.screen.items[r.key].message.group == "fake:g0"][0])
+                                    if app.screen.items[r.key].group == "fake:g0"][0])
         await pilot.pause()
         await pilot.press("g")
         await until(pilot, lambda: app.screen.only_group == "fake:g0", "one group")

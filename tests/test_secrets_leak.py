@@ -36,6 +36,7 @@ from typing import Any, Awaitable, Callable
 from urllib.parse import quote, quote_plus, unquote, urlsplit
 
 import httpx
+
 import pytest
 
 from connectors import registry
@@ -760,7 +761,8 @@ async def test_a_session_with_faults_and_actions_leaves_no_token_anywhere(tmp_pa
     screenshot are searched."""
     from console.app import GroupWatchApp
     from console.bench_ui import send_key
-    from console.engine.actions.model import ActionKind, ActionState
+    from console.engine.actions.model import ActionState
+    from console.service.api import Command
     from console.runtime import open_runtime
     from console.screens.modals import HelpScreen
 
@@ -858,10 +860,10 @@ token_env = "GW_OB"
 
             # Actions that work: ban, post, warn, blacklist, each audited and in the ledger.
             targets = [(tg, "telegram:501"), (mx, "matrix:@ann:hs.test"), (ob, f"qq:{QQ_SPAMMER}")]
-            app.act("ban", lambda: rt.moderation.act(ActionKind.BAN, targets, reason="spam"))
-            app.act("post", lambda: rt.moderation.post([tg, mx, ob], "hello everyone"))
-            app.act("warn", lambda: rt.moderation.warn(tg, "telegram:502", "links"))
-            app.act("blacklist", lambda: rt.moderation.blacklist_add("telegram:503", reason="spam bot"))
+            app.act(Command("ban", [list(t) for t in targets], {"reason": "spam"}))
+            app.act(Command("post", [tg, mx, ob], {"text": "hello everyone"}))
+            app.act(Command("warn", [[tg, "telegram:502"]], {"reason": "links"}))
+            app.act(Command("blacklist_add", ["telegram:503"], {"reason": "spam bot"}))
             await until(lambda: done(ActionState.DONE) >= 7, "the actions to be done")
 
             # An ad, and the operator's verdict on it: the ad model's own file is written too.
@@ -875,14 +877,14 @@ token_env = "GW_OB"
 
             # Actions the platforms refuse, quoting the token back.
             shop.action_fault, hq.action_fault, qq_faults["actions"] = "400", "403", True
-            app.act("post", lambda: rt.moderation.post([tg, mx, ob], "second post"))
-            app.act("warn", lambda: rt.moderation.warn(mx, "matrix:@ann:hs.test", "links"))
-            app.act("kick", lambda: rt.moderation.act(ActionKind.KICK, [(ob, f"qq:{QQ_MEMBER}")]))
+            app.act(Command("post", [tg, mx, ob], {"text": "second post"}))
+            app.act(Command("warn", [[mx, "matrix:@ann:hs.test"]], {"reason": "links"}))
+            app.act(Command("kick", [[ob, f"qq:{QQ_MEMBER}"]]))
             await until(lambda: done(ActionState.FAILED) >= 5, "the refused actions to fail")
             shop.action_fault, hq.action_fault, qq_faults["actions"] = None, None, False
             wire.raising = {"sendMessage": "bug", "banChatMember": "httpx"}  # failures below the transport
-            app.act("post", lambda: rt.moderation.post([tg], "third post"))
-            app.act("ban", lambda: rt.moderation.act(ActionKind.BAN, [(tg, "telegram:502")]))
+            app.act(Command("post", [tg], {"text": "third post"}))
+            app.act(Command("ban", [[tg, "telegram:502"]]))
             await until(lambda: done(ActionState.FAILED) >= 7, "the transport failures")
             wire.raising = {}
             await pilot.pause(0.3)

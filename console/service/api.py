@@ -68,6 +68,7 @@ COMMANDS: dict[str, CommandSpec] = {
     # platform actions on members (targets: [group, member] pairs)
     "warn": CommandSpec(Role.MODERATOR, "warn", True),             # params: reason
     "kick": CommandSpec(Role.MODERATOR, "kick", True),             # params: reason
+    "ban": CommandSpec(Role.MODERATOR, "ban", True),               # in these groups only; params: reason
     "mention": CommandSpec(Role.MODERATOR, "mention", True),       # targets: [group, member] or [group, null]
     # messages (targets: [group, message_id, member] triples)
     "delete": CommandSpec(Role.MODERATOR, "delete", True),

@@ -262,14 +262,17 @@ async def _warn(svc: "Service", actor: Actor, cmd: Command) -> Report:
 
 
 async def _kick(svc: "Service", actor: Actor, cmd: Command) -> Report:
+    """Kick, or ban in the named groups only (the blacklist bans everywhere)."""
+    verb = cmd.name
     skipped: list[str] = []
     pairs = []
     for g, m in _pairs(cmd):
         _known_group(svc, g)
-        if not _recently(svc, "kick", (g, m), actor, skipped):
+        if not _recently(svc, verb, (g, m), actor, skipped):
             pairs.append((g, m))
     reason = str(cmd.params.get("reason") or "removed by an operator")[:300]
-    bulk = await svc.moderation.act(ActionKind.KICK, pairs, reason=reason) if pairs else BulkReport(total=0)
+    kind = ActionKind.KICK if verb == "kick" else ActionKind.BAN
+    bulk = await svc.moderation.act(kind, pairs, reason=reason) if pairs else BulkReport(total=0)
     return report_of(cmd.name, bulk, skipped=skipped)
 
 
@@ -475,7 +478,7 @@ HANDLERS = {
     "not_ad": _not_ad,
     "warn_alerts": _warn_alerts, "blacklist_alerts": _blacklist_alerts, "delete_alerts": _delete_alerts,
     "mute_alerts": _mute_alerts,
-    "warn": _warn, "kick": _kick, "mention": _mention, "delete": _delete, "post": _post,
+    "warn": _warn, "kick": _kick, "ban": _kick, "mention": _mention, "delete": _delete, "post": _post,
     "blacklist_add": _blacklist_add, "blacklist_remove": _blacklist_remove, "blacklist_import": _blacklist_import,
     "schedule_add": _schedule_add, "schedule_edit": _schedule_edit, "schedule_pause": _schedule_state,
     "schedule_resume": _schedule_state, "schedule_remove": _schedule_state, "schedule_run_now": _schedule_run_now,
