@@ -12,7 +12,6 @@ import argparse
 import asyncio
 import json
 import os
-import resource
 import signal
 import subprocess
 import sys
@@ -20,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from connectors.events import Batch, Event
+from connectors.events import Batch
 
 SATURATE_CHUNK = 1000  # events per poll when delivering as fast as the engine takes them
 

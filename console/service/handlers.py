@@ -11,211 +11,20 @@ from typing import TYPE_CHECKING
 
 from console.engine.actions.blacklist import MAX_REASON
 from console.engine.actions.model import ActionError, ActionKind, BulkReport
-from console.engine.alerts import Alert
-from console.engine.durations import parse_duration
 from console.engine.text import visible
 from console.service.api import Actor, Command, Report, ServiceError
+from console.service.handlers_alerts import (_blacklist_alerts, _delete_alerts, _mute_alerts, _not_ad, _triage,
+                                             _warn_alerts)
+from console.service.handlers_common import ago, already_blacklisted, report_of
 
 if TYPE_CHECKING:
     from console.service.service import Service
-
-
-def report_of(name: str, bulk: BulkReport, message: str = "", skipped: list[str] | None = None) -> Report:
-    skipped = skipped or []
-    return Report(name, total=bulk.total + len(skipped), done=bulk.done, failed=bulk.failed,
-                  skipped=bulk.skipped + len(skipped), errors=[visible(e, 300) for e in bulk.errors] + skipped,
-                  message=message)
-
-
-def ago(now: float, at: float | None) -> str:
-    if at is None:
-        return ""
-    s = max(0, int(now - at))
-    if s < 90:
-        return f"{s} s ago"
-    if s < 5400:
-        return f"{s // 60} min ago"
-    if s < 172800:
-        return f"{s // 3600} h ago"
-    return f"{s // 86400} d ago"
-
 
 async def run(svc: "Service", actor: Actor, cmd: Command) -> Report:
     handler = HANDLERS.get(cmd.name)
     if handler is None:
         raise ServiceError(f"unknown command {cmd.name!r}")
     return await handler(svc, actor, cmd)
-
-
-# --- alert triage ---
-
-def _alerts(svc: "Service", cmd: Command) -> tuple[list[Alert], list[str]]:
-    """The live alerts named by the targets; the rest said why."""
-    out, missing = [], []
-    book = svc.engine.alerts
-    for t in cmd.targets:
-        if isinstance(t, bool) or not isinstance(t, int):
-            raise ServiceError("alert targets must be alert ids")
-        a = book.get(t)
-        if a is None or not a.is_live:
-            who = f" by {a.resolved_by}" if a is not None and a.resolved_by else ""
-            missing.append(f"#{t}: already resolved{who}" if a is not None else f"#{t}: no such alert")
-        else:
-            out.append(a)
-    return out, missing
-
-
-def _audit(svc: "Service", actor: Actor, verb: str, a: Alert, **params) -> None:
-    svc.moderation.ledger.audit(actor.user, f"alert {verb}", group=a.group, member=a.member,
-                                params={"alert": a.id, "kind": a.kind, **params}, origin=actor.session,
-                                commit=False)
-
-
-async def _triage(svc: "Service", actor: Actor, cmd: Command) -> Report:
-    alerts, skipped = _alerts(svc, cmd)
-    book, now = svc.engine.alerts, svc.engine.now()
-    done = 0
-    seconds = None
-    if cmd.name == "snooze":
-        seconds = cmd.params.get("seconds")
-        if isinstance(seconds, str):
-            seconds = parse_duration(seconds)
-        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 < seconds <= 10 * 365 * 86400:
-            raise ServiceError("snooze needs seconds: a duration above 0")
-    for a in alerts:
-        if cmd.name == "ack":
-            if a.state.value == "acknowledged":
-                skipped.append(f"#{a.id}: already acknowledged")
-                continue
-            book.acknowledge(a.id, now)
-            _audit(svc, actor, "acknowledged", a)
-        elif cmd.name == "unack":
-            if a.state.value == "open":
-                skipped.append(f"#{a.id}: not acknowledged or snoozed")
-                continue
-            book.unacknowledge(a.id)
-            _audit(svc, actor, "reopened", a)
-        elif cmd.name == "snooze":
-            book.snooze(a.id, now + seconds)
-            _audit(svc, actor, "snoozed", a, seconds=seconds)
-        elif cmd.name == "resolve":
-            book.resolve(a.id, now, actor.user)
-            _audit(svc, actor, "resolved", a)
-        elif cmd.name == "claim":
-            if a.claimed_by and a.claimed_by != actor.user:
-                skipped.append(f"#{a.id}: already claimed by {a.claimed_by} {ago(now, a.claimed_at)}")
-                continue
-            if a.claimed_by == actor.user:  # claiming one's own claim again lets it go
-                a.claimed_by, a.claimed_at = None, None
-                book.claim(a.id, None, None)
-                _audit(svc, actor, "unclaimed", a)
-            else:
-                book.claim(a.id, actor.user, now)
-                _audit(svc, actor, "claimed", a)
-        done += 1
-    if done:
-        svc.moderation.ledger.commit()
-    verb = {"ack": "acknowledged", "unack": "reopened", "snooze": "snoozed", "resolve": "resolved",
-            "claim": "claimed"}[cmd.name]
-    return Report(cmd.name, total=done + len(skipped), done=done, skipped=len(skipped), errors=skipped,
-                  message=f"{done} alert(s) {verb}")
-
-
-async def _not_ad(svc: "Service", actor: Actor, cmd: Command) -> Report:
-    alerts, skipped = _alerts(svc, cmd)
-    notes = []
-    done = 0
-    for a in alerts:
-        if a.kind != "ad":
-            skipped.append(f"#{a.id}: a {a.kind} alert; 'not an ad' is for ad alerts")
-            continue
-        notes.append(svc.moderation.verdict(a.id, False))
-        done += 1
-    return Report(cmd.name, total=done + len(skipped), done=done, skipped=len(skipped), errors=skipped,
-                  message="; ".join(notes[:3]) if notes else "nothing to teach")
-
-
-# --- platform actions from alerts ---
-
-STRONGER = {"blacklist": {"blacklist"}, "warn": {"warn", "blacklist"}, "mute": {"mute", "blacklist"},
-            "delete": {"delete", "blacklist"}}
-
-
-def _claim_for_action(svc: "Service", actor: Actor, alerts: list[Alert], how: str, skipped: list[str],
-                      *, per_member: bool = True) -> list[Alert]:
-    """The alerts nobody acted on this way yet, one per member; each marked handled now, before
-    anything is awaited, so a second moderator's same key finds it taken."""
-    now = svc.engine.now()
-    out, seen = [], set()
-    for a in alerts:
-        if per_member and (a.member is None or a.group is None):
-            skipped.append(f"#{a.id}: about a whole group, not a member")
-            continue
-        if a.handled_by and a.handled_how in STRONGER[how]:
-            skipped.append(f"#{a.id}: already handled by {a.handled_by} ({a.handled_how}) {ago(now, a.handled_at)}")
-            continue
-        mark = (a.group, a.member) if per_member else (a.group, a.message_id)
-        if mark in seen:
-            continue
-        seen.add(mark)
-        svc.engine.alerts.handled(a.id, actor.user, now, how)
-        out.append(a)
-    return out
-
-
-async def _warn_alerts(svc: "Service", actor: Actor, cmd: Command) -> Report:
-    alerts, skipped = _alerts(svc, cmd)
-    bulk = BulkReport(total=0)
-    for a in _claim_for_action(svc, actor, alerts, "warn", skipped):
-        _outcome, r = await svc.moderation.warn(a.group, a.member, a.kind, alert=a.id)
-        bulk.merge(r)
-    return report_of(cmd.name, bulk, skipped=skipped)
-
-
-async def _blacklist_alerts(svc: "Service", actor: Actor, cmd: Command) -> Report:
-    alerts, skipped = _alerts(svc, cmd)
-    bulk = BulkReport(total=0)
-    for a in _claim_for_action(svc, actor, alerts, "blacklist", skipped):
-        if _already_blacklisted(svc, a.member, skipped):
-            continue
-        _entry, r = await svc.moderation.blacklist_add(
-            a.member, reason=f"{a.kind}: {a.reason}"[:200],
-            evidence={"group": a.group, "alert": a.id, "message_id": a.message_id, "excerpt": (a.excerpt or "")[:200]})
-        bulk.merge(r)
-    return report_of(cmd.name, bulk, skipped=skipped)
-
-
-async def _delete_alerts(svc: "Service", actor: Actor, cmd: Command) -> Report:
-    alerts, skipped = _alerts(svc, cmd)
-    with_message = []
-    for a in alerts:
-        if a.message_id and a.group:
-            with_message.append(a)
-        else:
-            skipped.append(f"#{a.id}: not about one message")
-    bulk = BulkReport(total=0)
-    for a in _claim_for_action(svc, actor, with_message, "delete", skipped, per_member=False):
-        bulk.merge(await svc.moderation.act(ActionKind.DELETE, [(a.group, a.member)],
-                                            message_ids={(a.group, a.member): a.message_id}))
-    return report_of(cmd.name, bulk, skipped=skipped)
-
-
-async def _mute_alerts(svc: "Service", actor: Actor, cmd: Command) -> Report:
-    seconds = _seconds(cmd)
-    alerts, skipped = _alerts(svc, cmd)
-    chosen = _claim_for_action(svc, actor, alerts, "mute", skipped)
-    bulk = await svc.moderation.act(ActionKind.MUTE, [(a.group, a.member) for a in chosen], seconds=seconds,
-                                    reason="muted from an alert") if chosen else BulkReport(total=0)
-    return report_of(cmd.name, bulk, skipped=skipped)
-
-
-def _seconds(cmd: Command) -> int:
-    seconds = cmd.params.get("seconds")
-    if isinstance(seconds, str):
-        seconds = parse_duration(seconds)
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 < seconds <= 400 * 86400:
-        raise ServiceError(f"{cmd.name} needs seconds: a duration above 0")
-    return int(seconds)
 
 
 # --- members, messages, posts ---
@@ -323,16 +132,6 @@ async def _post(svc: "Service", actor: Actor, cmd: Command) -> Report:
 
 
 # --- blacklist ---
-
-def _already_blacklisted(svc: "Service", pattern: str, skipped: list[str]) -> bool:
-    entry = svc.moderation.blacklist.get(pattern)
-    if entry is None:
-        return False
-    skipped.append(f"{visible(pattern, 60)}: already blacklisted by {entry.added_by} "
-                   f"{ago(svc.engine.now(), entry.added_at)}")
-    return True
-
-
 def _patterns(cmd: Command) -> list[str]:
     from console.engine.actions.blacklist import check_pattern
 
@@ -354,7 +153,7 @@ async def _blacklist_add(svc: "Service", actor: Actor, cmd: Command) -> Report:
     bulk = BulkReport(total=0)
     added = []
     for pattern in _patterns(cmd):
-        if not replace and _already_blacklisted(svc, pattern, skipped):
+        if not replace and already_blacklisted(svc, pattern, skipped):
             continue
         entry, r = await svc.moderation.blacklist_add(pattern, reason=reason[:MAX_REASON], expires_at=expires,
                                                       evidence=evidence)

@@ -23,7 +23,7 @@ from console.engine.store import StoreError
 from console.engine.text import visible
 from console.service import handlers
 from console.service.api import (COMMANDS, QUERIES, Actor, Command, HeaderView, NoticeView, OperatorView, Refused,
-                                 Report, Role, ServiceError)
+                                 Report, ServiceError)
 from console.service.roles import allowed, role_for
 from console.service.views import Views
 
