@@ -100,6 +100,8 @@ async def work(rt, progress: Path) -> None:
         await asyncio.sleep(0.05)
     engine.stop()
     await runner
+    # A fire that began between the wait above and the stop is finished now, not left pending.
+    await mod.finish()
     print("finished", flush=True)
 
 

@@ -192,6 +192,14 @@ class Moderation:
             self._wake.clear()
             await self.drain()
 
+    async def finish(self) -> None:
+        """After the engine stopped: carry out what was already started (an intent's outbox, a
+        schedule fire claimed, queued and pending actions), as the next start would."""
+        self.recover_outbox()
+        self._due.extend(self.schedules.interrupted())
+        await self.drain()
+        await self.pipeline.recover()
+
     async def drain(self) -> BulkReport | None:
         """Carry out queued automatic actions and due schedules now."""
         report = None
