@@ -172,6 +172,8 @@ class AlertsScreen(TableScreen):
             self.gw.open_group(a.group)
 
     def _triage(self, name: str, params: dict | None = None) -> None:
+        if not self.gw.writable(name):
+            return
         ids = self._ids(self.chosen())
         if ids:
             self.gw.act(Command(name, ids, params or {}), done=self._after)
@@ -201,6 +203,8 @@ class AlertsScreen(TableScreen):
                                         check_duration), chosen)
 
     def action_not_ad(self) -> None:
+        if not self.gw.writable("not_ad"):
+            return
         ads = [a for a in self.chosen() if a.kind == "ad"]
         if not ads:
             self.gw.notify("'not an ad' applies to ad alerts only")
