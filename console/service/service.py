@@ -70,6 +70,7 @@ class Service:
         self._session_ids = itertools.count(1)
         self._seen_events = -1
         self._pulse_task: asyncio.Task | None = None
+        self._allowed: dict[tuple, list[str]] = {}
         self.recent_acts: dict[tuple, tuple[str, float]] = {}  # (verb, target) -> (who, engine time)
         self.clock_speed = rt.settings.demo.speed if rt.is_demo else 1.0  # engine seconds per wall second
         self.moderation.listeners.append(lambda n: self._publish("notice", NoticeView(n.at, n.text)))
@@ -108,8 +109,9 @@ class Service:
             except Exception:  # one broken listener must not stop the engine or the others
                 log.exception("a listener failed on %s", kind)
 
-    def changed(self) -> None:
-        self.views.invalidate()
+    def changed(self, *, by_operator: bool = True) -> None:
+        if by_operator:
+            self.views.invalidate()  # their own change shows at once, not a quarter second later
         self.version += 1
         self._publish("changed", self.version)
 
@@ -130,7 +132,7 @@ class Service:
             await asyncio.sleep(PULSE)
             if self.engine.events_total != self._seen_events:
                 self._seen_events = self.engine.events_total
-                self.changed()
+                self.changed(by_operator=False)
 
     def start(self) -> None:
         if self._pulse_task is None:
@@ -161,6 +163,13 @@ class Service:
     def allowed(self, actor: Actor) -> list[str]:
         """The commands ``actor`` may run, by the same rule as :meth:`authorize` (consoles use it to
         refuse at once instead of asking for a confirmation first)."""
+        key = (actor.role, actor.read_only, self.moderation.read_only)
+        hit = self._allowed.get(key)
+        if hit is None:
+            hit = self._allowed[key] = self._allowed_now(actor)
+        return list(hit)
+
+    def _allowed_now(self, actor: Actor) -> list[str]:
         out = []
         for name in COMMANDS:
             try:
