@@ -229,6 +229,7 @@ async def test_open_a_group_mark_its_quiet_members_and_mention_them(tmp_path):
         screen = app.screen
         rt.engine.stop()  # hold the simulated world still: who is quiet must not change under the test
         await app.workers.wait_for_complete()
+        app.paused = False  # paused above to pick the group; the rows must now show the stopped world
         app.views_fresh()
         quiet = {m.id for m in rt.moderation.quiet_members(target)}
         await pilot.press("Q")

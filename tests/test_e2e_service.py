@@ -81,8 +81,8 @@ def test_serve_and_two_consoles_in_tmux_see_each_others_keys(tmp_path):
         t.pane("two", str(GROUPWATCH), *DEMO)
         for name in ("one", "two"):
             t("resize-window", "-t", f"gw:{name}", "-x", "80", "-y", "24")
-            s = t.wait(name, "the groups table", lambda s: len(rows(s)) >= 10)
-            assert "DEMO" in s.splitlines()[0]
+            t.wait(name, "the groups table under the DEMO header",
+                   lambda s: len(rows(s)) >= 10 and "DEMO" in (s.splitlines() or [""])[0])
         t.wait("one", "the other console in the header", "also here")
         t.keys("one", "2")
         t.keys("two", "2")

@@ -76,12 +76,7 @@ def check(report) -> None:
 
 def counts(report) -> str:
     """'8/8 done, 1 failed': a report's numbers, without its message."""
-    s = f"{report.done}/{report.total} done"
-    if report.failed:
-        s += f", {report.failed} failed"
-    if report.skipped:
-        s += f", {report.skipped} skipped"
-    return s
+    return report.counts()
 
 
 def service_errors() -> tuple[type[BaseException], ...]:

@@ -121,15 +121,19 @@ class Report:
     refused: bool = False     # not allowed (role, read-only) or not valid: nothing was done
     data: dict = field(default_factory=dict)  # what a caller may want back (the schedule's id, ...)
 
-    def summary(self) -> str:
-        if self.refused or (not self.total and self.message):
-            return self.message
+    def counts(self) -> str:
+        """'8/8 done, 1 failed': the numbers alone."""
         s = f"{self.done}/{self.total} done"
         if self.failed:
             s += f", {self.failed} failed"
         if self.skipped:
             s += f", {self.skipped} skipped"
-        return f"{s}; {self.message}" if self.message else s
+        return s
+
+    def summary(self) -> str:
+        if self.refused or (not self.total and self.message):
+            return self.message
+        return f"{self.counts()}; {self.message}" if self.message else self.counts()
 
 
 # --- views -------------------------------------------------------------------------------------

@@ -83,7 +83,7 @@ async def connect_remote(path: Path, *, read_only: bool, session: str) -> Client
         if fd is not None:
             os.close(fd)
         raise
-    return client
+    return client  # a descriptor opened for a long path stays open: reconnecting goes through it
 
 
 @asynccontextmanager
@@ -93,16 +93,9 @@ async def client_for(args, *, session: str, pace: bool = False, current: bool = 
     command run without a service acts on the groups' present state."""
     read_only = bool(getattr(args, "read_only", False))
     connect = getattr(args, "connect", None)
-    if connect:
-        path = Path(connect).expanduser()
-        client = await connect_remote(path, read_only=read_only, session=session)
-        try:
-            yield Attached(client, None, None, path)
-        finally:
-            await client.close()
-        return
-    path = socket_path(where(args.config, args.data_dir, **service_options(args)))
-    if await find(path):
+    path = Path(connect).expanduser() if connect else socket_path(where(args.config, args.data_dir,
+                                                                        **service_options(args)))
+    if connect or await find(path):
         client = await connect_remote(path, read_only=read_only, session=session)
         try:
             yield Attached(client, None, None, path)
