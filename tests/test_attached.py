@@ -124,8 +124,10 @@ async def test_two_attached_consoles_share_triage_and_act_once(service):
         await until(lambda: table_one().row_count > 0 and any(a.kind == "ad" and a.member
                                                             for a in one.screen.data.alerts), pilots=pilots)
         await p1.press("p")  # hold the rows still while we pick one
-        ad = next(a for a in one.screen.data.alerts if a.kind == "ad" and a.member)
-        table_one().move_cursor(row=[r.key for r in one.screen.shown].index(str(ad.id)))
+        await p1.pause(0.3)
+        shown = [r.key for r in one.screen.shown]  # the rows on screen (the view may be a refresh ahead)
+        ad = next(v for v in (one.screen.by_key.get(k) for k in shown) if v and v.kind == "ad" and v.member)
+        table_one().move_cursor(row=shown.index(str(ad.id)))
         await p1.press("c")  # claim: I'm on it
         await until(lambda: any(a.id == ad.id and a.claimed_by for a in two.screen.data.alerts), pilots=pilots)
         await p1.press("a")  # acknowledge

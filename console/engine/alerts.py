@@ -46,6 +46,8 @@ class Alert:
     handled_by: str | None = None
     handled_at: float | None = None
     handled_how: str | None = None
+    state_by: str | None = None   # who last acknowledged, snoozed or reopened it, and when
+    state_at: float | None = None
 
     @property
     def key(self) -> AlertKey:
@@ -67,7 +69,7 @@ class Alert:
                 "numbers": self.numbers, "state": self.state.value, "snoozed_until": self.snoozed_until,
                 "hits": self.hits, "resolved_by": self.resolved_by, "claimed_by": self.claimed_by,
                 "claimed_at": self.claimed_at, "handled_by": self.handled_by, "handled_at": self.handled_at,
-                "handled_how": self.handled_how}
+                "handled_how": self.handled_how, "state_by": self.state_by, "state_at": self.state_at}
 
     @classmethod
     def from_doc(cls, d: dict) -> "Alert":

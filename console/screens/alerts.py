@@ -108,6 +108,8 @@ class AlertsScreen(TableScreen):
                 t.append(" / ")
                 t.append(untrusted(a.member_name or a.member, 30))
                 t.append(f" ({visible(a.member, 40)})", style="dim")
+            if a.state_by and a.state != "open":
+                t.append(f"  {a.state} by {visible(a.state_by, 30)} {ago(now, a.state_at)} ago", style="cyan")
             if a.claimed_by:
                 t.append(f"  claimed by {visible(a.claimed_by, 30)} {ago(now, a.claimed_at)} ago", style="cyan")
             if a.handled_by:

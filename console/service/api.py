@@ -214,6 +214,8 @@ class AlertView:
     handled_by: str | None = None  # who acted on it (warn, blacklist, ...), and what
     handled_at: float | None = None
     handled_how: str | None = None
+    state_by: str | None = None    # who last acknowledged, snoozed or reopened it, and when
+    state_at: float | None = None
     numbers: dict = field(default_factory=dict)
 
     @property

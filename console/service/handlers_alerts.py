@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 
 from console.engine.actions.model import ActionKind, BulkReport
 from console.engine.alerts import Alert
-from console.engine.durations import parse_duration
 from console.service.api import Actor, Command, Report, ServiceError
 from console.service.handlers_common import ago, already_blacklisted, report_of, seconds_of
 
@@ -46,24 +45,20 @@ async def _triage(svc: "Service", actor: Actor, cmd: Command) -> Report:
     alerts, skipped = _alerts(svc, cmd)
     book, now = svc.engine.alerts, svc.engine.now()
     done = 0
-    seconds = None
-    if cmd.name == "snooze":
-        seconds = cmd.params.get("seconds")
-        if isinstance(seconds, str):
-            seconds = parse_duration(seconds)
-        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 < seconds <= 10 * 365 * 86400:
-            raise ServiceError("snooze needs seconds: a duration above 0")
+    seconds = seconds_of(cmd) if cmd.name == "snooze" else None
     for a in alerts:
+        if cmd.name == "ack" and a.state.value == "acknowledged":
+            skipped.append(f"#{a.id}: already acknowledged by {a.state_by or '?'} {ago(now, a.state_at)}")
+            continue
+        if cmd.name == "unack" and a.state.value == "open":
+            skipped.append(f"#{a.id}: not acknowledged or snoozed")
+            continue
+        if cmd.name in ("ack", "unack", "snooze"):
+            a.state_by, a.state_at = actor.user, now  # before the change is announced: consoles show who
         if cmd.name == "ack":
-            if a.state.value == "acknowledged":
-                skipped.append(f"#{a.id}: already acknowledged")
-                continue
             book.acknowledge(a.id, now)
             _audit(svc, actor, "acknowledged", a)
         elif cmd.name == "unack":
-            if a.state.value == "open":
-                skipped.append(f"#{a.id}: not acknowledged or snoozed")
-                continue
             book.unacknowledge(a.id)
             _audit(svc, actor, "reopened", a)
         elif cmd.name == "snooze":

@@ -89,7 +89,7 @@ class Views:
 
     def alert_view(self, a: Alert) -> AlertView:
         key = (a.at, a.state, a.hits, a.severity, a.reasons, a.claimed_by, a.handled_by, a.snoozed_until,
-               a.excerpt)
+               a.excerpt, a.state_by, a.state_at)
         hit = self._alerts.get(a.id)
         if hit is not None and hit[0] == key:
             return hit[1]
@@ -99,7 +99,8 @@ class Views:
                       reasons=list(a.reasons), excerpt=a.excerpt, message_id=a.message_id, score=a.score,
                       state=a.state.value, first_at=a.first_at, at=a.at, hits=a.hits, snoozed_until=a.snoozed_until,
                       claimed_by=a.claimed_by, claimed_at=a.claimed_at, handled_by=a.handled_by,
-                      handled_at=a.handled_at, handled_how=a.handled_how, numbers=dict(a.numbers))
+                      handled_at=a.handled_at, handled_how=a.handled_how, state_by=a.state_by, state_at=a.state_at,
+                      numbers=dict(a.numbers))
         if a.is_live:
             self._alerts[a.id] = (key, v)
         return v
