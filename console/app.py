@@ -151,6 +151,8 @@ class GroupWatchApp(App):
     # --- live view ---
 
     def _on_push(self, kind: str, payload: Any) -> None:
+        if not self.is_running or not self.screen_stack:
+            return  # the console is closing: nothing left to tell
         if kind == "notice" and isinstance(payload, NoticeView):
             if payload.actor == HIGH_ALERT:
                 self._new_high.append(payload)
