@@ -234,8 +234,9 @@ class GroupWatchApp(App):
         new, self._new_high = self._new_high, []
         self._last_toast = now
         text = new[0].text
-        if len(new) > 1:
-            text += f" (+{len(new) - 1} more; 2 shows the queue)"
+        more = sum(n.count for n in new) - 1
+        if more > 0:
+            text += f" (+{more} more; 2 shows the queue)"
         self.notify(text, title="High alert", severity="error", timeout=6)
         if self.bell_on_high:
             self.bell()

@@ -367,6 +367,7 @@ class NoticeView:
     text: str
     severity: str = "information"  # information, warning, error
     actor: str = ""
+    count: int = 1  # notices folded into this one (new high alerts are told at most twice a second)
 
 
 QUERIES = ("header", "groups", "alerts", "alert", "alert_changes", "feed", "group", "quiet", "blacklist",

@@ -71,6 +71,8 @@ class Service:
         self._seen_events = -1
         self._pulse_task: asyncio.Task | None = None
         self._allowed: dict[tuple, list[str]] = {}
+        self._high: Alert | None = None  # the first new high alert since the last pulse, and how many
+        self._high_count = 0
         self.recent_acts: dict[tuple, tuple[str, float]] = {}  # (verb, target) -> (who, engine time)
         self.clock_speed = rt.settings.demo.speed if rt.is_demo else 1.0  # engine seconds per wall second
         self.moderation.listeners.append(lambda n: self._publish("notice", NoticeView(n.at, n.text)))
@@ -84,11 +86,13 @@ class Service:
         actor = Actor(user=user, role=role, session=label, read_only=read_only)
         self._sessions[label] = OperatorView(user, actor.effective_role.value, label, time.time())
         log.info("%s attached as %s (%s)", visible(user, 40), actor.effective_role.value, label)
+        self.views.attached(len(self._sessions))
         self.changed()
         return actor
 
     def close_session(self, actor: Actor) -> None:
         if self._sessions.pop(actor.session, None) is not None:
+            self.views.attached(len(self._sessions))
             log.info("%s detached (%s)", visible(actor.user, 40), actor.session)
             self.changed()
 
@@ -119,9 +123,19 @@ class Service:
         if change is Change.STATE:
             self.changed()  # triage by someone: every console should see it at its next refresh, at once
         elif change is Change.NEW and alert.severity >= Severity.HIGH:
-            where = self.engine.group_name(alert.group) or "fleet"
-            self._publish("notice", NoticeView(alert.at, f"{alert.kind} in {visible(where, 30)}: "
-                                                         f"{visible(alert.reason, 70)}", "error", HIGH_ALERT))
+            # Told at the next pulse, folded: a wave of ads is one notice to each console, not hundreds.
+            if self._high is None:
+                self._high = alert
+            self._high_count += 1
+
+    def _announce_high(self) -> None:
+        first, count = self._high, self._high_count
+        if first is None:
+            return
+        self._high, self._high_count = None, 0
+        where = self.engine.group_name(first.group) or "fleet"
+        self._publish("notice", NoticeView(first.at, f"{first.kind} in {visible(where, 30)}: "
+                                                     f"{visible(first.reason, 70)}", "error", HIGH_ALERT, count))
 
     def notice(self, text: str, severity: str = "information", actor: str = "") -> None:
         self._publish("notice", NoticeView(self.engine.now(), text, severity, actor))
@@ -130,6 +144,7 @@ class Service:
         """While events flow, tell listeners so attached consoles and watchers refresh."""
         while True:
             await asyncio.sleep(PULSE)
+            self._announce_high()
             if self.engine.events_total != self._seen_events:
                 self._seen_events = self.engine.events_total
                 self.changed(by_operator=False)

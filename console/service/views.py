@@ -27,6 +27,8 @@ AUDIT_MAX = 100_000
 CHANGES_KEPT = 20_000  # alert changes a headless watcher may catch up on
 PRESENT_TTL = 10.0     # wall seconds a blacklist entry's present-member count is reused
 SHARED_TTL = 0.25      # wall seconds one answer serves every console that asks for the same view
+SHARED_TTL_MANY = 1.0  # ... when many consoles are attached: each refreshes once a second anyway
+MANY = 5
 
 
 def queue_order(alerts: list[Alert]) -> list[Alert]:
@@ -65,13 +67,19 @@ class Views:
         self._changes: deque[tuple[int, str, Alert]] = deque(maxlen=CHANGES_KEPT)
         self._change_seq = 0
         self._shared: dict[tuple, tuple[float, object]] = {}
+        self.shared_ttl = SHARED_TTL
+
+    def attached(self, sessions: int) -> None:
+        """The more consoles attached, the longer one answer serves them all (an operator's own change
+        still shows at once: it invalidates)."""
+        self.shared_ttl = SHARED_TTL_MANY if sessions >= MANY else SHARED_TTL
 
     def shared(self, key: tuple, build):
         """One answer for every console asking within a quarter second: twenty consoles refreshing
         the same view cost the engine's loop one build, not twenty."""
         now = time.monotonic()
         hit = self._shared.get(key)
-        if hit is not None and now - hit[0] < SHARED_TTL:
+        if hit is not None and now - hit[0] < self.shared_ttl:
             return hit[1]
         value = build()
         self._shared[key] = (now, value)
