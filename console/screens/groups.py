@@ -58,9 +58,10 @@ class GroupsScreen(TableScreen):
         out = []
         cache = self._rows
         for r in self.data:
-            # the same row object (an unchanged group, in this process), alert count and age text: the
-            # same Row, which the table then skips without comparing cells
-            key = (id(r), r.open_alerts, ago(now, r.last_message_at))
+            # what the row shows unchanged: the same Row, which the table then skips without comparing
+            # cells (by value: attached, every refresh decodes new objects)
+            key = (r.name, r.members, r.messages_1h, r.active_ratio, r.tier, r.leaves_24h, r.open_alerts,
+                   tuple(r.sparkline[-12:]), ago(now, r.last_message_at))
             hit = cache.get(r.id)
             if hit is None or hit[0] != key:
                 hit = cache[r.id] = (key, group_row(r, now))
