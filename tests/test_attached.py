@@ -253,3 +253,26 @@ async def test_consoles_reattach_after_the_service_is_killed(service):
         assert len(one.header.operators) == 2
         await p1.press("q")
         await p2.press("q")
+
+
+async def test_a_subcommand_goes_through_the_service_and_shows_on_an_open_console(service):
+    console = GroupWatchApp(await connect_remote(service.socket, read_only=False, session="console"),
+                            refresh_seconds=0.2)
+    async with console.run_test(size=(100, 30)) as pilot:
+        await pilot.press("4")
+        await until(lambda: type(console.screen).__name__ == "BlacklistScreen" and console.screen.data is not None,
+                    pilots=(pilot,))
+        added = await asyncio.to_thread(subprocess.run, [exe(), "blacklist", "add", "demo:u1", "--reason", "spam",
+                                                         *DEMO], env=service.env, capture_output=True, text=True,
+                                        timeout=60)
+        assert added.returncode == 0, added.stderr
+        table = console.screen.query_one("#table", KeyedTable)
+        await until(lambda: "demo:u1" in [r.key for r in console.screen.shown], pilots=(pilot,))
+        assert table.row_count == 1
+        listed = await asyncio.to_thread(subprocess.run, [exe(), "blacklist", "list", "--format", "json", *DEMO],
+                                         env=service.env, capture_output=True, text=True, timeout=60)
+        assert [e["pattern"] for e in json.loads(listed.stdout)] == ["demo:u1"]
+        audit = await asyncio.to_thread(subprocess.run, [exe(), "audit", "--format", "json", *DEMO],
+                                        env=service.env, capture_output=True, text=True, timeout=60)
+        assert any(e.get("action", "").startswith("blacklist") for e in json.loads(audit.stdout))
+        await pilot.press("q")
