@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Sequence
 
 if TYPE_CHECKING:  # the detector modules are imported when the command runs, not with the parser
     from console.engine.detectors.ad_model import AdModel, Example
+    from console.engine.detectors.ad_policy import Policy
     from console.engine.detectors.ad_text import AdRules
     from console.engine.settings import AdSettings
 
@@ -44,6 +45,8 @@ class Result:
     fp: int
     fn: int
     seconds: float
+    curve: dict[int, float] | None = None
+    """Online: F1 over the first N messages of the stream, for each N in ``CURVE`` (and all of it)."""
 
     @property
     def precision(self) -> float:
@@ -63,9 +66,30 @@ class Result:
         return self.n / self.seconds if self.seconds > 0 else 0.0
 
     def to_dict(self) -> dict:
-        return {"file": self.file, "n": self.n, "precision": round(self.precision, 4),
-                "recall": round(self.recall, 4), "f1": round(self.f1, 4), "msgs_per_s": round(self.msgs_per_s),
-                "tp": self.tp, "fp": self.fp, "fn": self.fn}
+        d = {"file": self.file, "n": self.n, "precision": round(self.precision, 4),
+             "recall": round(self.recall, 4), "f1": round(self.f1, 4), "msgs_per_s": round(self.msgs_per_s),
+             "tp": self.tp, "fp": self.fp, "fn": self.fn}
+        if self.curve is not None:
+            d["curve"] = {str(k): round(v, 4) for k, v in self.curve.items()}
+        return d
+
+
+CURVE = (50, 200, 1000)
+"""Learning-curve points: F1 over the first N predictions of the online stream."""
+
+
+def f1_of(labels: Sequence[bool], flagged: Sequence[bool]) -> float:
+    tp = sum(1 for y, f in zip(labels, flagged) if y and f)
+    fp = sum(1 for y, f in zip(labels, flagged) if f and not y)
+    fn = sum(1 for y, f in zip(labels, flagged) if y and not f)
+    return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+
+
+def curve_of(labels: Sequence[bool], flagged: Sequence[bool], points: Sequence[int] = CURVE) -> dict[int, float]:
+    """F1 over the first N of a stream for each N in ``points`` below its length, and over all of it."""
+    out = {n: f1_of(labels[:n], flagged[:n]) for n in points if n < len(labels)}
+    out[len(labels)] = f1_of(labels, flagged)
+    return out
 
 
 def tally(name: str, labels: Sequence[bool], flagged: Sequence[bool], seconds: float) -> Result:
@@ -84,9 +108,17 @@ def split(rows: Sequence[Example], fraction: float, seed: int) -> tuple[list[Exa
     return [r for i, r in enumerate(rows) if i not in held], [rows[i] for i in order[:k]]
 
 
+def _analyzer(rules: AdRules, policy: Policy | None):
+    """The rules' analysis of a text, with the group policy's signals when evaluating under one."""
+    if policy is None or not policy.active:
+        return rules.analyze
+    analyze, apply = rules.analyze, policy.apply
+    return lambda text: apply(analyze(text))
+
+
 def score_static(model: AdModel | None, rules: AdRules, rows: Sequence[Example], threshold: float,
-                 name: str) -> Result:
-    analyze = rules.analyze
+                 name: str, policy: Policy | None = None) -> Result:
+    analyze = _analyzer(rules, policy)
     t0 = time.perf_counter()
     if model is None:
         scores = [analyze(t).score for t, _ in rows]
@@ -98,11 +130,11 @@ def score_static(model: AdModel | None, rules: AdRules, rows: Sequence[Example],
 
 
 def score_online(model: AdModel, rules: AdRules, rows: Sequence[Example], threshold: float, seed: int,
-                 name: str) -> Result:
+                 name: str, policy: Policy | None = None) -> Result:
     """Predict each message, then learn its label: the label is read only after the prediction is made."""
     order = list(rows)
     random.Random(seed).shuffle(order)
-    analyze, prob, learn = rules.analyze, model.probability, model.learn_analysis
+    analyze, prob, learn = _analyzer(rules, policy), model.probability, model.learn_analysis
     flagged: list[bool] = []
     seconds = 0.0
     perf = time.perf_counter
@@ -113,7 +145,10 @@ def score_online(model: AdModel, rules: AdRules, rows: Sequence[Example], thresh
         seconds += perf() - t0
         flagged.append(p >= threshold)
         learn(a, is_ad)
-    return tally(name, [y for _, y in order], flagged, seconds)
+    labels = [y for _, y in order]
+    r = tally(name, labels, flagged, seconds)
+    r.curve = curve_of(labels, flagged)
+    return r
 
 
 def evaluate(files: Sequence[str], train_files: Sequence[str] = (), *, mode: str = "static", seed: int = 0,
@@ -174,7 +209,9 @@ def add_parser(sub) -> None:
                                    "score each FILE (--holdout: a held-out part of it). online: predict each "
                                    "message of FILE, then learn its label, as verdicts would teach it.")
     e.add_argument("files", nargs="+", metavar="FILE", help='JSONL: {"label": "spam"|"ham", "text": ...} per line')
-    e.add_argument("--train", nargs="+", metavar="FILE", default=[], help="labelled files to train on first")
+    # extend, not store: "--train A --train B" keeps both (as "--train A B" does)
+    e.add_argument("--train", nargs="+", action="extend", metavar="FILE", default=[],
+                   help="labelled files to train on first (repeatable)")
     e.add_argument("--mode", choices=("static", "online"), default="static",
                    help="static: score each FILE; online: predict then learn each message (default static)")
     e.add_argument("--seed", type=int, default=0, help="shuffle seed for online order, holdout split, training")

@@ -62,6 +62,12 @@ class AdSettings:
     """Substrings (e.g. your own domain or group number) that are never ad evidence."""
     allow_members: list[str] = field(default_factory=list)
     """Platform-qualified member ids never flagged (your admins and bots)."""
+    policy: str = "default"
+    """Every group's policy: "default", "no_commerce" (buying, selling, renting, prices, recruiting to
+    other groups, referral/share codes are ads), "no_links", "strict_newcomers" (a newcomer's first
+    messages with a contact, link, card or image are held for review); combine with "+"."""
+    policies: dict[str, str] = field(default_factory=dict)
+    """Per group id or "tag:NAME": that group's policy (a group's own entry wins over its tags')."""
 
 
 @dataclass(slots=True)

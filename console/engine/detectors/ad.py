@@ -12,8 +12,11 @@ Per message (hot path, tens of microseconds):
    them, so it can raise it (words this community's ads use) or lower it (what
    the operator said is not an ad here); ``model_weight`` scales the correction.
    Any other :class:`AdScorer` is combined with the rules by noisy-or.
+   The group's policy (:mod:`~console.engine.detectors.ad_policy`: ``no_commerce``,
+   ``no_links``) adds its own signals to the rules' analysis before the model sees it.
 4. A newcomer's first messages get ``newcomer_boost``, but only if some
-   content signal already fired: a newcomer saying "hi" is not an ad.
+   content signal already fired: a newcomer saying "hi" is not an ad. Under
+   ``strict_newcomers`` one with a contact, link, card or image is held for review.
 5. The same text (its :func:`~console.engine.detectors.ad_text.skeleton`)
    seen in ``repeat_groups`` distinct groups within ``repeat_window_s`` is a
    cross-group repeat: a strong reason on its own, and a high-severity alert.
@@ -29,6 +32,7 @@ import logging
 from typing import Iterable, Protocol, runtime_checkable
 
 from connectors.events import Event, Message
+from console.engine.detectors.ad_policy import NEWCOMER_HOLD_WEIGHT, Policies
 from console.engine.detectors.ad_text import AdRules, skeleton_of_squeezed
 from console.engine.detectors.base import Context, Finding, Severity
 from console.engine.settings import AdSettings
@@ -92,6 +96,7 @@ class AdDetector:
     def __init__(self, settings: AdSettings, scorer: AdScorer | None = None) -> None:
         self.settings = settings
         self.rules = AdRules.from_settings(settings)
+        self.policies = Policies(settings.policy, settings.policies)
         self.scorer = scorer
         self._allow_members = frozenset(settings.allow_members)
         self._repeats: dict[str, list[list]] = {}  # skeleton -> copies in the window
@@ -126,6 +131,12 @@ class AdDetector:
         if not text:
             return ()
         a = self.rules.analyze(text)
+        policy = None
+        if self.policies.any_set:
+            g = ctx.stats.groups.get(event.group)
+            policy = self.policies.for_group(event.group, g.tags if g is not None else ())
+            if policy.active:
+                a = policy.apply(a)  # before the model: its verdicts are learned on top of the group's policy
         score = a.score
         reasons = [r for r, _ in a.signals]
 
@@ -160,6 +171,11 @@ class AdDetector:
             score = 1.0 - (1.0 - score) * (1.0 - s.repeat_weight)
             reasons.insert(0, f"same text in {repeat_groups} groups within {_span(s.repeat_window_s)}")
 
+        if newcomer and policy is not None and policy.newcomers:
+            hold = policy.newcomer_hold(a, text)
+            if hold is not None:
+                score = max(score, 1.0 - (1.0 - score) * (1.0 - NEWCOMER_HOLD_WEIGHT))
+                reasons.append(hold)
         if reasons and s.newcomer_boost > 0:
             if newcomer:
                 score = min(1.0, score + s.newcomer_boost)
