@@ -153,12 +153,16 @@ def score_online(model: AdModel, rules: AdRules, rows: Sequence[Example], thresh
 
 def evaluate(files: Sequence[str], train_files: Sequence[str] = (), *, mode: str = "static", seed: int = 0,
              holdout: float = 0.0, rules_only: bool = False,
-             settings: AdSettings | None = None, threshold: float | None = None) -> list[Result]:
-    """Results per file; raises LabeledFileError for a bad file (before any training)."""
+             settings: AdSettings | None = None, threshold: float | None = None,
+             policy: str = "default") -> list[Result]:
+    """Results per file; raises LabeledFileError for a bad file (before any training), PolicyError
+    for an unknown policy."""
     from console.engine.detectors.ad_model import AdModel, read_labeled, train, train_base
+    from console.engine.detectors.ad_policy import parse_policy
     from console.engine.detectors.ad_text import AdRules
     from console.engine.settings import AdSettings
 
+    pol = parse_policy(policy)
     s = settings or AdSettings()
     thr = s.threshold if threshold is None else threshold
     rules = AdRules.from_settings(s)
@@ -166,7 +170,7 @@ def evaluate(files: Sequence[str], train_files: Sequence[str] = (), *, mode: str
     train_sources = [read_labeled(f) for f in train_files]
     names = {f: Path(f).name for f in files}
     if rules_only:
-        return [score_static(None, rules, data[f], thr, names[f]) for f in files]
+        return [score_static(None, rules, data[f], thr, names[f], pol) for f in files]
 
     def trained(own: list[Example] | None = None) -> AdModel:
         if own is not None:  # the other files each a corpus apart, the rest of FILE the community's own
@@ -179,15 +183,15 @@ def evaluate(files: Sequence[str], train_files: Sequence[str] = (), *, mode: str
     if mode == "online":
         model = trained()
         for f in files:
-            out.append(score_online(model.fresh(), rules, data[f], thr, seed, names[f]))
+            out.append(score_online(model.fresh(), rules, data[f], thr, seed, names[f], pol))
         return out
     if holdout > 0:
         for f in files:
             keep, held = split(data[f], holdout, seed)
-            out.append(score_static(trained(keep), rules, held, thr, names[f]))
+            out.append(score_static(trained(keep), rules, held, thr, names[f], pol))
         return out
     model = trained()
-    return [score_static(model, rules, data[f], thr, names[f]) for f in files]
+    return [score_static(model, rules, data[f], thr, names[f], pol) for f in files]
 
 
 def render(results: Sequence[Result], fmt: str) -> str:
@@ -212,7 +216,7 @@ def add_parser(sub) -> None:
     # extend, not store: "--train A --train B" keeps both (as "--train A B" does)
     e.add_argument("--train", nargs="+", action="extend", metavar="FILE", default=[],
                    help="labelled files to train on first (repeatable)")
-    e.add_argument("--mode", choices=("static", "online"), default="static",
+    e.add_argument("--mode", choices=("static", "online"), default=None,
                    help="static: score each FILE; online: predict then learn each message (default static)")
     e.add_argument("--seed", type=int, default=0, help="shuffle seed for online order, holdout split, training")
     e.add_argument("--format", choices=("table", "json"), default="table")
@@ -220,6 +224,10 @@ def add_parser(sub) -> None:
                    help="static: score a seeded fraction F of each FILE, train on the rest of it (default 0)")
     e.add_argument("--rules-only", action="store_true", help="score with the rules alone (a baseline)")
     e.add_argument("--threshold", type=float, default=None, help="flag at this score (default: the alert threshold)")
+    e.add_argument("--policy", default="default", metavar="POLICY",
+                   help="score as in a group with this policy: default, no_commerce, no_links (combine with +)")
+    e.add_argument("--curve", action="store_true",
+                   help="online learning curves as JSON: F1 over the first 50, 200, 1000 and all messages")
 
 
 def run(args) -> int:
@@ -229,16 +237,27 @@ def run(args) -> int:
     if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
         print(f"groupwatch: error: --threshold must be between 0 and 1, got {args.threshold:g}", file=sys.stderr)
         return EXIT_USAGE
+    if args.curve:
+        if args.mode == "static" or args.holdout or args.rules_only:
+            print("groupwatch: error: --curve is measured online: not with --mode static, --holdout or --rules-only",
+                  file=sys.stderr)
+            return EXIT_USAGE
+        args.mode, args.format = "online", "json"
+    args.mode = args.mode or "static"
     if args.holdout and args.mode == "online":
         print("groupwatch: error: --holdout applies to --mode static only", file=sys.stderr)
         return EXIT_USAGE
     from console.engine.detectors.ad_model import LabeledFileError
+    from console.engine.detectors.ad_policy import PolicyError
 
     try:
         results = evaluate(args.files, args.train, mode=args.mode, seed=args.seed, holdout=args.holdout,
-                           rules_only=args.rules_only, threshold=args.threshold)
+                           rules_only=args.rules_only, threshold=args.threshold, policy=args.policy)
     except LabeledFileError as e:
         print(f"groupwatch: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except PolicyError as e:
+        print(f"groupwatch: error: --policy: {e}", file=sys.stderr)
         return EXIT_USAGE
     print(render(results, args.format))
     return 0
