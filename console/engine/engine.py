@@ -85,6 +85,19 @@ class Engine:
         self.group_owner: dict[str, str] = {}  # group id -> name of the connector that watches it
         self.observers: list = []  # objects with on_event(event) and on_tick(now): moderation
         self.services: list[Callable[[], Awaitable[None]]] = []  # long-running coroutines started by run()
+        self.media = self._media_scanner()
+
+    def _media_scanner(self):
+        """Images in messages checked for QR codes, off the hot path (see console.engine.media)."""
+        ad = next((d for d in self.detectors if getattr(d, "name", None) == "ad"), None)
+        if ad is None or not getattr(ad.settings, "scan_images", False):
+            return None
+        from console.engine.media import MediaScanner
+
+        scanner = MediaScanner(self, ad)
+        self.observers.append(scanner)
+        self.services.append(scanner.run)
+        return scanner
 
     # --- state ---
 

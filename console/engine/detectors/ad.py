@@ -226,6 +226,30 @@ class AdDetector:
             ))
         return findings
 
+    def text_score(self, text: str, group: str, ctx: Context) -> tuple[float, list[str], bool | None]:
+        """(content score, reasons, the operator's verdict on this text if any) of ``text`` as said in
+        ``group``: rules, the group's policy and the model, without newcomer or repeat context. The
+        media scanner adds a message's own text to what its images showed."""
+        a = self.rules.analyze(text)
+        if self.policies.any_set:
+            g = ctx.stats.groups.get(group)
+            policy = self.policies.for_group(group, g.tags if g is not None else ())
+            if policy.active:
+                a = policy.apply(a)
+        reasons = [r for r, _ in a.signals]
+        if self._content is not None:
+            try:
+                p, extra, judged = self._content(a, self.settings.model_weight)
+            except Exception:
+                log.exception("ad model failed; rules only for this text")
+                return a.score, reasons, None
+            return p, reasons + list(extra), judged
+        return a.score, reasons, None
+
+    def policy_for(self, group: str, ctx: Context):
+        g = ctx.stats.groups.get(group)
+        return self.policies.for_group(group, g.tags if g is not None else ())
+
     def _weak_ham(self, a, event: Message) -> None:
         """An established member's unflagged message in a healthy group: sometimes, a weak "not an ad"."""
         last = self._flagged_at.get(event.group)
