@@ -147,3 +147,43 @@ async def test_scanning_can_be_turned_off_and_allow_members_are_skipped() -> Non
     s = Settings()
     s.detectors.ad.scan_images = False
     assert Engine(s, [conn], clock=lambda: T0).media is None
+
+
+async def test_the_demo_fleet_shows_qr_and_card_ads_flagged_in_the_first_minute() -> None:
+    from connectors.demo import DemoConnector
+    from console.runtime import poll_once
+
+    demo = DemoConnector(pace=False)  # default: 40 groups, 60 simulated seconds per wall second
+    engine = Engine(Settings(), [demo], clock=demo.now)
+    while demo.now() < demo.world.start + 60 * 60:  # the first wall minute
+        await poll_once(engine)
+        await engine.media.drain()
+    reasons = [r for a in engine.alerts.live() if a.kind == "ad" for r in a.reasons]
+    assert any(r.startswith("QR code: ") for r in reasons), reasons
+    assert any(r in ("contact card", "group invite card", "mini-program card") for r in reasons)
+    assert engine.media.checked >= 2 and engine.media.failed == 0
+
+
+async def test_blacklisting_a_qr_sender_marks_every_copy_known_bad(tmp_path) -> None:
+    from connectors.demo import DemoConnector
+    from console.engine.moderation import Moderation
+    from console.engine.store import Store
+    from console.runtime import poll_once
+
+    demo = DemoConnector(pace=False)
+    store = Store(tmp_path)
+    engine = Engine(Settings(), [demo], store, clock=demo.now)
+    mod = Moderation(Settings(), store, engine, actor="alice")
+    while not engine.media.sightings and demo.now() < demo.world.start + 60 * 60:
+        await poll_once(engine)
+        await engine.media.drain()
+    await poll_once(engine)  # the rest of the campaign's copies
+    await engine.media.drain()
+    payload, copies = next(iter(engine.media.sightings.items()))
+    assert len({c.member for c in copies}) >= 2
+    first = copies[0]
+    await mod.blacklist_add(first.member, reason="QR ads")
+    assert engine.media.bad == {payload: first.member}
+    for c in copies[1:]:
+        alert = engine.alerts.open_for("ad", c.group, c.member)
+        assert any(r.startswith(f"known-bad QR code (sent by blacklisted {first.member})") for r in alert.reasons)

@@ -32,8 +32,9 @@ import logging
 from typing import Iterable, Protocol, runtime_checkable
 
 from connectors.events import Event, Message
-from console.engine.detectors.ad_policy import NEWCOMER_HOLD_WEIGHT, Policies
-from console.engine.detectors.ad_text import AdRules, skeleton_of_squeezed
+from console.engine.detectors.ad_policy import NEWCOMER_HOLD_WEIGHT, Policies, Policy
+from console.engine.detectors.ad_qr import card_signals
+from console.engine.detectors.ad_text import AdRules, Analysis, noisy_or, skeleton_of_squeezed
 from console.engine.detectors.base import Context, Finding, Severity
 from console.engine.settings import AdSettings
 
@@ -130,13 +131,7 @@ class AdDetector:
         text = event.text
         if not text:
             return ()
-        a = self.rules.analyze(text)
-        policy = None
-        if self.policies.any_set:
-            g = ctx.stats.groups.get(event.group)
-            policy = self.policies.for_group(event.group, g.tags if g is not None else ())
-            if policy.active:
-                a = policy.apply(a)  # before the model: its verdicts are learned on top of the group's policy
+        a, policy = self._analyze(text, event.group, ctx)
         score = a.score
         reasons = [r for r, _ in a.signals]
 
@@ -226,16 +221,27 @@ class AdDetector:
             ))
         return findings
 
-    def text_score(self, text: str, group: str, ctx: Context) -> tuple[float, list[str], bool | None]:
-        """(content score, reasons, the operator's verdict on this text if any) of ``text`` as said in
-        ``group``: rules, the group's policy and the model, without newcomer or repeat context. The
-        media scanner adds a message's own text to what its images showed."""
+    def _analyze(self, text: str, group: str, ctx: Context) -> tuple[Analysis, Policy | None]:
+        """The rules' analysis, with the signals of cards in the text and of the group's policy."""
         a = self.rules.analyze(text)
+        if "card" in text and "[" in text:  # contact, group-invite and mini-program cards, as connectors write them
+            extra = card_signals(text)
+            if extra:
+                signals = a.signals + extra
+                a = Analysis(a.norm, a.squeezed, noisy_or(w for _, w in signals), signals)
+        policy = None
         if self.policies.any_set:
             g = ctx.stats.groups.get(group)
             policy = self.policies.for_group(group, g.tags if g is not None else ())
             if policy.active:
-                a = policy.apply(a)
+                a = policy.apply(a)  # before the model: its verdicts are learned on top of the group's policy
+        return a, policy
+
+    def text_score(self, text: str, group: str, ctx: Context) -> tuple[float, list[str], bool | None]:
+        """(content score, reasons, the operator's verdict on this text if any) of ``text`` as said in
+        ``group``: rules, cards, the group's policy and the model, without newcomer or repeat context.
+        The media scanner adds a message's own text to what its images showed."""
+        a, _ = self._analyze(text, group, ctx)
         reasons = [r for r, _ in a.signals]
         if self._content is not None:
             try:
@@ -245,10 +251,6 @@ class AdDetector:
                 return a.score, reasons, None
             return p, reasons + list(extra), judged
         return a.score, reasons, None
-
-    def policy_for(self, group: str, ctx: Context):
-        g = ctx.stats.groups.get(group)
-        return self.policies.for_group(group, g.tags if g is not None else ())
 
     def _weak_ham(self, a, event: Message) -> None:
         """An established member's unflagged message in a healthy group: sometimes, a weak "not an ad"."""

@@ -94,10 +94,33 @@ def classify(payload: str) -> QrKind | None:
     return None
 
 
+# Cards as the connectors write them into a message's text ("[contact card: QQ 123]", "[group invite
+# card 推荐群聊：... | ... https://qm.qq.com/...]"): a recommended contact or group in a chat group is an
+# ad's favourite vehicle; the link inside, classified like a QR payload, says where it leads.
+_CARD = re.compile(r"\[(contact card|group invite card|mini-program card)\b([^\]]{0,400})")
+_CARD_URL = re.compile(r"(?:https?://|wxp://|mqqapi://)[^\s\]|]{1,300}")
+CARD_WEIGHTS = {"contact card": 0.55, "group invite card": 0.65, "mini-program card": 0.3}
+
+
+def card_signals(text: str) -> list[tuple[str, float]]:
+    """Signals for the cards in a message's text: the card itself, and where its link leads."""
+    out: list[tuple[str, float]] = []
+    for m in _CARD.finditer(text):
+        label, body = m.group(1), m.group(2)
+        out.append((label, CARD_WEIGHTS[label]))
+        for u in _CARD_URL.findall(body)[:2]:
+            kind = classify(u)
+            if kind is not None and kind.weight > LINK_WEIGHT:
+                out.append((f"{label} leads to a {kind.label}", kind.weight))
+        if len(out) >= 4:
+            break
+    return out
+
+
 def shown(payload: str, limit: int = 60) -> str:
     """A payload cut for a reason line (the console renders it literally)."""
     p = " ".join(payload.split())
     return p if len(p) <= limit else p[:limit - 1] + "…"
 
 
-__all__ = ["ImageError", "QrKind", "classify", "decode", "shown"]
+__all__ = ["ImageError", "QrKind", "card_signals", "classify", "decode", "shown"]
