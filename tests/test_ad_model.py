@@ -126,9 +126,9 @@ def test_an_ad_verdict_flags_that_text_again_also_with_another_number() -> None:
 
 def test_a_verdict_the_weights_did_not_need_is_still_remembered() -> None:
     m = AdModel(rules=RULES)
-    text = "看女全部Q群~366^292555免费，私聊我，加v"  # the rules are sure already: nothing to correct
+    text = "看女全部Q群~366^292555免费，私聊我，加v"  # the rules are sure already: little to correct
     m.learn(text, True)
-    assert m.local.w == {} and m.judged(RULES.analyze(text)) is True
+    assert abs(m.local.bias) < 0.05 and m.judged(RULES.analyze(text)) is True
     assert m.content(RULES.analyze(text))[1:] == (("you marked this text as an ad",), True)
 
 
@@ -137,12 +137,46 @@ def test_a_not_an_ad_verdict_holds_for_that_text_only() -> None:
     text = "加v看片，日结"
     m.learn(text, False)
     assert m.judged(RULES.analyze(text)) is False and score(m, text) == 0.0
-    # Texts like it score lower (the weights generalise); other ads do not move: a verdict
-    # changes no bias and no single characters, only the longer n-grams of its text.
+    # Texts like it score lower (the weights generalise); other ads stay flagged: one verdict moves
+    # the bias and the trust in the rules by a fraction (their accumulators start at PRIOR_STRENGTH),
+    # and no single Latin letter, digit or space, only its n-grams and Chinese characters.
     assert score(m, "加v看片，日结，速来") < RULES.analyze("加v看片，日结，速来").score
     other = "出号，收号，低价代发，私聊我"
-    assert score(m, other) == pytest.approx(RULES.analyze(other).score)
-    assert m.local.bias == 0.0 and m.local.w and all(len(t) > 1 for t in m.local.w)
+    assert score(m, other) >= 0.85 > 0.7
+    assert -1.1 < m.local.bias < 0 and -0.3 < m.rules_scale < 0
+    assert m.local.w and all(len(t) > 1 or t >= "\u2e80" for t in m.local.w)
+
+
+def test_a_handful_of_verdicts_changes_the_communitys_next_messages() -> None:
+    # Commerce slang the rules do not see ("出号" and "私" do, weakly): a few verdicts and the next
+    # messages like them are flagged; everyday chat is not.
+    m = AdModel(rules=RULES)
+    lessons = [("出个满级号 30r 有意私", True), ("收永久会员 来个", True), ("今天副本打得好累", False),
+               ("出个王者号 45r 全皮肤", True), ("有人一起开黑吗", False), ("收个cdk 25r", True)]
+    unseen_ad, unseen_ham = "出个满级号 40r 要的来", "晚上一起开黑吧"
+    before = score(m, unseen_ad)
+    for text, is_ad in lessons:
+        m.learn(text, is_ad)
+    assert before < 0.7 <= score(m, unseen_ad)
+    assert score(m, unseen_ham) < 0.3
+
+
+def test_the_local_copy_does_not_forget_what_the_base_knows() -> None:
+    base = train([ex(ADS, True) + ex(HAM, False)], RULES, seed=1)
+    held_ads, held_ham = ["zzqx 出vape 155r 私", "zzqx 全网最低 出vape 私"], ["这个bug我修好了没", "周末去爬山吧，带水"]
+    copy = base.fresh()
+    # A community with other ads and its own ordinary talk: 200 verdicts.
+    for i in range(40):
+        copy.learn(f"代写作业 加我{i}号", True)
+        copy.learn(f"第{i}题怎么做啊", False)
+        copy.learn(f"求助 结构体数组删除 {i}", False)
+        copy.learn(f"帮写程序 找我 {i}", True)
+        copy.learn(f"今天第{i}天学c语言", False)
+    for t in held_ads:
+        assert score(copy, t) >= 0.7 and score(base, t) >= 0.7
+    for t in held_ham:
+        assert score(copy, t) < 0.7 and score(base, t) < 0.7
+    assert base.local.w == {}  # the base itself is untouched (the copy shares its read-only weights)
 
 
 def test_a_changed_mind_replaces_the_earlier_verdict() -> None:
