@@ -138,13 +138,13 @@ def score_online(model: AdModel, rules: AdRules, rows: Sequence[Example], thresh
     flagged: list[bool] = []
     seconds = 0.0
     perf = time.perf_counter
-    for text, is_ad in order:
+    for text, is_ad in order:  # the file is one community: its verdicts teach its own copy too
         t0 = perf()
         a = analyze(text)
-        p = prob(a)
+        p = prob(a, community=name)
         seconds += perf() - t0
         flagged.append(p >= threshold)
-        learn(a, is_ad)
+        learn(a, is_ad, community=name)
     labels = [y for _, y in order]
     r = tally(name, labels, flagged, seconds)
     r.curve = curve_of(labels, flagged)

@@ -138,7 +138,7 @@ class AdDetector:
         p = 0.0
         if self._content is not None:
             try:
-                p, extra, judged = self._content(a, s.model_weight)
+                p, extra, judged = self._content(a, s.model_weight, community=event.group)
             except Exception:  # a broken model must not take the rules down with it
                 log.exception("ad model failed; rules only for this message")
                 p, extra, judged = score, (), None
@@ -245,7 +245,7 @@ class AdDetector:
         reasons = [r for r, _ in a.signals]
         if self._content is not None:
             try:
-                p, extra, judged = self._content(a, self.settings.model_weight)
+                p, extra, judged = self._content(a, self.settings.model_weight, community=group)
             except Exception:
                 log.exception("ad model failed; rules only for this text")
                 return a.score, reasons, None
@@ -262,7 +262,7 @@ class AdDetector:
             return
         self._weak_due -= 1.0
         try:
-            self._learn_analysis(a, False, WEAK_HAM_WEIGHT, 1)
+            self._learn_analysis(a, False, WEAK_HAM_WEIGHT, 1, community=event.group)
         except Exception:
             log.exception("ad model failed to learn a weak lesson")
 
