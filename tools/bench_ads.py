@@ -12,8 +12,12 @@ Per file, both systems see the same rows in the same order:
 * online: a seeded shuffle, each message predicted then learned (ours: ``eval-ads --mode
   online`` from no base; the baseline: ``partial_fit`` one message at a time, each weighted 5,
   as the issue's "each verdict weighted 5"). F1 over the first 50, 200, 1000 and all messages.
-* speed: scoring the held-out rows, ours message by message (rules + model, as the detector
-  does) against the baseline's batch ``transform`` + ``predict``; ratio > 1 means ours is faster.
+* speed: scoring the held-out rows (repeated to at least ``SPEED_ROWS`` messages, our cache emptied
+  before each pass), ours message by message (rules + model, as the detector does) against the
+  baseline's batch ``transform`` + ``predict`` of the same rows; ratio > 1 means ours is faster.
+* forgetting: a base trained on the other files (their training splits, ``FORGET_TRAIN`` rows each)
+  scores their held-out rows (``FORGET_HELD`` each); then a copy learns this file online as one
+  community (``FORGET_STREAM`` messages) and scores the same rows as that community. F1 before/after.
 
 Baseline: ``HashingVectorizer(analyzer="char", ngram_range=(1, 3))`` +
 ``SGDClassifier(loss="log_loss")``, scikit-learn defaults otherwise. Runic letters U+16A0..U+16FF
@@ -38,13 +42,59 @@ from sklearn.feature_extraction.text import HashingVectorizer  # noqa: E402
 from sklearn.linear_model import SGDClassifier  # noqa: E402
 
 from console.eval_ads import curve_of, f1_of, score_online, score_static, split  # noqa: E402
-from console.engine.detectors.ad_model import AdModel, read_labeled, train  # noqa: E402
+from console.engine.detectors.ad_model import AdModel, read_labeled, train, train_base  # noqa: E402
 from console.engine.detectors.ad_text import AdRules  # noqa: E402
 from console.engine.settings import AdSettings  # noqa: E402
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data", "ads")
 _RUNIC = re.compile("[\u16a0-\u16ff]")
 VERDICT_WEIGHT = 5.0
+SPEED_ROWS = 5000
+FORGET_TRAIN, FORGET_HELD, FORGET_STREAM = 3000, 1000, 5000
+
+
+def time_ours(model, analyze, texts: list[str]) -> float:
+    """Messages per second, scored one at a time as the detector does (no cache hits: emptied per pass)."""
+    passes = max(1, -(-SPEED_ROWS // len(texts)))
+    prob = model.probability
+    t0 = time.perf_counter()
+    for _ in range(passes):
+        model._cache.clear()
+        for t in texts:
+            prob(analyze(t))
+    return passes * len(texts) / (time.perf_counter() - t0)
+
+
+def time_baseline(hv, clf, texts: list[str]) -> float:
+    passes = max(1, -(-SPEED_ROWS // len(texts)))
+    t0 = time.perf_counter()
+    for _ in range(passes):
+        clf.predict(hv.transform(texts))
+    return passes * len(texts) / (time.perf_counter() - t0)
+
+
+def forgetting(name: str, rows, others: dict, rules, threshold: float, seed: int, policy=None) -> dict:
+    """F1 of a base on the other files' held-out rows, and of its copy after learning ``rows`` as a community."""
+    from console.eval_ads import _analyzer
+
+    analyze = _analyzer(rules, policy)
+    train_rows, held = [], []
+    for other in others.values():
+        keep, out = split(other, 0.2, seed)
+        train_rows.append(keep[:FORGET_TRAIN])
+        held.extend(out[:FORGET_HELD])
+    base = train_base(train_rows, rules, seed=seed)
+    analyses = [analyze(t) for t, _ in held]
+    labels = [y for _, y in held]
+    before = f1_of(labels, [base.probability(a) >= threshold for a in analyses])
+    copy = base.fresh()
+    stream = list(rows)
+    random.Random(seed).shuffle(stream)
+    for t, y in stream[:FORGET_STREAM]:
+        copy.learn_analysis(analyze(t), y, community=name)
+    after = f1_of(labels, [copy.probability(a, community=name) >= threshold for a in analyses])
+    return {"base_f1_on_other_files": round(before, 4), "copy_f1_on_other_files": round(after, 4),
+            "community_messages_learned": min(len(stream), FORGET_STREAM), "other_rows": len(held)}
 
 
 def vectorizer() -> HashingVectorizer:
@@ -52,14 +102,12 @@ def vectorizer() -> HashingVectorizer:
 
 
 def baseline_static(keep, held) -> tuple[float, float]:
-    """(F1, seconds to score ``held`` in one batch)."""
+    """(F1 on ``held``, batch-predict messages per second)."""
     hv = vectorizer()
     clf = SGDClassifier(loss="log_loss", random_state=0)
     clf.fit(hv.transform([t for t, _ in keep]), np.array([int(y) for _, y in keep]))
-    t0 = time.perf_counter()
     pred = clf.predict(hv.transform([t for t, _ in held]))
-    seconds = time.perf_counter() - t0
-    return f1_of([y for _, y in held], [bool(p) for p in pred]), seconds
+    return f1_of([y for _, y in held], [bool(p) for p in pred]), time_baseline(hv, clf, [t for t, _ in held])
 
 
 def baseline_online(rows, seed: int) -> dict[int, float]:
@@ -88,6 +136,7 @@ def main(argv=None) -> int:
     ap.add_argument("--skip-online-baseline-over", type=int, default=0,
                     help="skip the (slow) online baseline for files with more rows than this (0: never)")
     ap.add_argument("--json", action="store_true", help="one JSON object per file, no table")
+    ap.add_argument("--no-forgetting", action="store_true", help="skip the forgetting check")
     args = ap.parse_args(argv)
     files = args.files or sorted(glob.glob(os.path.join(DATA, "*.jsonl")))
     s = AdSettings()
@@ -96,16 +145,20 @@ def main(argv=None) -> int:
     if args.policy != "default":
         from console.engine.detectors.ad_policy import parse_policy
         policy = parse_policy(args.policy)
+    from console.eval_ads import _analyzer
+
+    data = {os.path.basename(f): [(_RUNIC.sub("", t), y) for t, y in read_labeled(f)] for f in files}
+    everything = data if len(files) > 1 else {os.path.basename(f): [(_RUNIC.sub("", t), y) for t, y in read_labeled(f)]
+                                              for f in sorted(glob.glob(os.path.join(DATA, "*.jsonl")))}
     out = []
-    for f in files:
-        rows = [(_RUNIC.sub("", t), y) for t, y in read_labeled(f)]
-        name = os.path.basename(f)
+    for name, rows in data.items():
         keep, held = split(rows, args.holdout, args.seed)
         t0 = time.perf_counter()
-        ours_static = score_static(train([keep], rules, seed=args.seed, local=0), rules, held, s.threshold, name,
-                                   policy=policy)
-        train_s = time.perf_counter() - t0 - ours_static.seconds
-        base_f1, base_s = baseline_static(keep, held)
+        model = train([keep], rules, seed=args.seed, local=0)
+        train_s = time.perf_counter() - t0
+        ours_static = score_static(model, rules, held, s.threshold, name, policy=policy)
+        ours_speed = time_ours(model, _analyzer(rules, policy), [t for t, _ in held])
+        base_f1, base_speed = baseline_static(keep, held)
         ours_online = score_online(AdModel(rules=rules), rules, rows, s.threshold, args.seed, name, policy=policy)
         t0 = time.perf_counter()
         if args.skip_online_baseline_over and len(rows) > args.skip_online_baseline_over:
@@ -122,16 +175,18 @@ def main(argv=None) -> int:
                        "ours_curve": {str(k): round(v, 4) for k, v in ours_online.curve.items()},
                        "baseline_curve": {str(k): round(v, 4) for k, v in base_curve.items()} if base_curve else None,
                        "baseline_s": round(base_online_s, 1)},
-            "speed": {"ours_msgs_per_s": round(ours_static.msgs_per_s),
-                      "baseline_batch_msgs_per_s": round(len(held) / base_s) if base_s else None,
-                      "ratio": round(ours_static.msgs_per_s * base_s / len(held), 2) if base_s else None},
+            "speed": {"ours_msgs_per_s": round(ours_speed), "baseline_batch_msgs_per_s": round(base_speed),
+                      "ratio": round(ours_speed / base_speed, 2)},
         }
+        if not args.no_forgetting:
+            others = {k: v for k, v in everything.items() if k != name}
+            row["forgetting"] = forgetting(name, rows, others, rules, s.threshold, args.seed, policy)
         out.append(row)
         print(json.dumps(row, ensure_ascii=False), flush=True)
     if not args.json:
         print()
         print(f"{'file':26} {'static ours':>11} {'base':>6} {'online ours':>11} {'base':>6}  "
-              f"{'curve ours 50/200/1000':>24} {'curve base 50/200/1000':>24} {'speed x':>7}")
+              f"{'curve ours 50/200/1000':>24} {'curve base 50/200/1000':>24} {'speed x':>7} {'forget':>13}")
         for r in out:
             oc = r["online"]["ours_curve"]
             bc = r["online"]["baseline_curve"] or {}
@@ -139,7 +194,9 @@ def main(argv=None) -> int:
             bf = r["online"]["baseline_f1"]
             print(f"{r['file']:26} {r['static']['ours_f1']:>11.4f} {r['static']['baseline_f1']:>6.4f} "
                   f"{r['online']['ours_f1']:>11.4f} {bf if bf is not None else float('nan'):>6.4f}  "
-                  f"{pts(oc):>24} {pts(bc):>24} {r['speed']['ratio']:>7}")
+                  f"{pts(oc):>24} {pts(bc):>24} {r['speed']['ratio']:>7} "
+                  + (f"{r['forgetting']['base_f1_on_other_files']:.3f}->{r['forgetting']['copy_f1_on_other_files']:.3f}"
+                     if "forgetting" in r else ""))
     return 0
 
 

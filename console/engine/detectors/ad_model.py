@@ -110,6 +110,10 @@ lets the bias creep up)."""
 LOCAL_SHARE = 0.1
 """A verdict given in a community teaches the deployment's local weights (which every group sees) at
 this weight, after the community's own copy has learned it."""
+LETTER_SHARE = 0.3
+"""A community's copy learns single Latin letters and digits at this share of a lesson: they carry
+a little ("x" for a masked number in zh_sms: online F1 0.963 without them, 0.974 at 0.3), and at full
+weight they lean every message of the group one way (tg_spam_samples 0.89 -> 0.80)."""
 MAX_COMMUNITIES = 5000
 """Communities (groups) with a copy of their own; the one taught longest ago goes first."""
 PRIOR_STRENGTH = 20.0
@@ -212,7 +216,7 @@ class Community:
     """One community's own copy: what its verdicts taught beyond the deployment's local table.
 
     Its n-grams and Chinese characters (a single character is a word there: 卖, 收, 群; single Latin
-    letters, digits and spaces are not learned), a bias (how many more or fewer ads than the base
+    letters and digits at ``LETTER_SHARE``, spaces not at all), a bias (how many more or fewer ads than the base
     expects here) and a scale on the rules' log-odds (how much this community trusts the rules: a
     "no commerce" gaming group's ads are not the rules' ads). Bias and scale move every message of
     the community at once: once per lesson, from accumulators that start at ``PRIOR_STRENGTH``, so a
@@ -238,12 +242,15 @@ class Community:
         offset = rules_logit(a.score)
         scale = 1.0 / math.sqrt(len(grams)) if grams else 1.0
         own_grams = [g for g in grams if len(g) > 1 or g >= "\u2e80"]
+        letters = [g for g in grams if len(g) == 1 and g < "\u2e80" and g != " "]
         for i in range(steps):
             p = _sigmoid(base_margin + self.correction(a, grams))
             if abs(p - y) < COMMUNITY_SKIP:
                 break
             g = (p - y) * weight * (LOCAL_AD_WEIGHT if y else 1.0)
             t.step(own_grams, scale, g, COMMUNITY_LEARNING_RATE, LOCAL_BIAS_RATE if i == 0 else 0.0)
+            if letters:
+                t.step(letters, scale, g * LETTER_SHARE, COMMUNITY_LEARNING_RATE, 0.0)
             if i == 0:
                 t.bias = min(LOCAL_BIAS_MAX, max(-LOCAL_BIAS_MAX, t.bias))
                 gr = g * offset
@@ -311,6 +318,10 @@ class AdModel:
         w = dict(shared.w)
         for t, v in local.w.items():
             w[t] = w.get(t, 0.0) + v
+        if len(local.w) > 10_000:
+            # A local table trained from files (eval-ads --holdout keeps the file's own copy) is not
+            # pruned like the base: its negligible weights only make the dict slower to look into.
+            w = {t: v for t, v in w.items() if abs(v) >= PRUNE}
         self._w = w
 
     def _merged_update(self, grams: Sequence[str]) -> None:
