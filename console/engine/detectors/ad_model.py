@@ -114,6 +114,10 @@ LETTER_SHARE = 0.3
 """A community's copy learns single Latin letters and digits at this share of a lesson: they carry
 a little ("x" for a masked number in zh_sms: online F1 0.963 without them, 0.974 at 0.3), and at full
 weight they lean every message of the group one way (tg_spam_samples 0.89 -> 0.80)."""
+BASE_SURE = 0.5
+BASE_SHARE = 0.1
+"""A community's copy learns the n-grams the base weighs at least BASE_SURE at BASE_SHARE of a lesson."""
+_NOTHING: frozenset[str] = frozenset()
 MAX_COMMUNITIES = 5000
 """Communities (groups) with a copy of their own; the one taught longest ago goes first."""
 PRIOR_STRENGTH = 20.0
@@ -236,13 +240,24 @@ class Community:
         return m
 
     def learn(self, a: Analysis, grams: Sequence[str], base_margin: float, y: float, weight: float,
-              steps: int) -> None:
+              steps: int, base_sure: frozenset[str] | set[str] | None = None) -> None:
         """Steps on this copy while it mispredicts; ``base_margin``: the rules' and the global weights'."""
         t = self.table
         offset = rules_logit(a.score)
         scale = 1.0 / math.sqrt(len(grams)) if grams else 1.0
-        own_grams = [g for g in grams if len(g) > 1 or g >= "\u2e80"]
-        letters = [g for g in grams if len(g) == 1 and g < "\u2e80" and g != " "]
+        # What the base is sure of (|weight| >= BASE_SURE) the copy learns at BASE_SHARE only: a community
+        # may disagree with the base (its numbers are prices, not QQ ids), but slowly, so that its copy
+        # keeps what the base knows. A base-less model (eval-ads online) learns everything freely.
+        sure = base_sure or _NOTHING
+        own_grams, kept, letters = [], [], []
+        for g in grams:
+            if len(g) == 1 and g < "\u2e80":
+                if g != " ":
+                    letters.append(g)
+            elif g in sure:
+                kept.append(g)
+            else:
+                own_grams.append(g)
         for i in range(steps):
             p = _sigmoid(base_margin + self.correction(a, grams))
             if abs(p - y) < COMMUNITY_SKIP:
@@ -250,7 +265,9 @@ class Community:
             g = (p - y) * weight * (LOCAL_AD_WEIGHT if y else 1.0)
             t.step(own_grams, scale, g, COMMUNITY_LEARNING_RATE, LOCAL_BIAS_RATE if i == 0 else 0.0)
             if letters:
-                t.step(letters, scale, g * LETTER_SHARE, COMMUNITY_LEARNING_RATE, 0.0)
+                t.step([x for x in letters if x not in sure], scale, g * LETTER_SHARE, COMMUNITY_LEARNING_RATE, 0.0)
+            if kept:
+                t.step(kept, scale, g * BASE_SHARE, COMMUNITY_LEARNING_RATE, 0.0)
             if i == 0:
                 t.bias = min(LOCAL_BIAS_MAX, max(-LOCAL_BIAS_MAX, t.bias))
                 gr = g * offset
@@ -440,7 +457,7 @@ class AdModel:
         own = self._community(community) if community is not None else None
         extra = 0.0
         if own is not None:
-            own.learn(a, grams, offset + self.correction(grams), y, weight, steps)
+            own.learn(a, grams, offset + self.correction(grams), y, weight, steps, self._base_sure())
             extra = own.correction(a, grams)
         # Local: not the single characters, and no bias: with the rules' offset, ordinary messages
         # are already "right" and teach nothing, so local weights only ever hear one side. Common
@@ -464,6 +481,14 @@ class AdModel:
             else:
                 self.judged_ham[a.squeezed] = None
         self.learned += 1
+
+    def _base_sure(self) -> frozenset[str]:
+        """The n-grams the base is sure of (see Community.learn), computed once per base."""
+        sure = getattr(self, "_sure", None)
+        if sure is None or sure[0] is not self._shared.w:
+            sure = (self._shared.w, frozenset(t for t, v in self._shared.w.items() if abs(v) >= BASE_SURE))
+            self._sure = sure
+        return sure[1]
 
     def _community(self, key: str) -> "Community":
         own = self.communities.get(key)
