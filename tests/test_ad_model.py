@@ -393,9 +393,9 @@ def test_verdicts_are_saved_and_replayed_after_a_restart(tmp_path) -> None:
 
 
 def test_the_verdict_log_keeps_the_newest_and_a_changed_mind_goes_last(tmp_path, monkeypatch) -> None:
-    import console.engine.detectors.ad_model as ad_model
+    import console.engine.detectors.ad_learning as ad_learning
 
-    monkeypatch.setattr(ad_model, "MAX_VERDICTS", 3)
+    monkeypatch.setattr(ad_learning, "MAX_VERDICTS", 3)
     data = tmp_path / "data"
     with Store(data) as store:
         learning = AdLearning(store, AdSettings(), RULES)
@@ -429,12 +429,12 @@ def test_a_damaged_verdict_file_is_a_clear_message_and_the_model_runs_on_its_bas
 
 
 def test_a_base_is_trained_from_configured_files_once_and_again_when_they_change(tmp_path, monkeypatch) -> None:
-    import console.engine.detectors.ad_model as ad_model
+    import console.engine.detectors.ad_learning as ad_learning
 
     src = write_jsonl(tmp_path / "mine.jsonl", ex(ADS, True) + ex(HAM, False))
     calls = []
-    real = ad_model.train
-    monkeypatch.setattr(ad_model, "train", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = ad_learning.train
+    monkeypatch.setattr(ad_learning, "train", lambda *a, **k: calls.append(1) or real(*a, **k))
     settings = AdSettings(model_train_files=[src])
     data = tmp_path / "data"
     with Store(data) as store:
