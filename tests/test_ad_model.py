@@ -634,3 +634,13 @@ def test_an_unknown_auto_action_is_a_config_error(tmp_path) -> None:
         engine = Engine(settings, [demo], store, clock=demo.now)
         with pytest.raises(ConfigError, match="auto_action must be one of off, delete, kick, delete\\+kick"):
             Moderation(settings, store, engine)
+
+
+def test_the_detector_scores_each_group_with_its_own_copy() -> None:
+    m = AdModel(rules=RULES)
+    f = Fleet(AdSettings(), m)
+    for text in ("出个满级号 30r 有意私", "收永久会员 来个", "出个王者号 45r 全皮肤", "收个cdk 25r"):
+        m.learn(text, True, community="qq:game")
+    m.learn("今天副本打得好累", False, community="qq:game")
+    assert f.say("qq:game", "qq:7", "出个满级号 40r 要的来", T0)
+    assert f.say("qq:campus", "qq:7", "出个满级号 40r 要的来", T0 + 1) == []

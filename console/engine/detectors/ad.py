@@ -74,9 +74,10 @@ class AdScorer(Protocol):
     an operator's verdict (warn/blacklist = ad, "not an ad" = ham).
     Both must be cheap: ``score`` runs on every message.
 
-    A scorer that also has ``content(analysis, weight) -> (score, reasons, judged)``
-    and ``learn_analysis(analysis, is_ad, weight, steps)`` (the :class:`AdModel`) is
-    given the rules' analysis and returns the content score itself, rules
+    A scorer that also has ``content(analysis, weight, community=) -> (score, reasons, judged)``
+    and ``learn_analysis(analysis, is_ad, weight, steps, community=)`` (the :class:`AdModel`)
+    is given the rules' analysis and the group the message was said in (its community: a
+    copy of the model that its verdicts taught), and returns the content score itself, rules
     included, and the operator's verdict on that very text if there is one
     (False: never flagged again, whatever the context); any other scorer is
     combined with the rules by noisy-or.
