@@ -548,9 +548,19 @@ class AdModel:
         return cls(Table(dict(zip(grams, weights)), bias), rules, info=info)
 
 
-# Training, labelled files and persistence live in ad_learning (imported last: it builds on the above).
-from console.engine.detectors.ad_learning import (BASE_DB, MAX_VERDICTS, VERDICT_DB, AdLearning,  # noqa: E402
-                                                  Example, Verdict, fingerprint, read_labeled, train, train_base)
+# Training, labelled files and persistence live in ad_learning, which builds on this module; they are
+# still reachable from here (PEP 562), without importing it at import time (no import cycle).
+_MOVED = frozenset({"BASE_DB", "MAX_VERDICTS", "VERDICT_DB", "AdLearning", "Example", "Verdict", "fingerprint",
+                    "read_labeled", "train", "train_base"})
+
+
+def __getattr__(name: str):
+    if name in _MOVED:
+        from console.engine.detectors import ad_learning
+
+        return getattr(ad_learning, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["AdLearning", "AdModel", "LabeledFileError", "ModelFileError", "Table", "Verdict", "features",
            "read_labeled", "rules_logit", "train", "train_base"]
