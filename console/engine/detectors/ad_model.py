@@ -121,6 +121,8 @@ PRIOR_STRENGTH = 20.0
 """Starting AdaGrad accumulator of the local bias and the rules scale (squared gradients "already
 seen"): the first verdicts move them by a fraction of what an ordinary weight moves."""
 RULES_SCALE_RATE = 0.05
+TRUST_RATE = 0.05
+"""Rate of a training corpus's own scale on the rules (see ad_learning.train)."""
 RULES_SCALE_RANGE = (-0.9, 1.0)
 """How much a community's verdicts may turn the rules down (never off) or up."""
 JUDGED_AD_SCORE = 0.95
@@ -289,6 +291,8 @@ class AdModel:
         self.rules = rules if rules is not None else AdRules()
         self.info = info or {"base": "none"}  # where the base came from, for messages
         self.learned = 0  # examples taught since start (verdicts, replays, weak ham)
+        # The base's (or a trained local corpus's) scale on the rules' log-odds; communities add theirs.
+        self.rules_scale = 0.0
         # Each community's own copy (group id -> Community): what its verdicts taught beyond the
         # deployment's local table, seen only when scoring that community's messages.
         self.communities: OrderedDict[str, Community] = OrderedDict()
@@ -380,6 +384,8 @@ class AdModel:
                 cache[a.norm] = c
             else:
                 c = 0.0  # nothing learned yet: the rules, for free
+        if self.rules_scale:
+            c += self.rules_scale * rules_logit(a.score)
         if community is not None and self.communities:
             own = self.communities.get(community)
             if own is not None:
@@ -446,7 +452,7 @@ class AdModel:
         the copy of ``community`` (the group the message was said in) freely. A full-weight lesson
         (a verdict) is also remembered by text; a weak one (weight < 1) only nudges the weights."""
         grams = features(a.norm)
-        offset = rules_logit(a.score)
+        offset = rules_logit(a.score) * (1.0 + self.rules_scale)
         y = 1.0 if is_ad else 0.0
         scale = 1.0 / math.sqrt(len(grams)) if grams else 1.0
         # The community's copy first: it learns freely what this group's verdicts say; the local
@@ -499,7 +505,9 @@ class AdModel:
 
     def fresh(self) -> "AdModel":
         """The same base with nothing learned locally (shares the read-only base weights)."""
-        return AdModel(self.shared, self.rules, info=self.info)
+        model = AdModel(self.shared, self.rules, info=self.info)
+        model.rules_scale = self.rules_scale
+        return model
 
     @property
     def size(self) -> int:
@@ -515,7 +523,8 @@ class AdModel:
             weights.byteswap()
         grams = "\x00".join(t for t, _ in items).encode("utf-8", "surrogatepass")
         header = dict(self.info)
-        header.update({"format": FORMAT, "bias": self.shared.bias, "n": len(items), "grams_bytes": len(grams)})
+        header.update({"format": FORMAT, "bias": self.shared.bias, "rules_scale": self.rules_scale, "n": len(items),
+                       "grams_bytes": len(grams)})
         body = json.dumps(header, ensure_ascii=True).encode("ascii") + b"\n" + grams + weights.tobytes()
         return MAGIC + zlib.compress(body, 6)
 
@@ -540,12 +549,17 @@ class AdModel:
             if len(grams) != n or len(weights) != n:
                 raise ValueError(f"expected {n} weights, found {len(grams)} n-grams and {len(weights)} weights")
             bias = float(header["bias"])
+            trust = float(header.get("rules_scale", 0.0))  # absent in blobs written before it existed
+            if not -1.0 < trust <= 1.0:
+                raise ValueError(f"rules_scale {trust} out of range")
         except ModelFileError:
             raise
         except (zlib.error, ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
             raise ModelFileError(f"damaged model data ({' '.join(str(e).split()) or type(e).__name__})") from None
-        info = {k: v for k, v in header.items() if k not in ("format", "bias", "n", "grams_bytes")}
-        return cls(Table(dict(zip(grams, weights)), bias), rules, info=info)
+        info = {k: v for k, v in header.items() if k not in ("format", "bias", "rules_scale", "n", "grams_bytes")}
+        model = cls(Table(dict(zip(grams, weights)), bias), rules, info=info)
+        model.rules_scale = trust
+        return model
 
 
 # Training, labelled files and persistence live in ad_learning, which builds on this module; they are
