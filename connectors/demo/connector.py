@@ -35,6 +35,7 @@ class DemoConnector:
     capabilities: frozenset[Capability] = frozenset(Capability)
     idempotent_send = True  # a repeated idempotency key is answered, not posted again (like Matrix txnId)
     max_mentions = 10       # mentions per message, as a QQ-like platform would tolerate
+    media_inline = True     # images are made in memory at once: the engine checks them before the next poll
 
     def __init__(self, groups: int = 40, seed: int = 7, speed: float = 60.0, tick_seconds: float = 1.0,
                  pace: bool = True, start: float = DEMO_EPOCH) -> None:
