@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Protocol, Sequence, runtime_checkable
 
-from connectors.events import Batch, Group, Member
+from connectors.events import Batch, Group, Media, Member
 
 
 class Capability(enum.StrEnum):
@@ -59,6 +59,10 @@ class TransientError(ConnectorError):
     """Timeouts, 5xx, dropped connections, garbage answers: back off and retry."""
 
 
+class MediaTooLarge(ConnectorError):
+    """A media file bigger than the caller's limit (announced, or found while downloading it)."""
+
+
 @dataclass(slots=True, frozen=True)
 class SendResult:
     message_id: str
@@ -102,6 +106,13 @@ class Connector(Protocol):
     async def delete(self, group_id: str, message_id: str) -> None: ...
 
     async def mute(self, group_id: str, member_id: str, seconds: int) -> None: ...
+
+    async def media(self, group_id: str, media: Media, max_bytes: int) -> bytes:
+        """The bytes of ``media`` from a message in ``group_id`` (OneBot image URL or get_image,
+        Matrix media download, Telegram getFile). Raises MediaTooLarge past ``max_bytes`` without
+        reading further, Unsupported where the platform cannot serve it, TransientError/ConnectorError
+        otherwise. The caller bounds the time (and never waits for it on the event loop's hot path)."""
+        ...
 
     def health(self) -> Health: ...
 

@@ -45,6 +45,23 @@ class Member:
     is_bot: bool = False
 
 
+@dataclass(slots=True, frozen=True)
+class Media:
+    """An image (or other file) in a message, as the platform names it: fetched only on demand,
+    through the connector's ``media`` method (the ad detector looks for QR codes in images)."""
+
+    kind: str
+    """"image" (the only kind fetched today), "file", "video"..."""
+    ref: str
+    """The platform's handle: a OneBot file id, a Matrix mxc:// URI, a Telegram file_id, a demo key."""
+    url: str | None = None
+    """A direct URL when the event carries one (OneBot image segments)."""
+    size: int | None = None
+    """Bytes, as announced by the platform (a download still stops at the limit, announced or not)."""
+    key: str | None = None
+    """The platform's own content id (OneBot file name, Telegram file_unique_id): the same key, the same bytes."""
+
+
 @dataclass(slots=True)
 class Message:
     kind: ClassVar[str] = "message"
@@ -56,6 +73,7 @@ class Message:
     id: str
     reply_to: str | None = None
     mentions: tuple[str, ...] = ()
+    media: tuple[Media, ...] = ()
 
 
 @dataclass(slots=True)

@@ -4,9 +4,9 @@ from __future__ import annotations
 import json
 from typing import Sequence
 
-from connectors.contract import (Capability, Connector, ConnectorError, Health, HealthState, SendResult,
-                                 TransientError)
-from connectors.events import Batch, Event, Group, Member
+from connectors.contract import (Capability, Connector, ConnectorError, Health, HealthState, MediaTooLarge,
+                                 SendResult, TransientError)
+from connectors.events import Batch, Event, Group, Media, Member
 
 
 class ScriptedConnector:
@@ -23,6 +23,9 @@ class ScriptedConnector:
         self._members = members or {}
         self.polled_with: list[str | None] = []
         self.sent: list[tuple[str, str]] = []
+        # media ref -> bytes, an exception to raise, or a coroutine function to await (a slow download)
+        self.media_items: dict[str, object] = {}
+        self.media_fetched: list[str] = []
 
     async def poll(self, cursor: str | None, timeout: float) -> Batch:
         self.polled_with.append(cursor)
@@ -62,6 +65,19 @@ class ScriptedConnector:
 
     async def mute(self, group_id: str, member_id: str, seconds: int) -> None:
         raise ConnectorError("not scripted")
+
+    async def media(self, group_id: str, media: Media, max_bytes: int) -> bytes:
+        self.media_fetched.append(media.ref)
+        item = self.media_items.get(media.ref)
+        if item is None:
+            raise ConnectorError("no such media")
+        if isinstance(item, Exception):
+            raise item
+        if callable(item):
+            item = await item()
+        if len(item) > max_bytes:
+            raise MediaTooLarge(f"{len(item)} bytes is over the limit")
+        return item
 
     def health(self) -> Health:
         return Health(HealthState.OK)

@@ -141,6 +141,16 @@ class FakeOneBot:
         self._beat: asyncio.Task | None = None
         self._next_id = 1_000_001
         self.connections = 0                     # event clients accepted so far
+        self.images: dict[str, bytes] = {}       # served at /images/<name>, like QQ's CDN (no token)
+        self.image_delay = 0.0                   # seconds before an image download answers
+
+    def add_image(self, name: str, data: bytes, *, with_url: bool = True) -> dict:
+        """Host an image; the data of an image segment that shows it (without "url": get_image only)."""
+        self.images[name] = data
+        seg = {"file": name, "file_size": str(len(data)), "summary": "[图片]", "sub_type": 0}
+        if with_url:
+            seg["url"] = f"{self.http_url}/images/{name}"
+        return seg
 
     # --- lifecycle ---
 
@@ -392,6 +402,12 @@ class FakeOneBot:
 
     async def _http_request(self, method: str, target: str, headers: dict[str, str],
                             body: bytes) -> tuple[int | None, bytes]:
+        if method == "GET" and urlsplit(target).path.startswith("/images/"):
+            self.calls.append(("GET image", {"path": urlsplit(target).path}))
+            if self.image_delay:
+                await asyncio.sleep(self.image_delay)
+            data = self.images.get(urlsplit(target).path[len("/images/"):])
+            return (200, data) if data is not None else (404, b"not found")
         if self.token is not None:
             given = self._token_of(target, headers.get("authorization"))
             if given is None:
@@ -515,6 +531,12 @@ class FakeOneBot:
                                                      operator_id=self.self_id, message_id=msg["message_id"]))
                         return None
             raise _Refusal(f"消息{mid}不存在")
+        if action == "get_image":
+            name = str(p.get("file", ""))
+            if name not in self.images:
+                raise _Refusal("图片不存在")
+            return {"file": "", "url": f"{self.http_url}/images/{name}", "file_size": str(len(self.images[name])),
+                    "file_name": name}
         if action == "get_group_msg_history" and self.history:
             g = self._group(p)
             count = int(p.get("count", 20))

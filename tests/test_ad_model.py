@@ -137,12 +137,64 @@ def test_a_not_an_ad_verdict_holds_for_that_text_only() -> None:
     text = "加v看片，日结"
     m.learn(text, False)
     assert m.judged(RULES.analyze(text)) is False and score(m, text) == 0.0
-    # Texts like it score lower (the weights generalise); other ads do not move: a verdict
-    # changes no bias and no single characters, only the longer n-grams of its text.
+    # Texts like it score lower (the weights generalise); other ads do not move: a verdict with no
+    # community changes the deployment's local weights only: no bias, no single characters, only the
+    # longer n-grams of its text.
     assert score(m, "加v看片，日结，速来") < RULES.analyze("加v看片，日结，速来").score
     other = "出号，收号，低价代发，私聊我"
     assert score(m, other) == pytest.approx(RULES.analyze(other).score)
     assert m.local.bias == 0.0 and m.local.w and all(len(t) > 1 for t in m.local.w)
+
+
+def test_in_a_community_one_verdict_moves_its_copy_a_little_and_no_other_group() -> None:
+    m = AdModel(rules=RULES)
+    m.learn("加v看片，日结", False, community="qq:1")
+    own = m.communities["qq:1"]
+    # The copy's bias and trust in the rules move by a fraction (accumulators start at PRIOR_STRENGTH):
+    # the group's other ads stay flagged.
+    assert -1.1 < own.table.bias < 0 and -0.3 < own.rules_scale < 0
+    other = "出号，收号，低价代发，私聊我"
+    assert prob(m, other, "qq:1") >= 0.85
+    # Another group sees only the local weights, which learned a tenth of it (LOCAL_SHARE).
+    assert prob(m, other, "qq:2") == pytest.approx(RULES.analyze(other).score)
+    assert m.local.bias == 0.0 and all(len(t) > 1 for t in m.local.w)
+
+
+def test_a_handful_of_verdicts_changes_the_communitys_next_messages() -> None:
+    # Commerce slang the rules do not see ("出号" and "私" do, weakly): a few verdicts and the next
+    # messages like them in that group are flagged; everyday chat is not; other groups are unchanged.
+    m = AdModel(rules=RULES)
+    lessons = [("出个满级号 30r 有意私", True), ("收永久会员 来个", True), ("今天副本打得好累", False),
+               ("出个王者号 45r 全皮肤", True), ("有人一起开黑吗", False), ("收个cdk 25r", True)]
+    unseen_ad, unseen_ham = "出个满级号 40r 要的来", "晚上一起开黑吧"
+    before = prob(m, unseen_ad, "qq:game")
+    for text, is_ad in lessons:
+        m.learn(text, is_ad, community="qq:game")
+    assert before < 0.7 <= prob(m, unseen_ad, "qq:game")
+    assert prob(m, unseen_ham, "qq:game") < 0.3
+    assert prob(m, unseen_ad, "qq:campus") < 0.7
+
+
+def test_the_communitys_copy_does_not_forget_what_the_base_knows() -> None:
+    base = train([ex(ADS, True) + ex(HAM, False)], RULES, seed=1)
+    held_ads, held_ham = ["zzqx 出vape 155r 私", "zzqx 全网最低 出vape 私"], ["这个bug我修好了没", "周末去爬山吧，带水"]
+    copy = base.fresh()
+    # A community with other ads and its own ordinary talk: 200 verdicts.
+    for i in range(40):
+        copy.learn(f"代写作业 加我{i}号", True, community="qq:t")
+        copy.learn(f"第{i}题怎么做啊", False, community="qq:t")
+        copy.learn(f"求助 结构体数组删除 {i}", False, community="qq:t")
+        copy.learn(f"帮写程序 找我 {i}", True, community="qq:t")
+        copy.learn(f"今天第{i}天学c语言", False, community="qq:t")
+    for t in held_ads:
+        assert prob(copy, t, "qq:t") >= 0.7 and prob(base, t) >= 0.7
+    for t in held_ham:
+        assert prob(copy, t, "qq:t") < 0.7 and prob(base, t) < 0.7
+    assert base.local.w == {} and not base.communities  # the base itself is untouched
+
+
+def prob(m: AdModel, text: str, community: str | None = None) -> float:
+    return m.probability(RULES.analyze(text), community=community)
 
 
 def test_a_changed_mind_replaces_the_earlier_verdict() -> None:
@@ -222,7 +274,7 @@ def _established(f: Fleet, group: str, member: str, at: float) -> float:
 def test_weak_ham_comes_only_from_established_members_in_healthy_groups_at_the_rate() -> None:
     model = AdModel(rules=RULES)
     learned = []
-    model.learn_analysis = lambda a, is_ad, weight=1.0, steps=3: learned.append((a.norm, is_ad, weight, steps))
+    model.learn_analysis = lambda a, is_ad, weight=1.0, steps=3, community=None: learned.append((a.norm, is_ad, weight, steps))
     f = Fleet(AdSettings(weak_ham_rate=0.5, keywords=["团购"], keyword_weight=0.3), model)
     t = _established(f, "qq:1", "qq:old", T0)
     n0 = len(learned)  # the warm-up chat itself counted once the member was established
@@ -341,9 +393,9 @@ def test_verdicts_are_saved_and_replayed_after_a_restart(tmp_path) -> None:
 
 
 def test_the_verdict_log_keeps_the_newest_and_a_changed_mind_goes_last(tmp_path, monkeypatch) -> None:
-    import console.engine.detectors.ad_model as ad_model
+    import console.engine.detectors.ad_learning as ad_learning
 
-    monkeypatch.setattr(ad_model, "MAX_VERDICTS", 3)
+    monkeypatch.setattr(ad_learning, "MAX_VERDICTS", 3)
     data = tmp_path / "data"
     with Store(data) as store:
         learning = AdLearning(store, AdSettings(), RULES)
@@ -377,12 +429,12 @@ def test_a_damaged_verdict_file_is_a_clear_message_and_the_model_runs_on_its_bas
 
 
 def test_a_base_is_trained_from_configured_files_once_and_again_when_they_change(tmp_path, monkeypatch) -> None:
-    import console.engine.detectors.ad_model as ad_model
+    import console.engine.detectors.ad_learning as ad_learning
 
     src = write_jsonl(tmp_path / "mine.jsonl", ex(ADS, True) + ex(HAM, False))
     calls = []
-    real = ad_model.train
-    monkeypatch.setattr(ad_model, "train", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = ad_learning.train
+    monkeypatch.setattr(ad_learning, "train", lambda *a, **k: calls.append(1) or real(*a, **k))
     settings = AdSettings(model_train_files=[src])
     data = tmp_path / "data"
     with Store(data) as store:
@@ -582,3 +634,13 @@ def test_an_unknown_auto_action_is_a_config_error(tmp_path) -> None:
         engine = Engine(settings, [demo], store, clock=demo.now)
         with pytest.raises(ConfigError, match="auto_action must be one of off, delete, kick, delete\\+kick"):
             Moderation(settings, store, engine)
+
+
+def test_the_detector_scores_each_group_with_its_own_copy() -> None:
+    m = AdModel(rules=RULES)
+    f = Fleet(AdSettings(), m)
+    for text in ("出个满级号 30r 有意私", "收永久会员 来个", "出个王者号 45r 全皮肤", "收个cdk 25r"):
+        m.learn(text, True, community="qq:game")
+    m.learn("今天副本打得好累", False, community="qq:game")
+    assert f.say("qq:game", "qq:7", "出个满级号 40r 要的来", T0)
+    assert f.say("qq:campus", "qq:7", "出个满级号 40r 要的来", T0 + 1) == []

@@ -126,3 +126,42 @@ def test_a_missing_file_and_bad_options(tmp_path, capsys, tiny) -> None:
     assert "--holdout must be" in capsys.readouterr().err
     assert main(["eval-ads", tiny, "--mode", "online", "--holdout", "0.2"]) == 2
     assert "static only" in capsys.readouterr().err
+
+
+def test_train_repeated_keeps_every_file(tiny, tmp_path, capsys) -> None:
+    a = write(tmp_path / "a.jsonl", [("spam", "出号 低价 私聊 加v"), ("ham", "今天吃什么")] * 3)
+    b = write(tmp_path / "b.jsonl", [("spam", "代发 引流 日结"), ("ham", "晚上开黑吗")] * 3)
+    outs = []
+    for argv in (["--train", a, "--train", b], ["--train", a, b]):
+        assert main(["eval-ads", tiny, *argv, "--format", "json"]) == 0
+        outs.append(json.loads(capsys.readouterr().out))
+    assert outs[0] == [dict(outs[1][0], msgs_per_s=outs[0][0]["msgs_per_s"])]
+    from console.eval_ads import evaluate
+    only_b = evaluate([tiny], [b])
+    both = evaluate([tiny], [a, b])
+    assert (both[0].tp, both[0].fp, both[0].fn) == (outs[0][0]["tp"], outs[0][0]["fp"], outs[0][0]["fn"])
+    assert only_b is not None
+
+
+def test_policy_and_curve(tmp_path, capsys) -> None:
+    f = write(tmp_path / "shop.jsonl", [("spam", "出个满级号 30r"), ("spam", "收永久会员 私聊"), ("ham", "今天出去玩吗"),
+                                        ("spam", "谁有加速器卖"), ("ham", "这个bug出来了吗")])
+    assert main(["eval-ads", f, "--rules-only", "--format", "json"]) == 0
+    plain = json.loads(capsys.readouterr().out)[0]
+    assert main(["eval-ads", f, "--rules-only", "--policy", "no_commerce", "--format", "json"]) == 0
+    strict = json.loads(capsys.readouterr().out)[0]
+    assert (strict["tp"], strict["fp"]) == (3, 0) and plain["tp"] < 3
+    assert main(["eval-ads", f, "--curve"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["curve"] == {"5": row["f1"]}  # shorter than 50: only the whole stream
+    assert main(["eval-ads", f, "--policy", "no_comerce"]) == 2
+    assert "did you mean 'no_commerce'" in capsys.readouterr().err
+    assert main(["eval-ads", f, "--curve", "--mode", "static"]) == 2
+
+
+def test_curve_points() -> None:
+    from console.eval_ads import curve_of
+    labels = [True, False] * 600
+    flagged = [True, False] * 25 + [False] * 1150
+    c = curve_of(labels, flagged)
+    assert list(c) == [50, 200, 1000, 1200] and c[50] == 1.0 and c[200] == pytest.approx(2 * 25 / (2 * 25 + 75))

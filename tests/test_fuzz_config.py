@@ -136,8 +136,9 @@ def _fields(cls: type, table: tuple[str, ...]) -> list[Field]:
         tp = hints[f.name]
         if dataclasses.is_dataclass(tp):
             out += _fields(tp, table + (f.name,))
-        elif f.name not in ("group_rules", "connectors") and typing.get_origin(tp) is not dict:
-            out.append(Field(table, f.name, tp, cls))  # tables of names (operators.users) are tested apart
+        elif f.name not in ("group_rules", "connectors") and not (cls is OperatorSettings
+                                                                  and typing.get_origin(tp) is dict):
+            out.append(Field(table, f.name, tp, cls))  # operators.users/groups: role tables, tested apart
     return out
 
 
@@ -157,6 +158,9 @@ RANGES: dict[tuple[type, str], tuple[float, float]] = {
 }
 GOOD_REGEXES = [r"\bt\.me/\w+", r"(?i)free\s+money", "加微信", r"\d{5,}", "a|b"]
 GOOD_POLICIES = [[], ["2:mute:1d", "3:blacklist"], ["1:kick"], ["3:mute:90m", "5:kick", "7:blacklist"]]
+AD_POLICIES = ["default", "no_commerce", "no_links", "strict_newcomers", "no_commerce+strict_newcomers",
+               " no_links + no_commerce "]
+BAD_AD_POLICIES = ["", "+", "nocommerce", "no_commerce+", "\x1b[31mno_links", "strict", "default,no_links"]
 HOSTILE = ["\x1b[2J\x1b[31mred", "\x1b]52;c;cHduZWQ=\x07", "\u202eevil\u202c", "zero\u200bwidth", "[bold red]x[/]",
            "\x9b31m", "nul\x00byte", "a\r\nb", "\U0001f642" * 3, "\\", '"', "'", "${HOME}", "%s%n", "{0}",
            "\ufeff", "\u3164", "x" * 300, "", " ", "\x7f", "加微信 dm me"]
@@ -175,6 +179,11 @@ def valid_value(f: Field) -> st.SearchStrategy:
         return st.sampled_from(GOOD_POLICIES)
     if key == (OperatorSettings, "default"):
         return st.sampled_from(ROLES)
+    if key == (AdSettings, "policy"):
+        return st.sampled_from(AD_POLICIES)
+    if key == (AdSettings, "policies"):
+        return st.dictionaries(st.one_of(st.sampled_from(["qq:1", "tag:gaming", "telegram:-100"]), nonblank.map(
+            lambda k: "tag:" + k)), st.sampled_from(AD_POLICIES), max_size=3)
     if f.tp is bool:
         return st.booleans()
     if f.tp is str:
@@ -213,7 +222,14 @@ def bad_value(f: Field) -> st.SearchStrategy:
             return st.one_of(wrong, text.filter(lambda s: s not in AUTO_ACTIONS))
         if key == (OperatorSettings, "default"):
             return st.one_of(wrong, text.filter(lambda s: s not in ROLES))
+        if key == (AdSettings, "policy"):
+            return st.one_of(wrong, st.sampled_from(BAD_AD_POLICIES))
         return wrong
+    if key == (AdSettings, "policies"):
+        return st.one_of(text, st.integers(), st.lists(text, min_size=1, max_size=2),
+                         st.dictionaries(st.sampled_from(["qq:1", "tag:x"]), st.integers(), min_size=1, max_size=2),
+                         st.dictionaries(st.sampled_from(["qq:1", "tag:x"]), st.sampled_from(BAD_AD_POLICIES),
+                                         min_size=1, max_size=2))
     if f.tp == list[str]:
         wrong = st.one_of(text, st.integers(), table, st.lists(st.integers(), min_size=1, max_size=2),
                           st.lists(st.lists(text, max_size=1), min_size=1, max_size=2),
@@ -303,6 +319,8 @@ def check_settings(s: Settings) -> None:
                 assert type(v) is str, (f.name, v)
             elif tp == list[str]:
                 assert type(v) is list and all(type(x) is str for x in v), (f.name, v)
+            elif tp == dict[str, str]:
+                assert type(v) is dict and all(type(k) is str and type(x) is str for k, x in v.items()), (f.name, v)
     walk(s)
     ad, act, eng = s.detectors.ad, s.detectors.activity, s.engine
     assert 0 <= ad.threshold <= ad.high_threshold <= 1 and ad.auto_action in AUTO_ACTIONS

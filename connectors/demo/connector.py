@@ -15,9 +15,10 @@ from collections import deque
 from pathlib import Path
 from typing import Any, Sequence
 
-from connectors.contract import Capability, ConnectorError, Health, HealthState, SendResult
-from connectors.events import Batch, Event, Group, Member
+from connectors.contract import Capability, ConnectorError, Health, HealthState, MediaTooLarge, SendResult
+from connectors.events import Batch, Event, Group, Media, Member
 
+from .images import image_bytes
 from .world import DEMO_EPOCH, World
 
 # Recent batches kept, so a caller that crashed before saving its cursor gets them again
@@ -34,6 +35,7 @@ class DemoConnector:
     capabilities: frozenset[Capability] = frozenset(Capability)
     idempotent_send = True  # a repeated idempotency key is answered, not posted again (like Matrix txnId)
     max_mentions = 10       # mentions per message, as a QQ-like platform would tolerate
+    media_inline = True     # images are made in memory at once: the engine checks them before the next poll
 
     def __init__(self, groups: int = 40, seed: int = 7, speed: float = 60.0, tick_seconds: float = 1.0,
                  pace: bool = True, start: float = DEMO_EPOCH) -> None:
@@ -213,6 +215,14 @@ class DemoConnector:
         if seconds < 0:
             raise ConnectorError("mute seconds must not be negative")
         self.world.mute(group_id, member_id, seconds)
+
+    async def media(self, group_id: str, media: Media, max_bytes: int) -> bytes:
+        data = image_bytes(media.ref)
+        if data is None:
+            raise ConnectorError(f"demo: no media {media.ref[:40]!r}")
+        if len(data) > max_bytes:
+            raise MediaTooLarge(f"demo: {len(data)} bytes is over the {max_bytes} byte limit")
+        return data
 
     def health(self) -> Health:
         return Health(HealthState.OK, "simulated", self._since)

@@ -302,3 +302,42 @@ def vary(rng: random.Random, text: str) -> str:
         else:
             text = text.replace(" ", " " + filler, 1) if " " in text else text + filler
     return text
+
+
+# --- image and card ads: in QQ/WeChat groups, more common than text ------------------------------
+
+QR_TEXTS = ("[image]", "扫码进群领福利 [image]", "[image] 加我拉你进内部群", "资料都在群里，扫码 [image]", "[image]")
+GROUP_NAMES_ZH = ("福利交流群", "游戏资源分享群", "副业交流群", "免费资料群", "内部优惠群")
+
+
+def qr_payload(rng: random.Random) -> str:
+    """What a spammer's QR code opens: a WeChat/QQ contact, a group, a payment."""
+    r = rng.random()
+    if r < 0.35:
+        return f"https://u.wechat.com/{rand_str(rng, 22)}"
+    if r < 0.6:
+        return f"https://qm.qq.com/cgi-bin/qm/qr?k={rand_str(rng, 16)}&group_code={rng.randint(100_000_000, 999_999_999)}"
+    if r < 0.8:
+        return f"https://weixin.qq.com/g/{rand_str(rng, 16)}"
+    return f"wxp://f2f0{rand_str(rng, 20)}"
+
+
+def image_ad(rng: random.Random, kind: str) -> tuple[str, tuple[str, ...]]:
+    """(text, demo image refs) of one image campaign: a QR code (``kind`` "qr") or a card."""
+    if kind == "qr":
+        return QR_TEXTS[int(rng.random() * len(QR_TEXTS))], (f"qr:{qr_payload(rng)}",)
+    return card_ad(rng), ()
+
+
+def card_ad(rng: random.Random) -> str:
+    """A contact, group-invite or mini-program card, as the OneBot connector writes it into text."""
+    r = rng.random()
+    n = rng.randint(100_000_000, 3_999_999_999)
+    if r < 0.4:
+        return f"[contact card: QQ {n}]"
+    if r < 0.8:
+        name = GROUP_NAMES_ZH[int(rng.random() * len(GROUP_NAMES_ZH))]
+        return (f"[group invite card 推荐群聊：{name} | {name} 群号 {n} "
+                f"https://qm.qq.com/cgi-bin/qm/qr?k={rand_str(rng, 16)}&group_code={n}]")
+    return (f"[mini-program card [QQ小程序]拼多多 | 帮我砍一刀，差一点点就免费拿了 "
+            f"https://mobile.yangkeduo.com/duo_coupon_landing.html?share={rand_str(rng, 10)}]")

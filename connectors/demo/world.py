@@ -25,7 +25,7 @@ from operator import attrgetter, itemgetter
 from typing import Any, Callable
 
 from connectors.contract import ConnectorError
-from connectors.events import Ban, Event, Group, Join, Leave, Member, Message, MessageDeleted
+from connectors.events import Ban, Event, Group, Join, Leave, Media, Member, Message, MessageDeleted
 
 from . import corpus, names
 
@@ -135,6 +135,8 @@ class World:
         if tick_span <= 0:
             raise ValueError("tick span must be positive")
         self.rng = random.Random(seed)
+        # Image and card ads draw from their own stream, so the rest of the fleet is what it always was.
+        self._media_rng = random.Random(seed * 1_000_003 + 17)
         self.start = start
         self.span = tick_span
         self.tick = 0
@@ -222,6 +224,14 @@ class World:
         self._targets = [g for g in self.groups if g.profile != "quiet"]
         self._at(start + rng.uniform(2.2, 7.0) * MINUTE, self._campaign, True)
         self._at(start + rng.uniform(10.0, 40.0) * MINUTE, self._flood)
+        # In QQ and WeChat groups the commonest ad is a QR code or a card: one of each early on (a new
+        # user sees them flagged in the first wall minute at the default speed), then now and then.
+        self._text_teams = len(self.teams)
+        mrng = self._media_rng
+        self._image_team = Team(len(self.teams), "image", "zh", corpus.new_contact(mrng, "qq"), "qq", "")
+        self.teams.append(self._image_team)
+        self._at(start + mrng.uniform(8.0, 14.0) * MINUTE, self._image_campaign, "qr")
+        self._at(start + mrng.uniform(16.0, 24.0) * MINUTE, self._image_campaign, "card")
 
     def _populate(self, g: GroupState, size: int, ordinary: list[Person]) -> None:
         rng, start = self.rng, self.start
@@ -391,11 +401,12 @@ class World:
     # --- messages -----------------------------------------------------------
 
     def _post(self, g: GroupState, seat: Seat, text: str, at: float, out: list[Event], reply_to: str | None = None,
-              mentions: tuple[str, ...] = (), label: str | None = None, mid: str | None = None) -> None:
+              mentions: tuple[str, ...] = (), label: str | None = None, mid: str | None = None,
+              media: tuple[Media, ...] = ()) -> None:
         if mid is None:
             mid = self._message_id(g.id)
         p = seat.person
-        out.append(Message(g.id, p.id, p.name, text, at, mid, reply_to, mentions))
+        out.append(Message(g.id, p.id, p.name, text, at, mid, reply_to, mentions, media))
         seat.last_message_at = at
         g.recent.append(mid)
         if label is not None:
@@ -491,7 +502,7 @@ class World:
     def _campaign(self, at: float, out: list[Event], first: bool = False) -> None:
         """One team posts one ad, with small variations, to 3-5 groups within a few minutes."""
         rng = self.rng
-        team = self.teams[0] if first else self.teams[int(rng.random() * len(self.teams))]
+        team = self.teams[0] if first else self.teams[int(rng.random() * self._text_teams)]
         want = 4 + int(rng.random() * 2) if first else 3 + int(rng.random() * 3)
         fits = [g for g in self._targets if self._fits(team, g)]
         if len(fits) < want:
@@ -514,6 +525,37 @@ class World:
                     g = big[int(rng.random() * len(big))]
                     self._at(at + rng.uniform(5.0, 15.0) * MINUTE + 5 * MINUTE, self._wave, g)
         self._at(at + rng.uniform(10.0, 20.0) * MINUTE / self.scale, self._campaign, False)
+
+    def _image_campaign(self, at: float, out: list[Event], kind: str) -> None:
+        """A QR-code image or a contact/group card, posted by fresh accounts to 2-3 groups."""
+        rng, team = self._media_rng, self._image_team
+        fits = [g for g in self._targets if g.lang != "en"] or self._targets
+        targets = rng.sample(fits, min(2 + int(rng.random() * 2), len(fits)))
+        text, media = corpus.image_ad(rng, kind)
+        team.text = corpus.card_ad(rng)  # what a teammate re-posts after a kick: a card
+        for k, g in enumerate(targets):
+            acct = self._new_person(names.ad_account_name(rng, "zh", team.contact, "Q"), team.index)
+            team.accounts.append(acct)
+            self._at(at + k * rng.uniform(20.0, 90.0), self._image_join, g, acct, text, media)
+        nxt = "card" if kind == "qr" else "qr"
+        self._at(at + rng.uniform(25.0, 50.0) * MINUTE / self.scale, self._image_campaign, nxt)
+
+    def _image_join(self, at: float, out: list[Event], g: GroupState, acct: Person, text: str,
+                    media: tuple[str, ...]) -> None:
+        if self._banned(g, acct.id, at):
+            self.refused_joins.append((g.id, acct.id, at))
+            return
+        if acct.id not in g.seats:
+            self._add(g, Seat(acct, at, None))
+            out.append(Join(g.id, acct.id, acct.name, at, None))
+        self._at(at + self._media_rng.uniform(5.0, 40.0), self._say_media, g, acct.id, text, media)
+
+    def _say_media(self, at: float, out: list[Event], g: GroupState, pid: str, text: str, media: tuple[str, ...]) -> None:
+        seat = g.seats.get(pid)
+        if seat is None or seat.muted_until > at:
+            return
+        self._post(g, seat, text, at, out, label="ad",
+                   media=tuple(Media("image", ref, key=f"demo-{ref}") for ref in media))
 
     def _account(self, team: Team, g: GroupState, fresh: bool = False) -> Person:
         rng = self.rng

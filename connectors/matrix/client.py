@@ -11,7 +11,8 @@ from urllib.parse import quote
 
 import httpx
 
-from connectors.contract import (AuthFailed, ConnectorError, Health, HealthState, RateLimited, TransientError)
+from connectors.contract import (AuthFailed, ConnectorError, Health, HealthState, MediaTooLarge, RateLimited,
+                                 TransientError)
 from connectors.secrets import Secret, without
 
 API = "/_matrix/client/v3"
@@ -97,6 +98,24 @@ class MatrixHTTP:
             return None
         error = one_line(without(data.get("error", ""), self._token)) if isinstance(data, dict) else ""
         raise ConnectorError(f"matrix {what}: {errcode or f'HTTP {status}'}" + (f": {error}" if error else ""))
+
+    async def download(self, paths: list[str], max_bytes: int, *, what: str) -> bytes:
+        """The body at the first of ``paths`` the homeserver knows (404/400 M_UNRECOGNIZED: the next),
+        at most ``max_bytes`` (MediaTooLarge past it)."""
+        from connectors.media import fetch
+
+        last: ConnectorError | None = None
+        for path in paths:
+            try:
+                return await fetch(self._client, path, max_bytes, what=f"matrix {what}",
+                                   scrub=lambda s: without(s, self._token))
+            except MediaTooLarge:
+                raise
+            except ConnectorError as e:
+                if "HTTP 404" not in str(e) and "HTTP 400" not in str(e):
+                    raise
+                last = e
+        raise last or ConnectorError(f"matrix {what}: nothing to download")
 
     def transient(self, reason: str) -> TransientError:
         self._set_health(HealthState.DEGRADED, reason)

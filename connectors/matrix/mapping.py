@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from connectors.events import Ban, Event, Join, Leave, Message, MessageDeleted, qualify
+from connectors.events import Ban, Event, Join, Leave, Media, Message, MessageDeleted, qualify
 
 log = logging.getLogger("groupwatch.matrix")
 
@@ -170,7 +170,23 @@ def _message(room: str, ev: dict[str, Any], sender: str, event_id: str, book: Ro
         text = f"[{label}] {body}"
     return Message(group=qualify(PLATFORM, room), sender=qualify(PLATFORM, sender),
                    sender_name=book.display.get((room, sender), ""), text=text, at=_at(ev), id=event_id,
-                   reply_to=reply_to, mentions=_mentions(shown))
+                   reply_to=reply_to, mentions=_mentions(shown), media=_media(msgtype, shown))
+
+
+_MXC = re.compile(r"mxc://[A-Za-z0-9.\-:\[\]]{1,255}/[A-Za-z0-9_\-]{1,255}")
+
+
+def _media(msgtype: object, content: dict[str, Any]) -> tuple[Media, ...]:
+    # An image (or a sticker) in an unencrypted room: its mxc:// URI, downloaded through the homeserver.
+    if msgtype not in ("m.image", "m.sticker"):
+        return ()
+    url = content.get("url")
+    if not isinstance(url, str) or _MXC.fullmatch(url) is None:
+        return ()  # encrypted media ("file") or garbage
+    info = content.get("info") if isinstance(content.get("info"), dict) else {}
+    size = info.get("size")
+    size = size if isinstance(size, int) and not isinstance(size, bool) and 0 <= size < 2**53 else None
+    return (Media("image", url, size=size, key=url),)
 
 
 def _mentions(content: dict[str, Any]) -> tuple[str, ...]:

@@ -15,7 +15,10 @@ Joins and leaves in such a gap are not recoverable this way.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import logging
+import os
 import secrets
 import time
 from collections import OrderedDict
@@ -23,9 +26,10 @@ from typing import Any, Mapping, Sequence
 
 import httpx
 
-from connectors.contract import (AuthFailed, Capability, ConnectorError, Health, HealthState, SendResult,
-                                 TransientError, Unsupported)
-from connectors.events import Batch, Event, Group, Member, Message, qualify, raw_id
+from connectors.contract import (AuthFailed, Capability, ConnectorError, Health, HealthState, MediaTooLarge,
+                                 SendResult, TransientError, Unsupported)
+from connectors.events import Batch, Event, Group, Media, Member, Message, qualify, raw_id
+from connectors.media import fetch
 
 from . import cq
 from .api import ActionFailed, HttpApi, one_line
@@ -62,6 +66,8 @@ class OneBotConnector:
         self.name = name
         self.options = options
         self._api = HttpApi(options.http_url, options.token, options.timeout, transport)
+        self._transport = transport
+        self._media_http: httpx.AsyncClient | None = None  # images from the QQ CDN: no token sent there
         self._stream = EventStream(options.ws_url, options.token, self._take_payload, on_open=self._stream_opened,
                                    reconnect_min=reconnect_min, reconnect_max=reconnect_max,
                                    ping_interval=ping_interval)
@@ -585,13 +591,57 @@ class OneBotConnector:
             raise ConnectorError(f"{one_line(member_id, 60)!r} is not a QQ member id (like qq:123456)")
         return raw_id(member_id)
 
+    async def media(self, group_id: str, media: Media, max_bytes: int) -> bytes:
+        """An image by its segment's URL, else by ``get_image`` (a URL, base64, or a file on this machine)."""
+        url = media.url
+        if url is None:
+            data = await self._call("get_image", {"file": media.ref})
+            if not isinstance(data, dict):
+                raise ConnectorError("qq get_image: no image in the answer")
+            size = data.get("file_size", data.get("size"))
+            if isinstance(size, (int, str)) and str(size).isdigit() and len(str(size)) < 16 and int(size) > max_bytes:
+                raise MediaTooLarge(f"qq image: {int(size)} bytes is over the {max_bytes} byte limit")
+            b64, u, path = data.get("base64"), data.get("url"), data.get("file")
+            if isinstance(u, str) and u.startswith(("http://", "https://")):
+                url = u
+            elif isinstance(b64, str) and b64:
+                if len(b64) * 3 // 4 > max_bytes + 3:
+                    raise MediaTooLarge(f"qq image: over the {max_bytes} byte limit")
+                try:
+                    return base64.b64decode(b64.removeprefix("base64://"), validate=False)
+                except (binascii.Error, ValueError):
+                    raise ConnectorError("qq get_image: damaged base64") from None
+            elif isinstance(path, str) and os.path.isabs(path):
+                return await asyncio.to_thread(_read_local, path, max_bytes)
+            else:
+                raise ConnectorError("qq get_image: no url, base64 or file in the answer")
+        if self._media_http is None:
+            self._media_http = httpx.AsyncClient(transport=self._transport, follow_redirects=True,
+                                                 headers={"User-Agent": "groupwatch"},
+                                                 timeout=httpx.Timeout(30.0, connect=10.0))
+        return await fetch(self._media_http, url, max_bytes, what="qq image")
+
     async def close(self) -> None:
+        if self._media_http is not None:
+            await self._media_http.aclose()
         await self._stream.stop()  # first, so that no new catch-up starts
         tasks, self._catchup = list(self._catchup_tasks), None
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await self._api.close()
+
+
+def _read_local(path: str, max_bytes: int) -> bytes:
+    """An image the OneBot implementation cached on this machine (its get_image gives a path)."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(max_bytes + 1)
+    except OSError as e:
+        raise ConnectorError(f"qq image: cannot read the cached file ({e.strerror or type(e).__name__})") from None
+    if len(data) > max_bytes:
+        raise MediaTooLarge(f"qq image: over the {max_bytes} byte limit")
+    return data
 
 
 def _stamp(value: Any) -> float | None:

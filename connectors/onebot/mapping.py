@@ -11,7 +11,7 @@ import json
 import math
 from typing import Any, Callable
 
-from connectors.events import Event, Join, Leave, Message, MessageDeleted, qualify, raw_id
+from connectors.events import Event, Join, Leave, Media, Message, MessageDeleted, qualify, raw_id
 
 from . import cq
 
@@ -88,9 +88,20 @@ def render(segments: list[cq.Segment], name_of: NameOf | None = None) -> tuple[s
 
     A mention reads "@name" when the segment or ``name_of`` knows the name, else "@<qq number>".
     """
+    text, mentions, reply_to, _ = render_all(segments, name_of)
+    return text, mentions, reply_to
+
+
+MAX_IMAGES = 9  # a QQ message holds at most 9 pictures
+
+
+def render_all(segments: list[cq.Segment], name_of: NameOf | None = None
+               ) -> tuple[str, tuple[str, ...], str | None, tuple[Media, ...]]:
+    """:func:`render` and the message's images (as :class:`Media`, fetched later on demand)."""
     parts: list[str] = []
     mentions: list[str] = []
     reply_to: str | None = None
+    media: list[Media] = []
     for seg in segments:
         kind, data = seg["type"], seg["data"]
         if kind == "text":
@@ -115,19 +126,70 @@ def render(segments: list[cq.Segment], name_of: NameOf | None = None) -> tuple[s
             parts.append(_card(data.get("data")))
         elif kind == "xml":
             parts.append("[card]")
+        elif kind == "contact":
+            parts.append(_contact(data))
         else:
             parts.append(_PLACEHOLDER.get(kind, f"[{kind}]"))
-    return "".join(parts), tuple(dict.fromkeys(mentions)), reply_to
+            if kind == "image" and len(media) < MAX_IMAGES:
+                m = _image(data)
+                if m is not None:
+                    media.append(m)
+    return "".join(parts), tuple(dict.fromkeys(mentions)), reply_to, tuple(media)
+
+
+def _image(data: dict) -> Media | None:
+    # NapCat/Lagrange give "file" (a name that is also the content's key, e.g. an md5 + ".image"),
+    # often "url" (the QQ CDN) and "file_size"; get_image(file) serves it when there is no url.
+    file, url = data.get("file"), data.get("url")
+    file = file if isinstance(file, str) and file else None
+    url = url if isinstance(url, str) and url.startswith(("http://", "https://")) else None
+    if file is None and url is None:
+        return None
+    size = data.get("file_size")
+    size = int(size) if isinstance(size, (int, str)) and str(size).isdigit() and len(str(size)) < 16 else None
+    return Media("image", file or url, url=url, size=size, key=file)
+
+
+def _contact(data: dict) -> str:
+    # A recommended contact or group: its number kept as text, for the detectors.
+    what, ident = data.get("type"), data.get("id")
+    ident = str(ident) if isinstance(ident, (int, str)) and not isinstance(ident, bool) else ""
+    label = "group invite card" if what == "group" else "contact card"
+    return f"[{label}: QQ {ident}]" if ident else f"[{label}]"
+
+
+CARD_CHARS = 300
+# Fields of a card's "meta" worth reading: titles, descriptions, names and where it leads.
+_CARD_FIELDS = ("title", "desc", "nickname", "contact", "tag", "jumpUrl", "qqdocurl", "url")
+_CARD_KINDS = {"com.tencent.contact.lua": "contact card", "com.tencent.troopsharecard": "group invite card",
+               "com.tencent.qun.invite": "group invite card", "com.tencent.miniapp_01": "mini-program card",
+               "com.tencent.miniapp": "mini-program card"}
 
 
 def _card(raw: Any) -> str:
-    # Mini-program and link cards are a favourite ad vehicle: keep their headline for the detectors.
+    # Mini-program, contact and group-invite cards are a favourite ad vehicle: keep their headline,
+    # titles, names and links (ids live there) for the detectors.
     try:
         card = json.loads(raw) if isinstance(raw, str) else None
     except (ValueError, RecursionError):  # nesting past the recursion limit: a stranger's card, not a bug
         card = None
-    prompt = card.get("prompt") if isinstance(card, dict) else None
-    return f"[card {prompt}]" if isinstance(prompt, str) and prompt else "[card]"
+    if not isinstance(card, dict):
+        return "[card]"
+    prompt = card.get("prompt")
+    app = card.get("app")
+    label = _CARD_KINDS.get(app, "card") if isinstance(app, str) else "card"
+    head = f"[{label} {prompt}" if isinstance(prompt, str) and prompt else f"[{label}"
+    found: list[str] = []
+    meta = card.get("meta")
+    if isinstance(meta, dict):
+        for part in list(meta.values())[:8]:  # meta.{contact, detail_1, news}: one level of objects
+            if isinstance(part, dict):
+                for key in _CARD_FIELDS:
+                    v = part.get(key)
+                    if isinstance(v, str) and v.strip() and v not in found and (not prompt or v not in prompt):
+                        found.append(v.strip())
+    body = " ".join(" ".join(found).split())[:CARD_CHARS]
+    return f"{head} | {body}]" if body else f"{head}]"
 
 
 def to_event(payload: dict, names: Callable[[str, str], "str | None"] | None = None) -> Event | None:
@@ -154,10 +216,11 @@ def _message(p: dict, names: Callable[[str, str], "str | None"] | None) -> Messa
         segments = cq.parse(raw) if isinstance(raw, str) else None
     if segments is None:
         raise Malformed("group message without a message")
-    text, mentions, reply_to = render(segments, (lambda qq: names(group, qq)) if names is not None else None)
+    text, mentions, reply_to, media = render_all(
+        segments, (lambda qq: names(group, qq)) if names is not None else None)
     return Message(group=qualify(PLATFORM, group), sender=qualify(PLATFORM, qid(p.get("user_id"))),
                    sender_name=sender_name(p), text=text, at=_time(p), id=_message_id(p.get("message_id")),
-                   reply_to=reply_to, mentions=mentions)
+                   reply_to=reply_to, mentions=mentions, media=media)
 
 
 def _notice(p: dict, names: Callable[[str, str], "str | None"] | None) -> Event | None:

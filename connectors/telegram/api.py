@@ -157,6 +157,14 @@ class BotApi:
             raise TransientError(f"telegram {method}: {desc}")
         raise ConnectorError(f"telegram {method}: {desc}")
 
+    async def download(self, file_path: str, max_bytes: int) -> bytes:
+        """A file getFile named (``/file/bot<token>/<file_path>``), at most ``max_bytes``."""
+        from connectors.media import fetch
+
+        base = self._base[: -len(SLOT.decode())]
+        return await fetch(self._client, f"{base}/file{SLOT.decode()}{quote(file_path, safe='/')}", max_bytes,
+                           what="telegram file download", scrub=self.scrub)
+
     def _set(self, state: HealthState, reason: str) -> None:
         if state != self.health.state or reason != self.health.reason:
             self.health = Health(state, reason, time.time())

@@ -25,9 +25,9 @@ from typing import Any, Callable, Mapping, Self, Sequence
 
 import httpx
 
-from connectors.contract import (AuthFailed, Capability, ConnectorError, Health, RateLimited,
+from connectors.contract import (AuthFailed, Capability, ConnectorError, Health, MediaTooLarge, RateLimited,
                                  SendResult, TransientError, Unsupported)
-from connectors.events import Batch, Group, Member, qualify
+from connectors.events import Batch, Group, Media, Member, qualify
 
 from .api import BotApi, ChatMigrated
 from .cursor import decode, encode
@@ -303,6 +303,16 @@ class TelegramConnector:
             raise Unsupported(f"telegram: {member_id[:60]} is a channel posting in the group; "
                               f"it can be banned, not kicked or muted")
         return sender
+
+    async def media(self, group_id: str, media: Media, max_bytes: int) -> bytes:
+        """getFile, then the file's download URL (the Bot API serves files up to 20 MB)."""
+        info = await self._api.call("getFile", {"file_id": media.ref})
+        if not isinstance(info, dict) or not isinstance(info.get("file_path"), str) or not info["file_path"]:
+            raise ConnectorError("telegram getFile: no file_path (the file is not downloadable)")
+        size = info.get("file_size")
+        if isinstance(size, int) and not isinstance(size, bool) and size > max_bytes:
+            raise MediaTooLarge(f"telegram file: {size} bytes is over the {max_bytes} byte limit")
+        return await self._api.download(info["file_path"], max_bytes)
 
     def health(self) -> Health:
         return self._api.health

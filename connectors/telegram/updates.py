@@ -29,7 +29,7 @@ import logging
 import time
 from typing import Any, Callable
 
-from connectors.events import Ban, Event, Join, Leave, Message, qualify
+from connectors.events import Ban, Event, Join, Leave, Media, Message, qualify
 
 from .cursor import CursorState
 
@@ -197,11 +197,14 @@ class UpdateMapper:
             if not CONTENT & m.keys():
                 return []  # another service message (pinned, title photo, video chat...)
             text = ""
+        card = _contact_card(m.get("contact"))
+        if card:
+            text = f"{text} {card}" if text else card
         sender, name = self._sender(m)
         mentions = tuple(qualify(PLATFORM, _id(e["user"]["id"])) for e in entities or ()
                          if e.get("type") == "text_mention" and isinstance(e.get("user"), dict))
         return [Message(group=qualify(PLATFORM, gid), sender=sender, sender_name=name, text=text, at=float(at),
-                        id=str(_id(m["message_id"])), reply_to=_reply_to(m), mentions=mentions)]
+                        id=str(_id(m["message_id"])), reply_to=_reply_to(m), mentions=mentions, media=_media(m))]
 
     def _sender(self, m: dict[str, Any]) -> tuple[str, str]:
         sc = m.get("sender_chat")
@@ -276,6 +279,39 @@ class UpdateMapper:
                 return False
         self.recent[(gid, uid)] = (kind, at)
         return True
+
+
+def _contact_card(c: Any) -> str:
+    # A shared contact is an ad's favourite card: its name and number kept as text for the detectors.
+    if not isinstance(c, dict):
+        return ""
+    parts = [c.get(k) for k in ("first_name", "last_name", "phone_number")]
+    shown = " ".join(p.strip() for p in parts if isinstance(p, str) and p.strip())[:200]
+    return f"[contact card: {shown}]" if shown else "[contact card]"
+
+
+def _media(m: dict[str, Any]) -> tuple[Media, ...]:
+    # The largest size of a photo (QR codes need the pixels), or an image sent as a document.
+    photo = m.get("photo")
+    best = None
+    if isinstance(photo, list):
+        sizes = [p for p in photo if isinstance(p, dict) and isinstance(p.get("file_id"), str)]
+        best = max(sizes, key=lambda p: _area(p), default=None)
+    doc = m.get("document")
+    if best is None and isinstance(doc, dict) and isinstance(doc.get("file_id"), str) \
+            and str(doc.get("mime_type", "")).startswith("image/"):
+        best = doc
+    if best is None:
+        return ()
+    size = best.get("file_size")
+    size = size if isinstance(size, int) and not isinstance(size, bool) and 0 <= size < 2**53 else None
+    key = best.get("file_unique_id")
+    return (Media("image", best["file_id"], size=size, key=f"telegram:{key}" if isinstance(key, str) else None),)
+
+
+def _area(p: dict[str, Any]) -> int:
+    w, h = p.get("width"), p.get("height")
+    return w * h if isinstance(w, int) and isinstance(h, int) and 0 < w < 100_000 and 0 < h < 100_000 else 0
 
 
 def _actor(actor: Any, uid: int) -> str | None:

@@ -569,6 +569,9 @@ _LIMITS: dict[tuple[type, str], Any] = {
     (AdSettings, "regex_weight"): _RATIO,
     (AdSettings, "repeat_window_s"): _POSITIVE,
     (AdSettings, "repeat_groups"): 2,
+    (AdSettings, "qr_weight"): _RATIO,
+    (AdSettings, "image_timeout_s"): _POSITIVE,
+    (AdSettings, "image_max_bytes"): 1,
     (FloodSettings, "max_messages"): 1,
     (FloodSettings, "window_s"): _POSITIVE,
     (SilentMemberSettings, "days"): _POSITIVE,
@@ -672,6 +675,19 @@ def _check_ad(ad: AdSettings, path: Path_, ctx: _Context, given: set[str]) -> No
                 where = f" at position {e.pos}" if e.pos is not None else ""
                 ctx.error(p, f"{_dotted(p)} is not a valid regular expression: {_show(pattern, p)}: "
                              f"{e.msg}{where}")
+    if {"policy", "policies"} & given:
+        from console.engine.detectors.ad_policy import PolicyError, parse_policy
+
+        specs = ([(path + ("policy",), ad.policy)] if "policy" in given else []) + \
+            [(path + ("policies", k), v) for k, v in ad.policies.items()]
+        for p, spec in specs:
+            if p[-2] == "policies" and p[-1].replace(" ", "") in ("", "tag:"):
+                ctx.error(p, f"{_dotted(p)}: an empty group id or tag")
+                continue
+            try:
+                parse_policy(spec)
+            except PolicyError as e:
+                ctx.error(p, f"{_dotted(p)}: {e}")
     if ({"threshold", "high_threshold"} & given) and ad.high_threshold < ad.threshold \
             and 0 <= ad.threshold <= 1 and 0 <= ad.high_threshold <= 1:
         key = "high_threshold" if "high_threshold" in given else "threshold"

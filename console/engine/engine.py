@@ -85,6 +85,19 @@ class Engine:
         self.group_owner: dict[str, str] = {}  # group id -> name of the connector that watches it
         self.observers: list = []  # objects with on_event(event) and on_tick(now): moderation
         self.services: list[Callable[[], Awaitable[None]]] = []  # long-running coroutines started by run()
+        self.media = self._media_scanner()
+
+    def _media_scanner(self):
+        """Images in messages checked for QR codes, off the hot path (see console.engine.media)."""
+        ad = next((d for d in self.detectors if getattr(d, "name", None) == "ad"), None)
+        if ad is None or not getattr(ad.settings, "scan_images", False):
+            return None
+        from console.engine.media import MediaScanner
+
+        scanner = MediaScanner(self, ad)
+        self.observers.append(scanner)
+        self.services.append(scanner.run)
+        return scanner
 
     # --- state ---
 
@@ -365,6 +378,10 @@ class Engine:
                 continue
             backoff, status.failures = backoff_start, 0
             n = self.take(name, batch.events, batch.cursor)
+            if n and self.media is not None and self.media.pending and getattr(conn, "media_inline", False):
+                # A simulated platform serves its images at once: checked before its next tick, so that a
+                # seeded demo run shows the same alerts in the same order every time.
+                await self.media.drain()
             if n and getattr(conn, "acknowledges_cursor", False):
                 # Polling with this cursor makes the platform forget what came before it (Telegram's
                 # offset): save the state that holds these events before asking for more.

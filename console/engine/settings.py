@@ -62,6 +62,21 @@ class AdSettings:
     """Substrings (e.g. your own domain or group number) that are never ad evidence."""
     allow_members: list[str] = field(default_factory=list)
     """Platform-qualified member ids never flagged (your admins and bots)."""
+    policy: str = "default"
+    """Every group's policy: "default", "no_commerce" (buying, selling, renting, prices, recruiting to
+    other groups, referral/share codes are ads), "no_links", "strict_newcomers" (a newcomer's first
+    messages with a contact, link, card or image are held for review); combine with "+"."""
+    policies: dict[str, str] = field(default_factory=dict)
+    """Per group id or "tag:NAME": that group's policy (a group's own entry wins over its tags')."""
+    scan_images: bool = True
+    """Download images in messages (through the connector, never blocking the event stream) and look
+    for QR codes in them, on this machine."""
+    image_max_bytes: int = 5_000_000
+    """Images bigger than this are not downloaded ("image not checked: too large")."""
+    image_timeout_s: float = 10.0
+    """A download taking longer is given up ("image not checked: download timed out")."""
+    qr_weight: float = 0.9
+    """Weight of a QR code that opens a WeChat/QQ contact, group or payment (over the threshold alone)."""
 
 
 @dataclass(slots=True)

@@ -59,6 +59,20 @@ class UserClient:
         data = await self.call("PUT", f"/rooms/{_seg(room)}/send/m.room.message/{uuid.uuid4().hex}", content, ok=ok)
         return data.get("event_id", data) if isinstance(data, dict) else data
 
+    async def upload(self, data: bytes, content_type: str = "image/png", filename: str = "image.png") -> str:
+        """Upload media; its mxc:// URI."""
+        root = str(self._http.base_url).split("/_matrix/")[0]
+        r = await self._http.post(f"{root}/_matrix/media/v3/upload", params={"filename": filename}, content=data,
+                                  headers={"Content-Type": content_type})
+        if r.status_code != 200:
+            raise AssertionError(f"{self.user_id} upload: HTTP {r.status_code} {r.text[:300]}")
+        return r.json()["content_uri"]
+
+    async def send_image(self, room: str, data: bytes, body: str = "image.png") -> str:
+        uri = await self.upload(data, filename=body)
+        return await self.send(room, body, msgtype="m.image", url=uri,
+                               info={"mimetype": "image/png", "size": len(data)})
+
     async def member_action(self, action: str, room: str, user: str, reason: str = "") -> None:
         body = {"user_id": user, **({"reason": reason} if reason else {})}
         await self.call("POST", f"/rooms/{_seg(room)}/{action}", body)

@@ -12,8 +12,11 @@ Per message (hot path, tens of microseconds):
    them, so it can raise it (words this community's ads use) or lower it (what
    the operator said is not an ad here); ``model_weight`` scales the correction.
    Any other :class:`AdScorer` is combined with the rules by noisy-or.
+   The group's policy (:mod:`~console.engine.detectors.ad_policy`: ``no_commerce``,
+   ``no_links``) adds its own signals to the rules' analysis before the model sees it.
 4. A newcomer's first messages get ``newcomer_boost``, but only if some
-   content signal already fired: a newcomer saying "hi" is not an ad.
+   content signal already fired: a newcomer saying "hi" is not an ad. Under
+   ``strict_newcomers`` one with a contact, link, card or image is held for review.
 5. The same text (its :func:`~console.engine.detectors.ad_text.skeleton`)
    seen in ``repeat_groups`` distinct groups within ``repeat_window_s`` is a
    cross-group repeat: a strong reason on its own, and a high-severity alert.
@@ -29,7 +32,9 @@ import logging
 from typing import Iterable, Protocol, runtime_checkable
 
 from connectors.events import Event, Message
-from console.engine.detectors.ad_text import AdRules, skeleton_of_squeezed
+from console.engine.detectors.ad_policy import NEWCOMER_HOLD_WEIGHT, Policies, Policy
+from console.engine.detectors.ad_qr import card_signals
+from console.engine.detectors.ad_text import AdRules, Analysis, noisy_or, skeleton_of_squeezed
 from console.engine.detectors.base import Context, Finding, Severity
 from console.engine.settings import AdSettings
 
@@ -69,9 +74,10 @@ class AdScorer(Protocol):
     an operator's verdict (warn/blacklist = ad, "not an ad" = ham).
     Both must be cheap: ``score`` runs on every message.
 
-    A scorer that also has ``content(analysis, weight) -> (score, reasons, judged)``
-    and ``learn_analysis(analysis, is_ad, weight, steps)`` (the :class:`AdModel`) is
-    given the rules' analysis and returns the content score itself, rules
+    A scorer that also has ``content(analysis, weight, community=) -> (score, reasons, judged)``
+    and ``learn_analysis(analysis, is_ad, weight, steps, community=)`` (the :class:`AdModel`)
+    is given the rules' analysis and the group the message was said in (its community: a
+    copy of the model that its verdicts taught), and returns the content score itself, rules
     included, and the operator's verdict on that very text if there is one
     (False: never flagged again, whatever the context); any other scorer is
     combined with the rules by noisy-or.
@@ -92,6 +98,7 @@ class AdDetector:
     def __init__(self, settings: AdSettings, scorer: AdScorer | None = None) -> None:
         self.settings = settings
         self.rules = AdRules.from_settings(settings)
+        self.policies = Policies(settings.policy, settings.policies)
         self.scorer = scorer
         self._allow_members = frozenset(settings.allow_members)
         self._repeats: dict[str, list[list]] = {}  # skeleton -> copies in the window
@@ -125,14 +132,14 @@ class AdDetector:
         text = event.text
         if not text:
             return ()
-        a = self.rules.analyze(text)
+        a, policy = self._analyze(text, event.group, ctx)
         score = a.score
         reasons = [r for r, _ in a.signals]
 
         p = 0.0
         if self._content is not None:
             try:
-                p, extra, judged = self._content(a, s.model_weight)
+                p, extra, judged = self._content(a, s.model_weight, community=event.group)
             except Exception:  # a broken model must not take the rules down with it
                 log.exception("ad model failed; rules only for this message")
                 p, extra, judged = score, (), None
@@ -160,6 +167,11 @@ class AdDetector:
             score = 1.0 - (1.0 - score) * (1.0 - s.repeat_weight)
             reasons.insert(0, f"same text in {repeat_groups} groups within {_span(s.repeat_window_s)}")
 
+        if newcomer and policy is not None and policy.newcomers:
+            hold = policy.newcomer_hold(a, text)
+            if hold is not None:
+                score = max(score, 1.0 - (1.0 - score) * (1.0 - NEWCOMER_HOLD_WEIGHT))
+                reasons.append(hold)
         if reasons and s.newcomer_boost > 0:
             if newcomer:
                 score = min(1.0, score + s.newcomer_boost)
@@ -210,6 +222,37 @@ class AdDetector:
             ))
         return findings
 
+    def _analyze(self, text: str, group: str, ctx: Context) -> tuple[Analysis, Policy | None]:
+        """The rules' analysis, with the signals of cards in the text and of the group's policy."""
+        a = self.rules.analyze(text)
+        if "card" in text and "[" in text:  # contact, group-invite and mini-program cards, as connectors write them
+            extra = card_signals(text)
+            if extra:
+                signals = a.signals + extra
+                a = Analysis(a.norm, a.squeezed, noisy_or(w for _, w in signals), signals)
+        policy = None
+        if self.policies.any_set:
+            g = ctx.stats.groups.get(group)
+            policy = self.policies.for_group(group, g.tags if g is not None else ())
+            if policy.active:
+                a = policy.apply(a)  # before the model: its verdicts are learned on top of the group's policy
+        return a, policy
+
+    def text_score(self, text: str, group: str, ctx: Context) -> tuple[float, list[str], bool | None]:
+        """(content score, reasons, the operator's verdict on this text if any) of ``text`` as said in
+        ``group``: rules, cards, the group's policy and the model, without newcomer or repeat context.
+        The media scanner adds a message's own text to what its images showed."""
+        a, _ = self._analyze(text, group, ctx)
+        reasons = [r for r, _ in a.signals]
+        if self._content is not None:
+            try:
+                p, extra, judged = self._content(a, self.settings.model_weight, community=group)
+            except Exception:
+                log.exception("ad model failed; rules only for this text")
+                return a.score, reasons, None
+            return p, reasons + list(extra), judged
+        return a.score, reasons, None
+
     def _weak_ham(self, a, event: Message) -> None:
         """An established member's unflagged message in a healthy group: sometimes, a weak "not an ad"."""
         last = self._flagged_at.get(event.group)
@@ -220,7 +263,7 @@ class AdDetector:
             return
         self._weak_due -= 1.0
         try:
-            self._learn_analysis(a, False, WEAK_HAM_WEIGHT, 1)
+            self._learn_analysis(a, False, WEAK_HAM_WEIGHT, 1, community=event.group)
         except Exception:
             log.exception("ad model failed to learn a weak lesson")
 

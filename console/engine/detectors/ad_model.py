@@ -26,10 +26,16 @@ AdaGrad, one example at a time; an example already predicted within ``SKIP`` of
 its label teaches nothing, which keeps the model sparse and training fast (all
 four development files, 118k messages: ~15 s).
 
-Verdicts teach the local weights with care (no single characters, no bias: see
-:meth:`AdModel.learn_analysis`) and are also remembered by text, so a verdict
-always holds for the message it was given on: an ad again with another number
-in it is flagged, a text marked "not an ad" is never flagged again.
+A verdict is given on a message in a group: it teaches that community's own copy
+(:class:`Community`, seen only when scoring that group's messages) freely: its
+n-grams and Chinese characters, a bias and a scale on the rules' log-odds, so a
+handful of verdicts changes the group's next messages; then, with care and at
+``LOCAL_SHARE`` of its weight, the deployment's local weights that every group
+sees (longer n-grams only, no bias: see :meth:`AdModel.learn_analysis`). The base
+is never written, so no copy forgets what it knows (``tools/bench_ads.py`` and the
+tests measure that). Verdicts are also remembered by text, so a verdict always
+holds for the message it was given on: an ad again with another number in it is
+flagged, a text marked "not an ad" is never flagged again.
 
 Pure Python on purpose: scoring is two C-level ``map`` passes over ~60 n-grams
 (~5-10 µs a message), which numpy would not make faster; a text seen recently
@@ -40,18 +46,17 @@ is :class:`AdLearning`'s job; see its docstring.
 """
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import math
-import os
-import random
 import sys
 import time
 import zlib
 from array import array
+from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from operator import add
+from typing import Sequence
 
 from console.engine.detectors.ad_text import AdRules, Analysis, skeleton_of_squeezed
 
@@ -82,6 +87,44 @@ LEARN_STEPS = 3
 LOCAL_LEARNING_RATE = 4.0
 """Verdicts teach faster than base examples. Measured: online F1 on zh_chat_obfuscated rises up to 4;
 false alerts on the demo fleet after 200 foreign verdicts stay flat up to 4 and quadruple at 6."""
+COMMUNITY_LEARNING_RATE = 5.0
+"""A community's own copy learns faster than the deployment's local table (it can: it never reaches
+another community). Measured online on the development files: 5 is the best of 4-8 for zh_tieba
+and zh_qq_campus, the same elsewhere."""
+COMMUNITY_SKIP = 0.02
+"""A verdict the community's copy already predicts within this distance of its label teaches it
+nothing more. Measured online: 0.05 loses 0.01-0.02 F1 on zh_tieba and zh_game_chat."""
+LOCAL_BIAS_RATE = 1.0
+"""Verdicts move a community's bias (this community's share of ads against the base's), once per lesson.
+Measured online (predict, then learn) on the development files: without it, a community whose ads
+the rules don't see (zh_tieba: paid homework, "有问题可以来找我") stays at F1 0.53; with it, 0.79."""
+LOCAL_BIAS_MAX = 6.0
+"""A community's bias stays within +-this: a run of confirmed ads can never make every message an ad."""
+LOCAL_AD_WEIGHT = 1.25
+"""In a community's copy, an ad verdict weighs this much against a "not an ad" (as AD_WEIGHT in
+training; measured online: 1.25 is +0.02 F1 on zh_tieba and zh_qq_campus, the same elsewhere; 1.5
+lets the bias creep up)."""
+LOCAL_SHARE = 0.1
+"""A verdict given in a community teaches the deployment's local weights (which every group sees) at
+this weight, after the community's own copy has learned it."""
+LETTER_SHARE = 0.3
+"""A community's copy learns single Latin letters and digits at this share of a lesson: they carry
+a little ("x" for a masked number in zh_sms: online F1 0.963 without them, 0.974 at 0.3), and at full
+weight they lean every message of the group one way (tg_spam_samples 0.89 -> 0.80)."""
+BASE_SURE = 0.5
+BASE_SHARE = 0.1
+"""A community's copy learns the n-grams the base weighs at least BASE_SURE at BASE_SHARE of a lesson."""
+_NOTHING: frozenset[str] = frozenset()
+MAX_COMMUNITIES = 5000
+"""Communities (groups) with a copy of their own; the one taught longest ago goes first."""
+PRIOR_STRENGTH = 20.0
+"""Starting AdaGrad accumulator of the local bias and the rules scale (squared gradients "already
+seen"): the first verdicts move them by a fraction of what an ordinary weight moves."""
+RULES_SCALE_RATE = 0.05
+TRUST_RATE = 0.05
+"""Rate of a training corpus's own scale on the rules (see ad_learning.train)."""
+RULES_SCALE_RANGE = (-0.9, 1.0)
+"""How much a community's verdicts may turn the rules down (never off) or up."""
 JUDGED_AD_SCORE = 0.95
 """Content score of a text the operator marked as an ad (also with other digits in it)."""
 JUDGED_HAM_SCORE = 0.0
@@ -109,10 +152,11 @@ def features(norm: str) -> list[str]:
     if not s:
         return []
     t = _START + s + _END
-    n = len(t)
+    # Pairwise concatenation in C (map over two strings) is twice as fast as slicing in a loop.
+    bigrams = list(map(add, t, t[1:]))
     out = list(s)
-    out += [t[i:i + 2] for i in range(n - 1)]
-    out += [t[i:i + 3] for i in range(n - 2)]
+    out += bigrams
+    out += map(add, bigrams, t[2:])
     return out
 
 
@@ -170,6 +214,69 @@ class Table:
             w[t] = wget(t, 0.0) - step / sqrt(a)
 
 
+@dataclass(slots=True)
+class Community:
+    """One community's own copy: what its verdicts taught beyond the deployment's local table.
+
+    Its n-grams and Chinese characters (a single character is a word there: 卖, 收, 群; single Latin
+    letters and digits at ``LETTER_SHARE``, spaces not at all), a bias (how many more or fewer ads than the base
+    expects here) and a scale on the rules' log-odds (how much this community trusts the rules: a
+    "no commerce" gaming group's ads are not the rules' ads). Bias and scale move every message of
+    the community at once: once per lesson, from accumulators that start at ``PRIOR_STRENGTH``, so a
+    handful of verdicts changes the next messages and no single one swings them.
+    """
+
+    table: Table = field(default_factory=lambda: Table(gb=PRIOR_STRENGTH))
+    rules_scale: float = 0.0
+    rules_scale_g: float = PRIOR_STRENGTH
+    lessons: int = 0
+
+    def correction(self, a: Analysis, grams: Sequence[str]) -> float:
+        t = self.table
+        m = t.bias + self.rules_scale * rules_logit(a.score)
+        if grams and t.w:
+            m += sum(filter(None, map(t.w.get, grams))) / math.sqrt(len(grams))
+        return m
+
+    def learn(self, a: Analysis, grams: Sequence[str], base_margin: float, y: float, weight: float,
+              steps: int, base_sure: frozenset[str] | set[str] | None = None) -> None:
+        """Steps on this copy while it mispredicts; ``base_margin``: the rules' and the global weights'."""
+        t = self.table
+        offset = rules_logit(a.score)
+        scale = 1.0 / math.sqrt(len(grams)) if grams else 1.0
+        # What the base is sure of (|weight| >= BASE_SURE) the copy learns at BASE_SHARE only: a community
+        # may disagree with the base (its numbers are prices, not QQ ids), but slowly, so that its copy
+        # keeps what the base knows. A base-less model (eval-ads online) learns everything freely.
+        sure = base_sure or _NOTHING
+        own_grams, kept, letters = [], [], []
+        for g in grams:
+            if len(g) == 1 and g < "\u2e80":
+                if g != " ":
+                    letters.append(g)
+            elif g in sure:
+                kept.append(g)
+            else:
+                own_grams.append(g)
+        for i in range(steps):
+            p = _sigmoid(base_margin + self.correction(a, grams))
+            if abs(p - y) < COMMUNITY_SKIP:
+                break
+            g = (p - y) * weight * (LOCAL_AD_WEIGHT if y else 1.0)
+            t.step(own_grams, scale, g, COMMUNITY_LEARNING_RATE, LOCAL_BIAS_RATE if i == 0 else 0.0)
+            if letters:
+                t.step([x for x in letters if x not in sure], scale, g * LETTER_SHARE, COMMUNITY_LEARNING_RATE, 0.0)
+            if kept:
+                t.step(kept, scale, g * BASE_SHARE, COMMUNITY_LEARNING_RATE, 0.0)
+            if i == 0:
+                t.bias = min(LOCAL_BIAS_MAX, max(-LOCAL_BIAS_MAX, t.bias))
+                gr = g * offset
+                self.rules_scale_g += gr * gr
+                lo, hi = RULES_SCALE_RANGE
+                self.rules_scale = min(hi, max(lo, self.rules_scale - RULES_SCALE_RATE * COMMUNITY_LEARNING_RATE * gr
+                                               / math.sqrt(self.rules_scale_g)))
+        self.lessons += 1
+
+
 class AdModel:
     """Shared (base) weights plus this deployment's local weights, over the rules' log-odds.
 
@@ -179,11 +286,16 @@ class AdModel:
 
     def __init__(self, shared: Table | None = None, rules: AdRules | None = None, *,
                  local: Table | None = None, info: dict | None = None) -> None:
-        self.shared = shared if shared is not None else Table()
+        self._shared = shared if shared is not None else Table()
         self.local = local if local is not None else Table()
         self.rules = rules if rules is not None else AdRules()
         self.info = info or {"base": "none"}  # where the base came from, for messages
         self.learned = 0  # examples taught since start (verdicts, replays, weak ham)
+        # The base's (or a trained local corpus's) scale on the rules' log-odds; communities add theirs.
+        self.rules_scale = 0.0
+        # Each community's own copy (group id -> Community): what its verdicts taught beyond the
+        # deployment's local table, seen only when scoring that community's messages.
+        self.communities: OrderedDict[str, Community] = OrderedDict()
         # Normalised text -> correction: chats repeat themselves ("哈哈", "+1", an ad wave in every
         # group), and a hit costs one dict lookup instead of ~60. Emptied by every lesson but weak
         # ones (those change weights by a hair; the cache turns over by itself).
@@ -194,15 +306,57 @@ class AdModel:
         self.judged_ads: dict[str, None] = {}
         self.judged_ham: dict[str, None] = {}
 
+    # The weights scored are shared + local in one dict, kept up to date by every lesson: one lookup
+    # per n-gram instead of two halves the scoring time (the dicts are bigger than the CPU's caches).
+    @property
+    def shared(self) -> Table:
+        return self._shared
+
+    @shared.setter
+    def shared(self, table: Table) -> None:
+        self._shared = table
+        self._merge()
+
+    @property
+    def local(self) -> Table:
+        return self._local
+
+    @local.setter
+    def local(self, table: Table) -> None:
+        self._local = table
+        self._merge()
+
+    def _merge(self) -> None:
+        shared, local = getattr(self, "_shared", None), getattr(self, "_local", None)
+        if shared is None or local is None:
+            return
+        if not local.w:
+            self._w = shared.w  # nothing local: the base itself, not a copy
+            return
+        w = dict(shared.w)
+        for t, v in local.w.items():
+            w[t] = w.get(t, 0.0) + v
+        if len(local.w) > 10_000:
+            # A local table trained from files (eval-ads --holdout keeps the file's own copy) is not
+            # pruned like the base: its negligible weights only make the dict slower to look into.
+            w = {t: v for t, v in w.items() if abs(v) >= PRUNE}
+        self._w = w
+
+    def _merged_update(self, grams: Sequence[str]) -> None:
+        """After a local lesson on ``grams``: the merged weights of those n-grams."""
+        if self._w is self._shared.w:
+            self._merge()
+            return
+        w, sget, lw = self._w, self._shared.w.get, self._local.w
+        for t in grams:
+            w[t] = sget(t, 0.0) + lw[t]
+
     # -- scoring -------------------------------------------------------------
     def correction(self, grams: Sequence[str]) -> float:
-        """What the model adds to the rules' log-odds for these n-grams."""
-        m = self.shared.bias + self.local.bias
+        """What the base and the deployment's local weights add to the rules' log-odds."""
+        m = self._shared.bias + self._local.bias
         if grams:
-            total = sum(filter(None, map(self.shared.w.get, grams)))
-            if self.local.w:
-                total += sum(filter(None, map(self.local.w.get, grams)))
-            m += total / math.sqrt(len(grams))
+            m += sum(filter(None, map(self._w.get, grams))) / math.sqrt(len(grams))
         return m
 
     def _combine(self, score: float, c: float) -> float:
@@ -217,12 +371,12 @@ class AdModel:
             return True
         return None
 
-    def _score(self, a: Analysis, weight: float) -> tuple[float, float, bool | None]:
+    def _score(self, a: Analysis, weight: float, community: str | None = None) -> tuple[float, float, bool | None]:
         """(content score, the model's correction, the operator's verdict on this text if any)."""
         cache = self._cache
         c = cache.get(a.norm)
         if c is None:
-            shared, local = self.shared, self.local
+            shared, local = self._shared, self._local
             if shared.w or local.w or shared.bias or local.bias:
                 c = self.correction(features(a.norm))
                 if len(cache) >= CACHE_SIZE:
@@ -230,6 +384,12 @@ class AdModel:
                 cache[a.norm] = c
             else:
                 c = 0.0  # nothing learned yet: the rules, for free
+        if self.rules_scale:
+            c += self.rules_scale * rules_logit(a.score)
+        if community is not None and self.communities:
+            own = self.communities.get(community)
+            if own is not None:
+                c += own.correction(a, features(a.norm))
         c *= weight
         p = self._combine(a.score, c)
         judged = self.judged(a) if self.judged_ham or self.judged_ads else None
@@ -237,14 +397,16 @@ class AdModel:
             p = max(p, JUDGED_AD_SCORE) if judged else min(p, JUDGED_HAM_SCORE)
         return p, c, judged
 
-    def probability(self, a: Analysis, weight: float = 1.0) -> float:
-        """The content score of a message: the rules' score corrected by the model."""
-        return self._score(a, weight)[0]
+    def probability(self, a: Analysis, weight: float = 1.0, community: str | None = None) -> float:
+        """The content score of a message: the rules' score corrected by the model (and by the
+        copy of ``community``, the group it was said in, if its verdicts taught one)."""
+        return self._score(a, weight, community)[0]
 
-    def content(self, a: Analysis, weight: float = 1.0) -> tuple[float, tuple[str, ...], bool | None]:
+    def content(self, a: Analysis, weight: float = 1.0, community: str | None = None
+                ) -> tuple[float, tuple[str, ...], bool | None]:
         """(content score, reasons, the operator's verdict on this text if any).
         A reason only when the model pushed towards "ad"."""
-        p, c, judged = self._score(a, weight)
+        p, c, judged = self._score(a, weight, community)
         if judged is not None:
             return p, ("you marked this text as an ad",) if judged else (), judged
         if c <= 0.1 or p < 0.5:
@@ -280,27 +442,38 @@ class AdModel:
         return p, a.reasons + reasons
 
     # -- learning ------------------------------------------------------------
-    def learn(self, text: str, is_ad: bool, weight: float = 1.0) -> None:
-        """``AdScorer``: learn one verdict on a raw text (local weights only)."""
-        self.learn_analysis(self.rules.analyze(text), is_ad, weight)
+    def learn(self, text: str, is_ad: bool, weight: float = 1.0, community: str | None = None) -> None:
+        """``AdScorer``: learn one verdict on a raw text (said in ``community``, if known)."""
+        self.learn_analysis(self.rules.analyze(text), is_ad, weight, community=community)
 
-    def learn_analysis(self, a: Analysis, is_ad: bool, weight: float = 1.0, steps: int = LEARN_STEPS) -> None:
-        """Learn a lesson on the local weights. A full-weight lesson (a verdict) is also
-        remembered by text; a weak one (weight < 1) only nudges the weights."""
+    def learn_analysis(self, a: Analysis, is_ad: bool, weight: float = 1.0, steps: int = LEARN_STEPS,
+                       community: str | None = None) -> None:
+        """Learn a lesson: the deployment's local weights with care (they reach every group), then
+        the copy of ``community`` (the group the message was said in) freely. A full-weight lesson
+        (a verdict) is also remembered by text; a weak one (weight < 1) only nudges the weights."""
         grams = features(a.norm)
-        offset = rules_logit(a.score)
+        offset = rules_logit(a.score) * (1.0 + self.rules_scale)
         y = 1.0 if is_ad else 0.0
         scale = 1.0 / math.sqrt(len(grams)) if grams else 1.0
-        # Not the single characters, and no bias: with the rules' offset, ordinary messages are
-        # already "right" and teach nothing, so local weights only ever hear one side. Common
+        # The community's copy first: it learns freely what this group's verdicts say; the local
+        # weights (every group sees them) then learn only what the copy still gets wrong.
+        own = self._community(community) if community is not None else None
+        extra = 0.0
+        if own is not None:
+            own.learn(a, grams, offset + self.correction(grams), y, weight, steps, self._base_sure())
+            extra = own.correction(a, grams)
+        # Local: not the single characters, and no bias: with the rules' offset, ordinary messages
+        # are already "right" and teach nothing, so local weights only ever hear one side. Common
         # characters (的, 我, a space, a digit) would soon mark everything as an ad, and a bias
-        # would move every message at once.
+        # would move every message at once, in every group.
         local_grams = [t for t in grams if len(t) > 1]
+        share = weight if own is None else weight * LOCAL_SHARE
         for _ in range(steps):
-            p = _sigmoid(offset + self.correction(grams))
+            p = _sigmoid(offset + self.correction(grams) + extra)
             if abs(p - y) < SKIP:
                 break
-            self.local.step(local_grams, scale, (p - y) * weight, LOCAL_LEARNING_RATE, 0.0)
+            self._local.step(local_grams, scale, (p - y) * share, LOCAL_LEARNING_RATE, 0.0)
+            self._merged_update(local_grams)
         if weight >= 1.0:
             self._cache.clear()
             if is_ad:
@@ -312,9 +485,29 @@ class AdModel:
                 self.judged_ham[a.squeezed] = None
         self.learned += 1
 
+    def _base_sure(self) -> frozenset[str]:
+        """The n-grams the base is sure of (see Community.learn), computed once per base."""
+        sure = getattr(self, "_sure", None)
+        if sure is None or sure[0] is not self._shared.w:
+            sure = (self._shared.w, frozenset(t for t, v in self._shared.w.items() if abs(v) >= BASE_SURE))
+            self._sure = sure
+        return sure[1]
+
+    def _community(self, key: str) -> "Community":
+        own = self.communities.get(key)
+        if own is None:
+            own = self.communities[key] = Community()
+            if len(self.communities) > MAX_COMMUNITIES:
+                self.communities.popitem(last=False)
+        else:
+            self.communities.move_to_end(key)
+        return own
+
     def fresh(self) -> "AdModel":
         """The same base with nothing learned locally (shares the read-only base weights)."""
-        return AdModel(self.shared, self.rules, info=self.info)
+        model = AdModel(self.shared, self.rules, info=self.info)
+        model.rules_scale = self.rules_scale
+        return model
 
     @property
     def size(self) -> int:
@@ -330,7 +523,8 @@ class AdModel:
             weights.byteswap()
         grams = "\x00".join(t for t, _ in items).encode("utf-8", "surrogatepass")
         header = dict(self.info)
-        header.update({"format": FORMAT, "bias": self.shared.bias, "n": len(items), "grams_bytes": len(grams)})
+        header.update({"format": FORMAT, "bias": self.shared.bias, "rules_scale": self.rules_scale, "n": len(items),
+                       "grams_bytes": len(grams)})
         body = json.dumps(header, ensure_ascii=True).encode("ascii") + b"\n" + grams + weights.tobytes()
         return MAGIC + zlib.compress(body, 6)
 
@@ -355,295 +549,31 @@ class AdModel:
             if len(grams) != n or len(weights) != n:
                 raise ValueError(f"expected {n} weights, found {len(grams)} n-grams and {len(weights)} weights")
             bias = float(header["bias"])
+            trust = float(header.get("rules_scale", 0.0))  # absent in blobs written before it existed
+            if not -1.0 < trust <= 1.0:
+                raise ValueError(f"rules_scale {trust} out of range")
         except ModelFileError:
             raise
         except (zlib.error, ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
             raise ModelFileError(f"damaged model data ({' '.join(str(e).split()) or type(e).__name__})") from None
-        info = {k: v for k, v in header.items() if k not in ("format", "bias", "n", "grams_bytes")}
-        return cls(Table(dict(zip(grams, weights)), bias), rules, info=info)
-
-
-# ---------------------------------------------------------------------------
-# Training
-# ---------------------------------------------------------------------------
-
-Example = tuple[str, bool]  # (text, is_ad)
-
-
-def train(sources: Sequence[Sequence[Example]], rules: AdRules | None = None, *, epochs: int = EPOCHS,
-          seed: int = 0, local: int | None = None, info: dict | None = None) -> AdModel:
-    """A model trained on labelled sources, each its own domain (see the module docstring).
-
-    ``local``: index of the source that is this deployment's own data; its domain copy
-    becomes the model's local weights instead of being dropped.
-    """
-    rules = rules if rules is not None else AdRules()
-    shared = Table()
-    domains = [Table() for _ in sources]
-    # The normalised texts are kept, not their n-grams: making those again each epoch costs a
-    # second; keeping them all would cost ~0.5 GB for the four development files.
-    rows: list[tuple[str, float, float, int]] = []
-    for d, src in enumerate(sources):
-        for text, is_ad in src:
-            a = rules.analyze(text)
-            rows.append((a.norm[:MODEL_CHARS], rules_logit(a.score), 1.0 if is_ad else 0.0, d))
-    sizes = [len(src) for src in sources]
-    per = len(rows) / max(1, sum(1 for n in sizes if n))
-    weights = [min(MAX_SOURCE_WEIGHT, per / n) if n else 0.0 for n in sizes]
-    order = list(range(len(rows)))
-    rnd = random.Random(seed)
-    sget = shared.w.get
-    for _ in range(epochs):
-        rnd.shuffle(order)
-        for i in order:
-            norm, offset, y, d = rows[i]
-            grams = features(norm)
-            dom = domains[d]
-            m = offset + shared.bias + dom.bias
-            scale = 1.0
-            if grams:
-                scale = 1.0 / math.sqrt(len(grams))
-                m += (sum(filter(None, map(sget, grams))) + sum(filter(None, map(dom.w.get, grams)))) * scale
-            p = _sigmoid(m)
-            if abs(p - y) < SKIP:
-                continue
-            grad = (p - y) * weights[d] * (AD_WEIGHT if y else 1.0)
-            shared.step(grams, scale, grad, LEARNING_RATE, SHARED_BIAS_RATE)
-            dom.step(grams, scale, grad, LEARNING_RATE)
-    # The base is read-only at run time: no accumulators, no negligible weights.
-    base = Table({t: v for t, v in shared.w.items() if abs(v) >= PRUNE}, shared.bias)
-    model = AdModel(base, rules, info=info or {"base": "trained"})
-    if local is not None:
-        model.local = domains[local]
-    return model
-
-
-def train_base(sources: Sequence[Sequence[Example]], rules: AdRules | None = None, *, seed: int = 0,
-               info: dict | None = None) -> AdModel:
-    """A base from labelled files taken as one body of this deployment's own data: nothing is
-    set apart as another corpus's peculiarity, everything learned is kept (in the shared table;
-    the local one stays for verdicts).
-
-    Measured: a base trained this way on files *from other communities* can score a new one
-    worse than the rules alone (zh_chat_obfuscated with a base from the other three files:
-    F1 0.47, rules 0.81); train on chat like yours, or on none and let the verdicts teach.
-    """
-    model = train([[row for src in sources for row in src]], rules, seed=seed, local=0, info=info)
-    w = dict(model.shared.w)
-    for t, v in model.local.w.items():
-        w[t] = w.get(t, 0.0) + v
-    folded = Table({t: v for t, v in w.items() if abs(v) >= PRUNE}, model.shared.bias + model.local.bias)
-    return AdModel(folded, model.rules, info=model.info)
-
-
-# ---------------------------------------------------------------------------
-# Labelled files (eval-ads, model_train_files)
-# ---------------------------------------------------------------------------
-
-
-def read_labeled(path: str | os.PathLike) -> list[Example]:
-    """Rows of a JSONL file of ``{"label": "spam"|"ham", "text": ...}``; LabeledFileError names file:line."""
-    shown = str(path)
-    try:
-        f = open(path, "rb")  # decoded line by line, so a bad byte is reported on its own line
-    except FileNotFoundError:
-        raise LabeledFileError(f"{shown}: no such file") from None
-    except IsADirectoryError:
-        raise LabeledFileError(f"{shown}: is a directory, not a JSONL file") from None
-    except OSError as e:
-        raise LabeledFileError(f"{shown}: cannot read: {e.strerror or e}") from None
-    rows: list[Example] = []
-    with f:
-        for lineno, raw in enumerate(f, 1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                raise LabeledFileError(f"{shown}:{lineno}: not valid UTF-8") from None
-            if lineno == 1 and line.startswith("\ufeff"):  # a BOM from some Windows editors
-                line = line[1:]
-            if not line.strip():
-                continue
-            try:
-                d = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise LabeledFileError(f"{shown}:{lineno}: not valid JSON ({e.msg}, column {e.colno})") from None
-            if not isinstance(d, dict):
-                raise LabeledFileError(f"{shown}:{lineno}: expected an object with \"label\" and \"text\"")
-            label, text = d.get("label"), d.get("text")
-            if label not in ("spam", "ham"):
-                got = json.dumps(label, ensure_ascii=True)[:40] if "label" in d else "no label"
-                raise LabeledFileError(f"{shown}:{lineno}: \"label\" must be \"spam\" or \"ham\", got {got}")
-            if not isinstance(text, str):
-                raise LabeledFileError(f"{shown}:{lineno}: \"text\" must be a string")
-            rows.append((text, label == "spam"))
-    if not rows:
-        raise LabeledFileError(f"{shown}: no labelled rows")
-    return rows
-
-
-def fingerprint(paths: Sequence[str]) -> list[list]:
-    """What a trained base depends on: each file's absolute path, size and modification time."""
-    out = []
-    for p in paths:
-        st = os.stat(p)
-        out.append([os.path.abspath(p), st.st_size, st.st_mtime_ns])
-    return out
-
-
-# ---------------------------------------------------------------------------
-# Persistence and verdicts
-# ---------------------------------------------------------------------------
-
-BASE_DB = "ad_base"
-VERDICT_DB = "ad_model"
-MAX_VERDICTS = 20_000
-"""Verdicts kept (and replayed on start); the oldest go first."""
-
-
-@dataclass(slots=True)
-class Verdict:
-    key: str
-    text: str
-    is_ad: bool
-    at: float
-    source: str  # "verdict", "warn", "blacklist"
-    alert: int | None = None
-    group: str | None = None
-    member: str | None = None
-
-    def to_doc(self) -> dict:
-        return {"text": self.text, "ad": self.is_ad, "at": self.at, "source": self.source, "alert": self.alert,
-                "group": self.group, "member": self.member}
-
-
-class AdLearning:
-    """The model's life in a data dir.
-
-    * Base: none is shipped (see the README, "Ad detection"): with no
-      ``detectors.ad.model_train_files`` the model starts from nothing, i.e. from the
-      rules. With files, a base is trained from them at the first start and kept in
-      ``ad_base.json`` (one compressed blob, written by the store's atomic commit); it is
-      trained again when a file's size or modification time changes.
-    * Verdicts: each operator verdict (text, label, where it came from) is a document
-      in ``ad_model.json``, committed at once (precious, like the blacklist). On start the
-      verdicts are replayed in order onto the base: the local weights are a function of
-      base + verdicts, so nothing else needs saving, and a retrained base keeps them.
-    * Damage: a damaged ``ad_model.json``/``ad_base.json`` is never replaced. The model
-      runs on what it has (the base, or the rules), ``problems`` says why in one line,
-      and verdicts still teach the running model but are not saved until the file is
-      set aside with ``--recover``.
-    """
-
-    def __init__(self, store, settings, rules: AdRules, *, clock: Callable[[], float] = time.time) -> None:
-        self.store, self.settings, self.clock = store, settings, clock
-        self.problems: list[str] = []
-        self.verdicts: dict[str, Verdict] = {}
-        self.can_save = store is not None
-        self.model = AdModel(rules=rules)
-        self.model = self._base(rules)
-        self._load_verdicts()
-
-    @classmethod
-    def attach(cls, detectors, store, settings, *, clock: Callable[[], float] = time.time) -> "AdLearning | None":
-        """Give the engine's ``ad`` detector its learned model; None if there is no detector or the model is off."""
-        det = next((d for d in detectors if getattr(d, "name", None) == "ad"), None)
-        if det is None or settings.model_weight <= 0:
-            return None
-        learning = cls(store, settings, det.rules, clock=clock)
-        det.scorer = learning.model
-        return learning
-
-    # -- base ---------------------------------------------------------------
-    def _base(self, rules: AdRules) -> AdModel:
-        files = [os.path.expanduser(f) for f in getattr(self.settings, "model_train_files", []) or []]
-        if not files:
-            return AdModel(rules=rules)
-        from console.engine.config import ConfigError  # imported here: config is not a detector's business
-
-        try:
-            want = {"format": FORMAT, "files": fingerprint(files)}
-        except OSError as e:
-            raise ConfigError(f"detectors.ad.model_train_files: {e.filename}: {e.strerror or e}") from None
-        writable = self.store is not None
-        if writable:
-            try:
-                doc = self.store.get_doc(BASE_DB, "base", "model")
-            except Exception as e:  # StoreDamaged/StoreError: train in memory, leave the file alone
-                self.problems.append(f"ad model: {e}; the base is trained anew at every start until then")
-                doc, writable = None, False
-            if doc is not None and doc.get("want") == want:
-                try:
-                    return AdModel.from_bytes(base64.b64decode(doc["blob"], validate=True), rules)
-                except (ModelFileError, ValueError, KeyError, TypeError) as e:
-                    self.problems.append(f"ad model: the base in {BASE_DB}.json is unusable ({e}); trained it again")
-        try:
-            sources = [read_labeled(p) for p in files]
-        except LabeledFileError as e:
-            raise ConfigError(f"detectors.ad.model_train_files: {e}") from None
-        started = time.perf_counter()
-        model = train_base(sources, rules, info={"base": "files", "files": [f[0] for f in want["files"]]})
-        log.info("ad model: trained a base on %d messages from %d file(s) in %.1f s",
-                 sum(map(len, sources)), len(files), time.perf_counter() - started)
-        if writable:
-            try:
-                self.store.put_doc(BASE_DB, "base", "model",
-                                   {"want": want, "blob": base64.b64encode(model.to_bytes()).decode("ascii")})
-                self.store.commit(BASE_DB)
-            except Exception as e:  # a full disk: the trained base still serves this run
-                self.problems.append(f"ad model: could not save the trained base: {e}")
+        info = {k: v for k, v in header.items() if k not in ("format", "bias", "rules_scale", "n", "grams_bytes")}
+        model = cls(Table(dict(zip(grams, weights)), bias), rules, info=info)
+        model.rules_scale = trust
         return model
 
-    # -- verdicts -------------------------------------------------------------
-    def _load_verdicts(self) -> None:
-        if self.store is None:
-            return
-        try:
-            docs = self.store.read_table(VERDICT_DB, "verdicts")
-        except Exception as e:  # StoreDamaged/StoreError: run on the base, never take the console down
-            self.problems.append(f"ad model: {e}; running without the saved verdicts, new ones are not saved")
-            self.can_save = False
-            return
-        for d in docs:
-            try:
-                v = Verdict(str(d["_key"]), str(d["text"]), bool(d["ad"]), float(d.get("at") or 0.0),
-                            str(d.get("source") or "verdict"), d.get("alert"), d.get("group"), d.get("member"))
-            except (KeyError, TypeError, ValueError):
-                continue  # one unreadable document does not cost the others
-            self.verdicts.pop(v.key, None)
-            self.verdicts[v.key] = v
-        for v in self.verdicts.values():
-            self.model.learn(v.text, v.is_ad)
 
-    def teach(self, text: str, is_ad: bool, *, key: str, source: str, alert: int | None = None,
-              group: str | None = None, member: str | None = None) -> bool:
-        """Learn one verdict and save it; False if this verdict under ``key`` was already learned."""
-        old = self.verdicts.get(key)
-        if old is not None and old.is_ad == is_ad:
-            return False
-        v = Verdict(key, text, is_ad, self.clock(), source, alert, group, member)
-        self.verdicts.pop(key, None)  # a changed mind replaces the old verdict (and goes last in the replay)
-        self.verdicts[key] = v
-        self.model.learn(text, is_ad)
-        if self.can_save:
-            self._save(v, replaced=old is not None)
-        return True
+# Training, labelled files and persistence live in ad_learning, which builds on this module; they are
+# still reachable from here (PEP 562), without importing it at import time (no import cycle).
+_MOVED = frozenset({"BASE_DB", "MAX_VERDICTS", "VERDICT_DB", "AdLearning", "Example", "Verdict", "fingerprint",
+                    "read_labeled", "train", "train_base"})
 
-    def _save(self, v: Verdict, replaced: bool) -> None:
-        if replaced or len(self.verdicts) > MAX_VERDICTS:
-            while len(self.verdicts) > MAX_VERDICTS:
-                del self.verdicts[next(iter(self.verdicts))]
-            self.store.replace_table(VERDICT_DB, "verdicts", [dict(x.to_doc(), _key=k) for k, x in self.verdicts.items()])
-        else:
-            self.store.put_doc(VERDICT_DB, "verdicts", v.key, v.to_doc())
-        try:
-            self.store.commit(VERDICT_DB)
-        except Exception as e:  # a full disk: keep learning, say so
-            self.problems.append(f"ad model: could not save a verdict: {e}")
 
-    def counts(self) -> tuple[int, int]:
-        """(ad verdicts, not-an-ad verdicts) held."""
-        ads = sum(1 for v in self.verdicts.values() if v.is_ad)
-        return ads, len(self.verdicts) - ads
+def __getattr__(name: str):
+    if name in _MOVED:
+        from console.engine.detectors import ad_learning
+
+        return getattr(ad_learning, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = ["AdLearning", "AdModel", "LabeledFileError", "ModelFileError", "Table", "Verdict", "features",
