@@ -123,12 +123,9 @@ class Report:
 
     def counts(self) -> str:
         """'8/8 done, 1 failed': the numbers alone."""
-        s = f"{self.done}/{self.total} done"
-        if self.failed:
-            s += f", {self.failed} failed"
-        if self.skipped:
-            s += f", {self.skipped} skipped"
-        return s
+        from console.engine.actions.model import counts_text
+
+        return counts_text(self.done, self.total, self.failed, self.skipped)
 
     def summary(self) -> str:
         if self.refused or (not self.total and self.message):

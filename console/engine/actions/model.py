@@ -97,9 +97,14 @@ class BulkReport:
         return self.done + self.failed + self.skipped
 
     def summary(self) -> str:
-        s = f"{self.done}/{self.total} done"
-        if self.failed:
-            s += f", {self.failed} failed"
-        if self.skipped:
-            s += f", {self.skipped} skipped"
-        return s
+        return counts_text(self.done, self.total, self.failed, self.skipped)
+
+
+def counts_text(done: int, total: int, failed: int, skipped: int) -> str:
+    """'8/9 done, 1 failed': how a batch went, the one wording for every report."""
+    s = f"{done}/{total} done"
+    if failed:
+        s += f", {failed} failed"
+    if skipped:
+        s += f", {skipped} skipped"
+    return s
