@@ -104,7 +104,7 @@ LOCAL_AD_WEIGHT = 1.25
 """In a community's copy, an ad verdict weighs this much against a "not an ad" (as AD_WEIGHT in
 training; measured online: 1.25 is +0.02 F1 on zh_tieba and zh_qq_campus, the same elsewhere; 1.5
 lets the bias creep up)."""
-LOCAL_SHARE = 0.1
+LOCAL_SHARE = 0.02
 """A verdict given in a community teaches the deployment's local weights (which every group sees) at
 this weight, after the community's own copy has learned it."""
 LETTER_SHARE = 0.3
@@ -124,6 +124,7 @@ RULES_SCALE_RATE = 0.05
 TRUST_RATE = 0.05
 """Rate of a training corpus's own scale on the rules (see ad_learning.train)."""
 RULES_SCALE_RANGE = (-0.9, 1.0)
+BASE_RULES_SCALE_RANGE = (-0.2, 0.5)
 """How much a community's verdicts may turn the rules down (never off) or up."""
 JUDGED_AD_SCORE = 0.95
 """Content score of a text the operator marked as an ad (also with other digits in it)."""
@@ -271,7 +272,9 @@ class Community:
                 t.bias = min(LOCAL_BIAS_MAX, max(-LOCAL_BIAS_MAX, t.bias))
                 gr = g * offset
                 self.rules_scale_g += gr * gr
-                lo, hi = RULES_SCALE_RANGE
+                # Over a base, how far the rules are right is part of what it knows: a copy may turn
+                # them down only so far (BASE_RULES_SCALE_RANGE); with no base, as far as its verdicts say.
+                lo, hi = BASE_RULES_SCALE_RANGE if base_sure else RULES_SCALE_RANGE
                 self.rules_scale = min(hi, max(lo, self.rules_scale - RULES_SCALE_RATE * COMMUNITY_LEARNING_RATE * gr
                                                / math.sqrt(self.rules_scale_g)))
         self.lessons += 1
