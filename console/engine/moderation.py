@@ -69,7 +69,7 @@ class Moderation:
         engine.observers.append(self)
         engine.services.append(self._worker)
         self._attach_ad_model(settings, store, engine)
-        if getattr(engine, "media", None) is not None:  # QR payloads sent by blacklisted members are known-bad
+        if engine.media is not None:  # QR payloads sent by blacklisted members are known-bad
             engine.media.is_blacklisted = lambda member, at: self.blacklist.match(member, at) is not None
 
     def _attach_ad_model(self, settings: Settings, store, engine: Engine) -> None:
@@ -270,7 +270,7 @@ class Moderation:
                                                       evidence=evidence or {}), actor or self.actor)
             actions = self._enforce(entry)
             stage(actions)
-        if getattr(self.engine, "media", None) is not None:  # every copy of their QR codes, flagged at once
+        if self.engine.media is not None:  # every copy of their QR codes, flagged at once
             now = self.engine.now()
             self.engine.media.blacklisted(lambda member: self.blacklist.match(member, now) is not None)
         if evidence and isinstance(evidence.get("alert"), int):
