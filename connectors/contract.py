@@ -79,8 +79,16 @@ class Connector(Protocol):
     name: str
     platform: str
     capabilities: frozenset[Capability]
-    # Optional attributes, read with getattr: ``idempotent_send`` (a repeated idempotency key is not
-    # posted twice, so a send interrupted by a crash may be retried) and ``max_mentions`` per message.
+    idempotent_send: bool
+    """A repeated idempotency key is not posted twice, so a send cut off by a crash may be retried."""
+    max_mentions: int
+    """Mentions one message may carry."""
+    acknowledges_cursor: bool
+    """Polling with a cursor makes the platform forget what came before it (Telegram's offset): the
+    engine saves the events of a batch before it polls again."""
+    media_inline: bool
+    """Images are served at once (the simulated fleet): checked before the next poll, so a seeded run
+    replays the same alerts."""
 
     async def poll(self, cursor: str | None, timeout: float) -> Batch: ...
 
@@ -112,6 +120,11 @@ class Connector(Protocol):
         Matrix media download, Telegram getFile). Raises MediaTooLarge past ``max_bytes`` without
         reading further, Unsupported where the platform cannot serve it, TransientError/ConnectorError
         otherwise. The caller bounds the time (and never waits for it on the event loop's hot path)."""
+        ...
+
+    async def probe(self) -> list[str]:
+        """What ``groupwatch config check`` says of this account (who it is, what it can see and do);
+        raises ConnectorError when the platform refuses it."""
         ...
 
     def health(self) -> Health: ...

@@ -14,6 +14,10 @@ class ScriptedConnector:
 
     platform = "fake"
     capabilities = frozenset({Capability.SEND, Capability.KICK, Capability.MEMBER_LIST})
+    idempotent_send = False
+    max_mentions = 10
+    acknowledges_cursor = False
+    media_inline = False
 
     def __init__(self, name: str, batches: list[list[Event] | Exception], groups: list[Group] = (),
                  members: dict[str, list[Member]] | None = None) -> None:
@@ -26,6 +30,9 @@ class ScriptedConnector:
         # media ref -> bytes, an exception to raise, or a coroutine function to await (a slow download)
         self.media_items: dict[str, object] = {}
         self.media_fetched: list[str] = []
+
+    async def probe(self) -> list[str]:
+        return [f"{len(self._groups)} scripted group(s)"]
 
     async def poll(self, cursor: str | None, timeout: float) -> Batch:
         self.polled_with.append(cursor)

@@ -228,6 +228,8 @@ class Crash(BaseException):
 class CrashingRoute:
     """Delivers to the demo, but the process 'dies' on the send number ``at``."""
 
+    idempotent_send = False  # as a platform without idempotency keys: a send cut off is never resent blindly
+
     def __init__(self, demo: DemoConnector, at: int | None) -> None:
         self.demo, self.at, self.sends = demo, at, 0
         self.name, self.platform, self.capabilities = demo.name, demo.platform, demo.capabilities

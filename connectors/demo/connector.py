@@ -36,6 +36,7 @@ class DemoConnector:
     idempotent_send = True  # a repeated idempotency key is answered, not posted again (like Matrix txnId)
     max_mentions = 10       # mentions per message, as a QQ-like platform would tolerate
     media_inline = True     # images are made in memory at once: the engine checks them before the next poll
+    acknowledges_cursor = False
 
     def __init__(self, groups: int = 40, seed: int = 7, speed: float = 60.0, tick_seconds: float = 1.0,
                  pace: bool = True, start: float = DEMO_EPOCH) -> None:
@@ -187,6 +188,11 @@ class DemoConnector:
 
     async def members(self, group_id: str) -> list[Member]:
         return self.world.member_list(group_id)
+
+    async def probe(self) -> list[str]:
+        groups = self.world.group_list()
+        shown = ", ".join(g.name for g in groups[:5]) + (", ..." if len(groups) > 5 else "")
+        return [f"simulated fleet: {len(groups)} group(s)" + (f": {shown}" if groups else "")]
 
     async def send(self, group_id: str, text: str, mentions: Sequence[str] = (),
                    idempotency_key: str | None = None) -> SendResult:

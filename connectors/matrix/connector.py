@@ -55,6 +55,8 @@ class MatrixConnector:
                               Capability.UNBAN, Capability.DELETE, Capability.MUTE, Capability.MEMBER_LIST})
     idempotent_send = True  # the transaction id comes from the idempotency key; the homeserver dedupes
     max_mentions = 25       # no protocol limit; more pills than this in one message reads as spam
+    acknowledges_cursor = False  # a sync token can be used again
+    media_inline = False
 
     def __init__(self, name: str, homeserver: str, token: Secret | str, *, user_id: str | None = None,
                  rooms: Sequence[str] = (), transport: httpx.AsyncBaseTransport | None = None,

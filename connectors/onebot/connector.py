@@ -59,6 +59,8 @@ class OneBotConnector:
     })  # no UNBAN: OneBot v11 cannot lift set_group_kick's reject_add_request
     idempotent_send = False  # OneBot has no idempotency key; repeats are only caught within one process
     max_mentions = 10
+    acknowledges_cursor = False
+    media_inline = False
 
     def __init__(self, name: str, options: OneBotOptions, *, transport: httpx.AsyncBaseTransport | None = None,
                  reconnect_min: float = 0.5, reconnect_max: float = 30.0, retry_delay: float = 1.0,

@@ -54,6 +54,7 @@ class TelegramConnector:
     idempotent_send = False
     max_mentions = 20        # Telegram allows 100 entities a message; long mention walls read as spam
     acknowledges_cursor = True  # polling with a cursor makes the server forget what came before it
+    media_inline = False
 
     def __init__(self, name: str, options: TelegramOptions, *,
                  transport: httpx.AsyncBaseTransport | None = None,

@@ -185,12 +185,7 @@ async def probe_one(conn, timeout: float) -> ProbeResult:
 
 
 async def _probe(conn) -> list[str]:
-    probe = getattr(conn, "probe", None)
-    if probe is not None:
-        return list(await probe())
-    groups = await conn.groups()  # a connector without probe(), like the demo: its groups say enough
-    shown = ", ".join(g.name for g in groups[:5]) + (", ..." if len(groups) > 5 else "")
-    return [f"{len(groups)} group(s)" + (f": {shown}" if groups else "")]
+    return list(await conn.probe())
 
 
 async def _close(connectors) -> None:

@@ -378,11 +378,11 @@ class Engine:
                 continue
             backoff, status.failures = backoff_start, 0
             n = self.take(name, batch.events, batch.cursor)
-            if n and self.media is not None and self.media.pending and getattr(conn, "media_inline", False):
+            if n and self.media is not None and self.media.pending and conn.media_inline:
                 # A simulated platform serves its images at once: checked before its next tick, so that a
                 # seeded demo run shows the same alerts in the same order every time.
                 await self.media.drain()
-            if n and getattr(conn, "acknowledges_cursor", False):
+            if n and conn.acknowledges_cursor:
                 # Polling with this cursor makes the platform forget what came before it (Telegram's
                 # offset): save the state that holds these events before asking for more.
                 await self._save_before_acknowledging(name)

@@ -168,9 +168,9 @@ class MediaScanner:
         if media.size is not None and media.size > s.image_max_bytes:
             return self._failed(f"too large ({_mb(media.size)} over the {_mb(s.image_max_bytes)} limit)")
         conn = self.engine.connectors.get(connector) if connector else self.engine.connector_for(group)
-        fetch = getattr(conn, "media", None)
-        if fetch is None:
-            return self._failed("the connector cannot download it")
+        if conn is None:
+            return self._failed("no connector watches this group")
+        fetch = conn.media
         self.downloads += 1
         try:
             data = await asyncio.wait_for(fetch(group, media, s.image_max_bytes), s.image_timeout_s)

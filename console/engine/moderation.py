@@ -366,7 +366,7 @@ class Moderation:
         if configured > 0:
             return configured
         conn = self.engine.connector_for(group)
-        return int(getattr(conn, "max_mentions", DEFAULT_BATCH) or DEFAULT_BATCH)
+        return int(conn.max_mentions or DEFAULT_BATCH) if conn is not None else DEFAULT_BATCH
 
     def quiet_members(self, group: str) -> list:
         g = self.engine.stats.groups.get(group)

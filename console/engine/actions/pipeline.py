@@ -74,7 +74,7 @@ class ActionPipeline:
         report = BulkReport(total=len(pending) + len(sending))
         for a in sending:
             conn = self.route(a.group)
-            dedupes = a.kind is ActionKind.SEND and getattr(conn, "idempotent_send", False)
+            dedupes = a.kind is ActionKind.SEND and conn is not None and conn.idempotent_send
             if a.kind in IDEMPOTENT_KINDS or dedupes:
                 retry.append(a)
                 self._resent.add(a.id)
