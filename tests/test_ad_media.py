@@ -187,3 +187,11 @@ async def test_blacklisting_a_qr_sender_marks_every_copy_known_bad(tmp_path) -> 
     for c in copies[1:]:
         alert = engine.alerts.open_for("ad", c.group, c.member)
         assert any(r.startswith(f"known-bad QR code (sent by blacklisted {first.member})") for r in alert.reasons)
+    # A restart keeps what is known-bad: the next copy, from anyone, is still flagged.
+    engine.checkpoint()
+    store.close()
+    store = Store(tmp_path)
+    again = Engine(Settings(), [demo], store, clock=demo.now)
+    again.restore()
+    assert again.media.bad == {payload: first.member}
+    store.close()

@@ -112,6 +112,8 @@ class Engine:
                 g = group_from_doc(doc, self.settings.store.recent_messages)
                 self.stats.groups[g.id] = g
             self.alerts.load_docs(self.store.read_table(STATE_DB, "alerts"))
+            if self.media is not None:
+                self.media.load_bad(self.store.read_table(STATE_DB, "qr_bad"))
             meta = self.store.get_doc(STATE_DB, "meta", "engine")
             if meta:
                 self.events_total = meta.get("events_total", 0)
@@ -145,6 +147,8 @@ class Engine:
                                  [{"connector": k, "cursor": v} for k, v in self.cursors.items()])
         self.store.replace_table(STATE_DB, "groups", [group_to_doc(g) for g in self.stats.groups.values()])
         self.store.replace_table(STATE_DB, "alerts", self.alerts.to_docs())
+        if self.media is not None:
+            self.store.replace_table(STATE_DB, "qr_bad", self.media.bad_docs())
         self.store.put_doc(STATE_DB, "meta", "engine",
                            {"events_total": self.events_total, "next_tick": self._next_tick})
         return True

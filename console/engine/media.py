@@ -46,6 +46,7 @@ SIGHTINGS_KEPT = 2000
 """QR payloads remembered with where they were seen, for flagging every copy of a known-bad one."""
 COPIES_KEPT = 32
 KNOWN_BAD_WEIGHT = 0.99
+BAD_KEPT = 10_000  # known-bad payloads saved (the newest): a blacklist is long, its QR codes fewer
 EXCERPT_CHARS = 200
 
 
@@ -271,6 +272,17 @@ class MediaScanner:
         copies.append(Sighting(ev.group, ev.sender, ev.id, ev.at, ev.text[:EXCERPT_CHARS]))
         if len(copies) > COPIES_KEPT:
             del copies[0]
+
+    def bad_docs(self) -> list[dict]:
+        """The known-bad payloads for the checkpoint: a restart still flags every copy of them."""
+        return [{"payload": p, "sender": s} for p, s in list(self.bad.items())[-BAD_KEPT:]]
+
+    def load_bad(self, docs: list[dict]) -> None:
+        for d in docs[-BAD_KEPT:]:
+            payload, sender = d["payload"], d["sender"]
+            if not isinstance(payload, str) or not isinstance(sender, str):
+                raise ValueError("a known-bad QR record is not two strings")
+            self.bad[payload] = sender
 
     def blacklisted(self, matches: Callable[[str], bool]) -> list[Finding]:
         """A member was blacklisted (``matches`` says who): every QR payload they sent is known-bad,
