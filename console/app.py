@@ -174,7 +174,7 @@ class GroupWatchApp(App):
 
     def may(self, command: str) -> bool:
         """What the service said this operator may run (its own rule); unknown until the first header."""
-        return self.header is None or command in self.header.allowed
+        return self.header is None or command not in self.header.refused
 
     def views_fresh(self) -> None:
         """Refresh now from views built afresh (not the quarter-second copy other consoles share)."""
@@ -280,15 +280,7 @@ class GroupWatchApp(App):
     def writable(self, command: str) -> bool:
         """Refused at once, without a dialog, when the service says this operator may not run it."""
         if not self.may(command):
-            spec = COMMANDS.get(command)
-            what = spec.what if spec else command
-            you = self.header.you if self.header else None
-            if self.header is not None and (self.header.read_only or (you is not None and you.role == "viewer")):
-                self.notify(f"read-only mode: {what} refused", severity="error")
-            else:
-                role = you.role if you else "?"
-                self.notify(f"{what} refused: you are a {role}; it needs {spec.role.value if spec else '?'}",
-                            severity="error")
+            self.notify(self.header.refused[command], severity="error")  # the service's own words
             return False
         return True
 

@@ -185,17 +185,6 @@ def _dispatch(args: argparse.Namespace) -> int:
     return _console(args)
 
 
-def _runtime(args: argparse.Namespace, pace: bool = True):
-    from console.runtime import open_runtime
-
-    rt = open_runtime(args.config, args.data_dir, groups=getattr(args, "groups", None),
-                      seed=getattr(args, "seed", None), speed=getattr(args, "speed", None),
-                      pace=pace, recover=getattr(args, "recover", False), read_only=getattr(args, "read_only", False))
-    for warning in rt.store.warnings:
-        print(f"groupwatch: warning: {warning}", file=sys.stderr)
-    return rt
-
-
 def _watch(args: argparse.Namespace) -> int:
     if args.seconds is not None and args.seconds <= 0:
         print("groupwatch: error: --seconds must be above 0", file=sys.stderr)

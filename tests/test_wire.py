@@ -47,6 +47,8 @@ def for_hint(hint: typing.Any) -> st.SearchStrategy:
         return st.one_of(*(st.none() if a is type(None) else for_hint(a) for a in args))
     if origin is list:
         return st.lists(for_hint(args[0]), max_size=3)
+    if origin is dict:
+        return st.dictionaries(for_hint(args[0]), for_hint(args[1]), max_size=3)
     raise AssertionError(f"no strategy for {hint!r}")
 
 

@@ -31,8 +31,7 @@ def add_parser(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from console import logs
-    from console.runtime import open_runtime
-    from console.service.attach import find, socket_path, where
+    from console.service.attach import find, open_here, socket_path, where
 
     if getattr(args, "connect", None):
         return error("serve runs a service; --connect attaches to one: leave it out")
@@ -40,11 +39,7 @@ def run(args: argparse.Namespace) -> int:
                              seed=getattr(args, "seed", None), speed=getattr(args, "speed", None)))
     if asyncio.run(find(path)):
         return error(f"a groupwatch service already serves {path}: attach with groupwatch")
-    rt = open_runtime(args.config, args.data_dir, groups=getattr(args, "groups", None),
-                      seed=getattr(args, "seed", None), speed=getattr(args, "speed", None), pace=True,
-                      recover=getattr(args, "recover", False), read_only=getattr(args, "read_only", False))
-    for warning in rt.store.warnings:
-        print(f"groupwatch: warning: {warning}", file=sys.stderr)
+    rt = open_here(args, pace=True)
     log_path = logs.to_file(rt.data_dir)
     try:
         return asyncio.run(_serve(rt, socket_path(rt.data_dir), log_path))
@@ -148,13 +143,9 @@ async def _attached(path: Path, read_only: bool) -> int:
 def _in_process(args: argparse.Namespace) -> int:
     from console import logs
     from console.app import run_console
-    from console.runtime import open_runtime
+    from console.service.attach import open_here
 
-    rt = open_runtime(args.config, args.data_dir, groups=getattr(args, "groups", None),
-                      seed=getattr(args, "seed", None), speed=getattr(args, "speed", None),
-                      recover=getattr(args, "recover", False), read_only=getattr(args, "read_only", False))
-    for warning in rt.store.warnings:
-        print(f"groupwatch: warning: {warning}", file=sys.stderr)
+    rt = open_here(args, pace=True)
     logs.to_file(rt.data_dir)  # the console owns the terminal: nothing may print over it
     try:
         run_console(rt, serve_socket=True)

@@ -164,7 +164,7 @@ class HeaderView:
     save_error: str | None
     operators: list[OperatorView]
     you: OperatorView | None = None
-    allowed: list[str] = field(default_factory=list)  # the commands the asking actor may run now
+    refused: dict[str, str] = field(default_factory=dict)  # command -> why the asking actor may not run it
     events_total: int = 0   # taken in since the state began (benchmarks compare it over time)
 
 

@@ -106,19 +106,28 @@ async def client_for(args, *, session: str, pace: bool = False, current: bool = 
         yield attached
 
 
-@asynccontextmanager
-async def local(args, *, session: str, pace: bool = False, current: bool = True) -> AsyncIterator[Attached]:
-    """The engine in this process and a client of it (the caller may also serve its socket)."""
-    from console.runtime import first_picture, open_runtime, poll_once
-    from console.service.service import Service, os_identity
+def open_here(args, *, pace: bool):
+    """The engine's runtime in this process, with what its store said at start printed (before any
+    screen takes the terminal)."""
+    import sys
+
+    from console.runtime import open_runtime
 
     rt = open_runtime(args.config, args.data_dir, pace=pace, recover=getattr(args, "recover", False),
                       read_only=getattr(args, "read_only", False), **service_options(args))
-    try:
-        for warning in rt.store.warnings:
-            import sys
+    for warning in rt.store.warnings:
+        print(f"groupwatch: warning: {warning}", file=sys.stderr)
+    return rt
 
-            print(f"groupwatch: warning: {warning}", file=sys.stderr)
+
+@asynccontextmanager
+async def local(args, *, session: str, pace: bool = False, current: bool = True) -> AsyncIterator[Attached]:
+    """The engine in this process and a client of it (the caller may also serve its socket)."""
+    from console.runtime import first_picture, poll_once
+    from console.service.service import Service, os_identity
+
+    rt = open_here(args, pace=pace)
+    try:
         if current:
             await first_picture(rt)
             try:

@@ -70,7 +70,7 @@ class Service:
         self._session_ids = itertools.count(1)
         self._seen_events = -1
         self._pulse_task: asyncio.Task | None = None
-        self._allowed: dict[tuple, list[str]] = {}
+        self._refusals: dict[tuple, dict[str, str]] = {}
         self._high: Alert | None = None  # the first new high alert since the last pulse, and how many
         self._high_count = 0
         self.recent_acts: dict[tuple, tuple[str, float]] = {}  # (verb, target) -> (who, engine time)
@@ -172,27 +172,22 @@ class Service:
                           events_per_s=self.engine.rate.per_second(time.monotonic()), alerts_high=high,
                           alerts_medium=medium, alerts_low=low, save_error=self.engine.save_error,
                           operators=sorted(self._sessions.values(), key=lambda o: (o.user, o.session)), you=you,
-                          allowed=[] if actor is None else self.allowed(actor),
+                          refused={} if actor is None else self.refusals(actor),
                           events_total=self.engine.events_total)
 
-    def allowed(self, actor: Actor) -> list[str]:
-        """The commands ``actor`` may run, by the same rule as :meth:`authorize` (consoles use it to
-        refuse at once instead of asking for a confirmation first)."""
-        key = (actor.role, actor.read_only, self.moderation.read_only)
-        hit = self._allowed.get(key)
+    def refusals(self, actor: Actor) -> dict[str, str]:
+        """The commands ``actor`` may not run, each with :meth:`authorize`'s own line (consoles refuse
+        at once with it instead of asking for a confirmation first)."""
+        key = (actor.user, actor.role, actor.read_only)
+        hit = self._refusals.get(key)
         if hit is None:
-            hit = self._allowed[key] = self._allowed_now(actor)
-        return list(hit)
-
-    def _allowed_now(self, actor: Actor) -> list[str]:
-        out = []
-        for name in COMMANDS:
-            try:
-                self.authorize(actor, Command(name))
-            except Refused:
-                continue
-            out.append(name)
-        return out
+            hit = self._refusals[key] = {}
+            for name in COMMANDS:
+                try:
+                    self.authorize(actor, Command(name))
+                except Refused as e:
+                    hit[name] = str(e)
+        return dict(hit)
 
     async def query(self, actor: Actor, name: str, params: dict | None = None) -> Any:
         return self.query_now(actor, name, params)

@@ -50,7 +50,6 @@ import json
 import logging
 import math
 import sys
-import time
 import zlib
 from array import array
 from collections import OrderedDict
