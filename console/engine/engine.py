@@ -112,6 +112,7 @@ class Engine:
                 g = group_from_doc(doc, self.settings.store.recent_messages)
                 self.stats.groups[g.id] = g
             self.alerts.load_docs(self.store.read_table(STATE_DB, "alerts"))
+            self.stats.cohorts.load_docs(self.store.read_table(STATE_DB, "cohorts"))
             if self.media is not None:
                 self.media.load_bad(self.store.read_table(STATE_DB, "qr_bad"))
             meta = self.store.get_doc(STATE_DB, "meta", "engine")
@@ -147,6 +148,7 @@ class Engine:
                                  [{"connector": k, "cursor": v} for k, v in self.cursors.items()])
         self.store.replace_table(STATE_DB, "groups", [group_to_doc(g) for g in self.stats.groups.values()])
         self.store.replace_table(STATE_DB, "alerts", self.alerts.to_docs())
+        self.store.replace_table(STATE_DB, "cohorts", self.stats.cohorts.to_docs())
         if self.media is not None:
             self.store.replace_table(STATE_DB, "qr_bad", self.media.bad_docs())
         self.store.put_doc(STATE_DB, "meta", "engine",

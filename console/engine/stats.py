@@ -10,6 +10,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from connectors.events import Ban, Event, Group, Join, Leave, Member, Message, MessageDeleted, platform_of
+from console.engine.cohorts import Cohorts
 
 HOUR = 3600.0
 DAY = 86400.0
@@ -101,6 +102,7 @@ class FleetStats:
     def __init__(self, recent_messages: int = 50) -> None:
         self.groups: dict[str, GroupStats] = {}
         self.recent_messages = recent_messages
+        self.cohorts = Cohorts()  # new-member retention, counted per join week (not per member)
         self._pruned_hour = self._pruned_day = -1
 
     def group(self, group_id: str, at: float) -> GroupStats:
@@ -143,6 +145,7 @@ class FleetStats:
                 if mid not in seen and ms.present:
                     g.set_present(ms, False)
                     ms.left_at = at
+                    self.cohorts.left(g.id, ms.joined_at, at)
 
     def member(self, group_id: str, member_id: str) -> MemberStats | None:
         g = self.groups.get(group_id)
@@ -157,6 +160,8 @@ class FleetStats:
             ms = g.members.get(ev.member)
             if ms is None:
                 ms = g.members[ev.member] = MemberStats(id=ev.member, name=ev.member_name, present=False)
+            if not ms.present:
+                self.cohorts.joined(g.id, ev.at)
             g.set_present(ms, True)
             ms.name, ms.joined_at, ms.left_at = ev.member_name, ev.at, None
             ms.messages_seen = 0  # a rejoin is a newcomer again
@@ -169,6 +174,7 @@ class FleetStats:
             if ms is not None:
                 g.set_present(ms, False)
                 ms.left_at = ev.at
+                self.cohorts.left(g.id, ms.joined_at, ev.at)
             if type(ev) is Leave and ev.kicked_by is None:
                 h = hour_index(ev.at)
                 g.hourly_leaves[h] = g.hourly_leaves.get(h, 0) + 1

@@ -37,7 +37,8 @@ def _alerts(svc: "Service", cmd: Command) -> tuple[list[Alert], list[str]]:
 
 def _audit(svc: "Service", actor: Actor, verb: str, a: Alert, **params) -> None:
     svc.moderation.ledger.audit(actor.user, f"alert {verb}", group=a.group, member=a.member,
-                                params={"alert": a.id, "kind": a.kind, **params}, origin=actor.session,
+                                params={"alert": a.id, "kind": a.kind, "first_at": a.first_at, **params},
+                                origin=actor.session,
                                 commit=False)
 
 
