@@ -1,5 +1,6 @@
 """The weekly tiering report: per group members, active ratio, tier, joins,
-leaves, exit rate and open alerts, worst first. Rendered from the service's
+leaves, exit rate, new-member retention (7 and 30 days), reactivation of
+mentioned quiet members and open alerts, worst first. Rendered from the service's
 ``report`` view (``GroupRow``s, in the service's worst-first order)."""
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from console.engine.text import json_line, neutralise_cell, visible
 from console.service.api import GroupRow
 
 COLUMNS = ("group", "name", "platform", "members", "active_ratio", "tier", "joins", "leaves", "exit_rate",
-           "open_alerts")
+           "open_alerts", "retention_7d", "retention_30d", "reactivation")
+RATIOS = ("active_ratio", "exit_rate", "retention_7d", "retention_30d", "reactivation")
 
 
 def _pct(x: float | None) -> str:
@@ -26,11 +28,17 @@ def rows(summaries: Iterable[GroupRow]) -> list[dict]:
     return [{"group": s.id, "name": s.name, "platform": s.platform, "members": s.members,
              "active_ratio": None if s.active_ratio is None else round(s.active_ratio, 4), "tier": s.tier,
              "joins": s.joins, "leaves": s.leaves,
-             "exit_rate": None if s.exit_rate is None else round(s.exit_rate, 4), "open_alerts": s.open_alerts}
+             "exit_rate": None if s.exit_rate is None else round(s.exit_rate, 4), "open_alerts": s.open_alerts,
+             **_weekly(s)}
             for s in summaries]
 
 
-def render(summaries: list[GroupRow], fmt: str, console: Console, title: str) -> None:
+def _weekly(s: GroupRow) -> dict:
+    return {k: None if getattr(s, k) is None else round(getattr(s, k), 4)
+            for k in ("retention_7d", "retention_30d", "reactivation")}
+
+
+def render(summaries: list[GroupRow], fmt: str, console: Console, title: str, now: float | None = None) -> None:
     data = rows(summaries)
     if fmt == "json":
         console.file.write(json_line(data) + "\n")
@@ -50,10 +58,13 @@ def render(summaries: list[GroupRow], fmt: str, console: Console, title: str) ->
         console.file.write("\n".join(out) + "\n")
     else:
         console.print(_table(summaries, title))
+        weekly = weekly_table(summaries, now)
+        if weekly is not None:
+            console.print(weekly)
 
 
 def _cell(v: object, col: str) -> str:
-    if col in ("active_ratio", "exit_rate"):
+    if col in RATIOS:
         return _pct(v)  # type: ignore[arg-type]
     s = visible(str(v)) if v is not None else "-"
     return s.replace("|", "\\|")
@@ -72,4 +83,28 @@ def _table(summaries: list[GroupRow], title: str) -> Table:
         t.add_row(Text(visible(s.id)), Text(visible(s.name, 40)), str(s.members), _pct(s.active_ratio),
                   Text(s.tier, style=TIER_STYLE[s.tier]), str(s.joins), str(s.leaves), _pct(s.exit_rate),
                   str(s.open_alerts))
+    return t
+
+
+def weekly_table(summaries: list[GroupRow], now: float | None) -> Table | None:
+    """Retention and reactivation, apart from the tiers so both read at 80 columns: only the groups
+    that have a number (new members in the week judged, or mentioned quiet members)."""
+    have = [s for s in summaries if s.retention_7d is not None or s.retention_30d is not None
+            or s.reactivation is not None]
+    if not have:
+        return None
+    title = "new members still there 7 and 30 days after joining; quiet members who spoke after a mention"
+    if now is not None:
+        from console.engine.cohorts import judged_week, week_start
+        from console.engine.durations import iso
+
+        title += (f"\n(kept 7d: joined the week of {iso(week_start(judged_week(now, 7)))[:10]}; "
+                  f"kept 30d: the week of {iso(week_start(judged_week(now, 30)))[:10]})")
+    t = Table(title=title, title_justify="left")
+    for col, just in (("group", "left"), ("name", "left"), ("kept 7d", "right"), ("kept 30d", "right"),
+                      ("reactivated", "right")):
+        t.add_column(col, justify=just, overflow="ellipsis", no_wrap=col in ("group", "name"))
+    for s in have:
+        t.add_row(Text(visible(s.id)), Text(visible(s.name, 40)), _pct(s.retention_7d), _pct(s.retention_30d),
+                  _pct(s.reactivation))
     return t

@@ -175,3 +175,19 @@ def incident_for_alert_from(engine) -> Callable[[int], int | None]:
 def engine_team_work(engine, entries: Iterable[AuditEntry]) -> list[OperatorWork]:
     """The team's work over these audit entries, with what the engine knows of incidents and alerts."""
     return team_work(entries, first_at_from(engine), incident_for_alert_from(engine))
+
+
+def automatic_actions(entries: Iterable[AuditEntry]) -> dict[str, int]:
+    """Platform actions the engine took by itself (welcomes, ad removals, escalations), by rule."""
+    out: dict[str, int] = {}
+    for e in entries:
+        if e.action not in _PLATFORM or not e.result.startswith("done"):
+            continue
+        if e.origin.startswith("schedule:"):
+            rule = "scheduled post"  # sent for whoever set the schedule up, not by them this time
+        elif is_operator(e.actor):
+            continue
+        else:
+            rule = (e.actor or "auto").removeprefix("auto:") or "auto"
+        out[rule] = out.get(rule, 0) + 1
+    return out

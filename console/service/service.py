@@ -238,6 +238,11 @@ class Service:
                 return v.audit(since, _opt_int(params, "limit"))
             if name == "connectors":
                 return v.connectors()
+            if name == "team":
+                since = params.get("since")
+                if since is not None and (isinstance(since, bool) or not isinstance(since, (int, float))):
+                    raise ServiceError("team since must be a time in seconds")
+                return v.team(since)
         except ActionError as e:
             raise ServiceError(str(e)) from None
         raise ServiceError(f"unknown view {name!r}")  # listed but not answered: a bug, said plainly
