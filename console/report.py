@@ -93,14 +93,17 @@ def weekly_table(summaries: list[GroupRow], now: float | None) -> Table | None:
             or s.reactivation is not None]
     if not have:
         return None
-    title = "new members still there 7 and 30 days after joining; quiet members who spoke after a mention"
+    caption = ("kept 7d / 30d: of the members who joined in a week, the share still in the group 7 / 30 days "
+               "later; reactivated: of the quiet members @-mentioned in the last 30 days, the share who spoke soon "
+               "after")
     if now is not None:
         from console.engine.cohorts import judged_week, week_start
         from console.engine.durations import iso
 
-        title += (f"\n(kept 7d: joined the week of {iso(week_start(judged_week(now, 7)))[:10]}; "
-                  f"kept 30d: the week of {iso(week_start(judged_week(now, 30)))[:10]})")
-    t = Table(title=title, title_justify="left")
+        caption += (f" (kept 7d: the week of {iso(week_start(judged_week(now, 7)))[:10]}; "
+                    f"kept 30d: the week of {iso(week_start(judged_week(now, 30)))[:10]})")
+    t = Table(title="new members kept, quiet members reactivated", title_justify="left", caption=caption,
+              caption_justify="left")
     for col, just in (("group", "left"), ("name", "left"), ("kept 7d", "right"), ("kept 30d", "right"),
                       ("reactivated", "right")):
         t.add_column(col, justify=just, overflow="ellipsis", no_wrap=col in ("group", "name"))

@@ -316,3 +316,105 @@ def test_a_long_message_is_cut_at_whole_lines():
     text = finish([f"line {i}" for i in range(1000)], 200)
     assert len(text) <= 200 and text.endswith("more lines") and "\nline 3\n" in text
     assert finish(["a", "b"], 200) == "a\nb"
+
+
+# --- the command ---
+
+async def _work_on_the_demo(data: Path) -> None:
+    """Two moderators triage the demo's alerts through the service; the audit log keeps it."""
+    from console.runtime import open_runtime, poll_once
+
+    rt = open_runtime(None, str(data), groups=4, seed=5, speed=3600, pace=False)
+    try:
+        svc = Service(rt, owner="owner")
+        for _ in range(60):
+            await poll_once(rt.engine)
+            if len(rt.engine.alerts) >= 3:
+                break
+        ids = [a.id for a in rt.engine.alerts.live()][:3]
+        assert len(ids) == 3
+        assert (await svc.execute(actor("alice"), Command("ack", ids[:2]))).done == 2
+        assert (await svc.execute(actor("bob"), Command("claim", ids[2:]))).done == 1
+        assert (await svc.execute(actor("bob"), Command("resolve", ids[2:]))).done == 1
+    finally:
+        await rt.aclose()
+
+
+DEMO = ("--groups", "4", "--seed", "5", "--speed", "3600")
+
+
+async def test_report_team_through_the_real_command(tmp_path, capsys, monkeypatch):
+    import csv
+    import io
+    import json
+
+    from console.cli import main
+
+    monkeypatch.setenv("GROUPWATCH_CONFIG", str(tmp_path / "none.toml"))
+    monkeypatch.setenv("GROUPWATCH_HOME", str(tmp_path))
+    monkeypatch.setenv("COLUMNS", "80")
+    await _work_on_the_demo(tmp_path)
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        code = main(list(argv))
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    import asyncio
+
+    # main() runs its own event loop: off this test's loop, as a user's shell would run it.
+    code, out, err = await asyncio.to_thread(run, "report", "--team", "--format", "json", *DEMO)
+    assert code == 0, err
+    rows = {r["operator"]: r for r in json.loads(out)}
+    assert set(rows) == {"alice", "bob"}
+    assert (rows["alice"]["acknowledged"], rows["alice"]["acks_timed"]) == (2, 2)
+    assert (rows["bob"]["claimed"], rows["bob"]["resolved"]) == (1, 1)
+    assert rows["alice"]["median_ack_s"] is not None and rows["alice"]["median_ack_s"] >= 0
+
+    code, out, err = await asyncio.to_thread(run, "report", "--team", *DEMO)
+    assert code == 0, err
+    lines = out.rstrip("\n").split("\n")
+    assert lines[0].startswith("team report (DEMO), since ") and all(len(x) <= 80 for x in lines), out
+    assert any(re.match(r"│ alice +│ +0 │ +2 │ +0 │ +\d+[smhd]", x) for x in lines), out
+
+    code, out, _ = await asyncio.to_thread(run, "report", "--team", "--format", "csv", *DEMO)
+    table = list(csv.DictReader(io.StringIO(out)))
+    assert {r["operator"]: r["acknowledged"] for r in table} == {"alice": "2", "bob": "0"}
+    code, out, _ = await asyncio.to_thread(run, "report", "--team", "--format", "markdown", *DEMO)
+    assert out.startswith("| operator | claimed | acknowledged |") and "| bob | 1 | 0 | 1 |" in out
+
+    # Nothing in the period: said in a line, not an empty table.
+    code, out, _ = await asyncio.to_thread(run, "report", "--team", "--since", "2000-01-01", *DEMO)
+    assert code == 0 and "alice" in out
+    code, out, _ = await asyncio.to_thread(run, "report", "--team", "--since", "1s", *DEMO)
+    assert code == 0 and "nobody claimed, acknowledged, resolved or acted on anything" in out
+    code, out, err = await asyncio.to_thread(run, "report", "--team", "--since", "yesterday", *DEMO)
+    assert code == 2 and err.startswith("groupwatch: error: bad time 'yesterday'") and err.count("\n") == 1
+    code, out, err = await asyncio.to_thread(run, "report", "--since", "7d", *DEMO)
+    assert code == 2 and "--since goes with --team" in err
+
+    # The tiering report gains its columns in every format.
+    code, out, _ = await asyncio.to_thread(run, "report", "--format", "json", *DEMO)
+    assert {"retention_7d", "retention_30d", "reactivation"} <= json.loads(out)[0].keys()
+
+
+async def test_report_table_shows_retention_apart_at_80_columns(tmp_path):
+    import io
+
+    from rich.console import Console
+
+    from console.report import render
+
+    w = world(tmp_path, {"fake:g1": "Readers' club", "fake:g2": "Quiet corner"})
+    w.engine.ingest([join("fake:g1", f"n{i}", WEEK1 + i * 3600) for i in range(5)])
+    w.engine.ingest([leave("fake:g1", "n0", WEEK1 + DAY)])
+    w.clock.t = WEEK1 + 15 * DAY
+    rows = await w.service.query(actor("alice"), "report", {})
+    buf = io.StringIO()
+    render(rows, "table", Console(file=buf, width=80, markup=False, highlight=False), "report", now=w.clock.t)
+    out = buf.getvalue()
+    assert all(len(line) <= 80 for line in out.split("\n"))
+    retention = out[out.index("new members kept, quiet members reactivated"):]
+    assert re.search(r"│ fake:g1 │ Readers' club │ +80\.0% │ +- │ +- │", retention), out
+    assert "Quiet corner" not in retention and "kept 7d: the week of 2026-01-05" in retention.replace("\n", " ")
+    w.close()

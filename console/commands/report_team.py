@@ -81,7 +81,8 @@ def render(team, fmt: str, out=None, *, demo: bool = False) -> None:
     label = " (DEMO)" if demo else ""
     period = f"since {iso(team.since)[:16].replace('T', ' ')} UTC" if team.since is not None else "all kept"
     if not team.operators:
-        console.print(f"team report{label} {period}: nobody claimed, acknowledged, resolved or acted on anything")
+        write_stdout(f"team report{label}, {period}:\nnobody claimed, acknowledged, resolved or acted on anything\n",
+                     out)
         return
     t = Table(title=f"team report{label}, {period}", title_justify="left",
               caption="incidents (or alerts outside one); to ack: median from its start to their first answer",
