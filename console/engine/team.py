@@ -141,19 +141,21 @@ def team_work(entries: Iterable[AuditEntry], first_at: Callable[[str, AuditEntry
 
 
 def first_at_from(engine) -> Callable[[str, AuditEntry], float | None]:
-    """When an item began: the engine's incident, else what the entry recorded (``first_at``), else
-    the engine's alert (alerts long resolved may be gone: then it is not timed)."""
-    incidents = getattr(engine, "incidents", None)  # CORE's incident book, once it is there
+    """When an item began: the engine's incident, else what the entry recorded (``opened_at`` of an
+    incident, ``first_at`` of an alert), else the engine's alert (alerts and incidents long ended may
+    be gone: then it is not timed)."""
+    incidents = engine.incidents
 
     def first_at(item: str, e: AuditEntry) -> float | None:
         kind, _, ident = item.partition(":")
-        if kind == "incident" and incidents is not None:
+        if kind == "incident":
             inc = incidents.get(int(ident))
             if inc is not None:
                 return inc.first_at
-        v = e.params.get("first_at")
-        if isinstance(v, (int, float)) and not isinstance(v, bool):
-            return float(v)
+        for key in ("opened_at", "first_at"):
+            v = e.params.get(key)
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                return float(v)
         if kind == "alert":
             a = engine.alerts.get(int(ident))
             return a.first_at if a is not None else None
@@ -162,13 +164,12 @@ def first_at_from(engine) -> Callable[[str, AuditEntry], float | None]:
 
 
 def incident_for_alert_from(engine) -> Callable[[int], int | None]:
-    """Alert id -> the live incident holding it (none before CORE's incidents exist)."""
-    incidents = getattr(engine, "incidents", None)
+    """Alert id -> the incident holding it, live or among the ended ones the engine still keeps."""
+    incidents = engine.incidents
     mapping: dict[int, int] = {}
-    if incidents is not None:
-        for inc in incidents.live():
-            for a in inc.alert_ids:
-                mapping[a] = inc.id
+    for inc in [*incidents.ended(), *incidents.live()]:  # the live one wins for an alert in both
+        for a in inc.alert_ids:
+            mapping[a] = inc.id
     return mapping.get
 
 

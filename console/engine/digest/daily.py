@@ -29,13 +29,12 @@ def _alerts(engine, since: float, now: float) -> list[str]:
     sev = Counter(a.severity.label for a in live)
     out.append(f"Open now: {len(live)}"
                + (f" ({sev['high']} high, {sev['medium']} medium, {sev['low']} low)" if live else ""))
-    incidents = getattr(engine, "incidents", None)  # the incident book, where this engine has one
-    if incidents is not None:
-        inc = incidents.live()
-        opened = sum(1 for i in inc if i.first_at > since)
-        paging = sum(1 for i in inc if i.paging)
-        out.append(f"Incidents open: {len(inc)}" + (f": {counts(Counter(i.kind for i in inc))}" if inc else "")
-                   + f"; {opened} opened today, {paging} waiting for someone")
+    incidents = engine.incidents
+    live_inc = incidents.live()
+    opened = [i for i in itertools.chain(live_inc, incidents.ended()) if since < i.first_at <= now]
+    paging = sum(1 for i in live_inc if i.paging)
+    out.append(f"Incidents: {len(opened)} new" + (f": {counts(Counter(i.kind for i in opened))}" if opened else "")
+               + f"; {len(live_inc)} open, {paging} waiting for someone")
     return out
 
 
