@@ -16,6 +16,7 @@ from console.engine.weekly import fleet_numbers, weekly_numbers
 WEEK = 7 * DAY
 RETENTION_MIN_JOINED = 3  # a group's retention is named only when at least this many joined
 TEAM_LINES = 8
+HIGH_NAMED = 3  # the high tier needs no action: a few names show it, the count says the rest
 
 
 def weekly_digest(engine, now: float) -> str:
@@ -39,7 +40,7 @@ def _tiers(engine, rows: list[GroupSummary]) -> list[str]:
            f"  {t['inactive']} inactive (under {s.ordinary:.0%}), {t['critical']} critical (under {s.critical:.0%})"]
     high = [name(r.name, 24) for r in rows if r.tier == "high"]
     if high:
-        shown = ", ".join(high[:LIST_ITEMS]) + (f" and {len(high) - LIST_ITEMS} more" if len(high) > LIST_ITEMS else "")
+        shown = ", ".join(high[:HIGH_NAMED]) + (f" and {len(high) - HIGH_NAMED} more" if len(high) > HIGH_NAMED else "")
         out.append(f"High-quality active: {shown}")
     return out
 
