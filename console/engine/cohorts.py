@@ -15,6 +15,7 @@ WEEK = 7 * DAY
 # 1970-01-01 was a Thursday: shifting by 3 days makes weeks start on Monday 00:00 UTC.
 _MONDAY = 3 * DAY
 HORIZONS = (7, 30)
+TABLE = "cohorts"
 WEEKS_KEPT = 7  # the 30-day verdict on a week is due 4.3 weeks after its end: 7 weeks is ample
 
 
@@ -113,6 +114,16 @@ class Cohorts:
             del self.groups[g]
 
     # --- persistence: one small document per group, with the checkpoint ---
+
+    def save(self, store, db: str) -> None:
+        """Stage the counters into ``db`` when they changed (the checkpoint commits them with the stats)."""
+        if self.dirty:
+            store.replace_table(db, TABLE, self.to_docs())
+            self.dirty = False
+
+    def load(self, store, db: str) -> None:
+        self.load_docs(store.read_table(db, TABLE))
+        self.dirty = False
 
     def to_docs(self) -> list[dict]:
         return [{"group": g, "weeks": {str(w): [c.joined, c.gone_7d, c.gone_30d] for w, c in weeks.items()}}

@@ -120,7 +120,7 @@ class Engine:
             self.alerts.load_docs(self.store.read_table(STATE_DB, "alerts"))
             self.silences.load_docs(self.store.read_table(STATE_DB, "silences"))
             self.incidents.load_docs(self.store.read_table(STATE_DB, "incidents"))
-            self.stats.cohorts.load_docs(self.store.read_table(STATE_DB, "cohorts"))
+            self.stats.cohorts.load(self.store, STATE_DB)
             if self.media is not None:
                 self.media.load_bad(self.store.read_table(STATE_DB, "qr_bad"))
             meta = self.store.get_doc(STATE_DB, "meta", "engine")
@@ -159,7 +159,7 @@ class Engine:
         self.store.replace_table(STATE_DB, "alerts", self.alerts.to_docs())
         self.store.replace_table(STATE_DB, "incidents", self.incidents.to_docs())
         self.store.replace_table(STATE_DB, "silences", self.silences.to_docs())
-        self.store.replace_table(STATE_DB, "cohorts", self.stats.cohorts.to_docs())
+        self.stats.cohorts.save(self.store, STATE_DB)
         if self.media is not None:
             self.store.replace_table(STATE_DB, "qr_bad", self.media.bad_docs())
         self.store.put_doc(STATE_DB, "meta", "engine",

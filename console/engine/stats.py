@@ -102,8 +102,8 @@ class FleetStats:
     def __init__(self, recent_messages: int = 50) -> None:
         self.groups: dict[str, GroupStats] = {}
         self.recent_messages = recent_messages
-        self.cohorts = Cohorts()  # new-member retention, counted per join week (not per member)
         self._pruned_hour = self._pruned_day = -1
+        self.cohorts = Cohorts()  # new-member retention, counted per join week (not per member)
 
     def group(self, group_id: str, at: float) -> GroupStats:
         g = self.groups.get(group_id)
@@ -143,9 +143,9 @@ class FleetStats:
             g.member_list_complete = True
             for mid, ms in g.members.items():
                 if mid not in seen and ms.present:
+                    self.cohorts.left(g.id, ms.joined_at, at)
                     g.set_present(ms, False)
                     ms.left_at = at
-                    self.cohorts.left(g.id, ms.joined_at, at)
 
     def member(self, group_id: str, member_id: str) -> MemberStats | None:
         g = self.groups.get(group_id)
@@ -172,9 +172,9 @@ class FleetStats:
             if ms is not None and not ms.present:
                 return  # a ban after the kick that removed them: one departure
             if ms is not None:
+                self.cohorts.left(g.id, ms.joined_at, ev.at)
                 g.set_present(ms, False)
                 ms.left_at = ev.at
-                self.cohorts.left(g.id, ms.joined_at, ev.at)
             if type(ev) is Leave and ev.kicked_by is None:
                 h = hour_index(ev.at)
                 g.hourly_leaves[h] = g.hourly_leaves.get(h, 0) + 1
