@@ -238,8 +238,14 @@ async def _report_async(args: argparse.Namespace) -> int:
         rows = await at.client.query("report")
         header = await at.client.query("header")
     label = " (DEMO: simulated groups)" if header.demo else ""
-    render(rows, args.format, Console(markup=False, highlight=False), f"groupwatch weekly tiering report{label}",
-           now=header.now)
+    console = Console(markup=False, highlight=False)
+    render(rows, args.format, console, f"groupwatch weekly tiering report{label}")
+    if args.format == "table":
+        from console.report_retention import weekly_table
+
+        retention = weekly_table(rows, header.now)
+        if retention is not None:
+            console.print(retention)
     return 0
 
 

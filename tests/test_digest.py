@@ -388,7 +388,7 @@ async def test_report_table_shows_retention_apart_at_80_columns(tmp_path):
 
     from rich.console import Console
 
-    from console.report import render
+    from console.report_retention import weekly_table
 
     w = world(tmp_path, {"fake:g1": "Readers' club", "fake:g2": "Quiet corner"})
     w.engine.ingest([join("fake:g1", f"n{i}", WEEK1 + i * 3600) for i in range(5)])
@@ -396,10 +396,11 @@ async def test_report_table_shows_retention_apart_at_80_columns(tmp_path):
     w.clock.t = WEEK1 + 15 * DAY
     rows = await w.service.query(actor("alice"), "report", {})
     buf = io.StringIO()
-    render(rows, "table", Console(file=buf, width=80, markup=False, highlight=False), "report", now=w.clock.t)
+    Console(file=buf, width=80, markup=False, highlight=False).print(weekly_table(rows, w.clock.t))
     out = buf.getvalue()
     assert all(len(line) <= 80 for line in out.split("\n"))
     retention = out[out.index("new members kept, quiet members reactivated"):]
+    assert weekly_table([r for r in rows if r.id == "fake:g2"], w.clock.t) is None  # no figure: no table
     assert re.search(r"│ fake:g1 │ Readers' club │ +80\.0% │ +- │ +- │", retention), out
     assert "Quiet corner" not in retention and "kept 7d: the week of 2026-01-05" in retention.replace("\n", " ")
     w.close()
