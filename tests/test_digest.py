@@ -404,3 +404,26 @@ async def test_report_table_shows_retention_apart_at_80_columns(tmp_path):
     assert re.search(r"│ fake:g1 │ Readers' club │ +80\.0% │ +- │ +- │", retention), out
     assert "Quiet corner" not in retention and "kept 7d: the week of 2026-01-05" in retention.replace("\n", " ")
     w.close()
+
+
+def test_actions_are_counted_once_per_decision_and_only_when_done():
+    from console.engine.actions.ledger import AuditEntry
+    from console.engine.team import automatic_actions, team_work
+
+    def e(i, actor, action, origin="", result="ok", **params):
+        return AuditEntry(at=T0 + i, actor=actor, action=action, origin=origin, result=result, params=params, id=i)
+
+    entries = [
+        e(1, "alice", "blacklist add", origin="blacklist"),
+        *[e(2 + i, "alice", "ban", origin="blacklist", result="done") for i in range(4)],  # its bans: the same decision
+        e(7, "alice", "send", origin="mention", result="done"),
+        e(8, "alice", "kick", origin="manual", result="failed: not allowed"),               # not done
+        e(9, "bob", "delete", origin="manual", result="done"),
+        e(10, "auto:blacklist", "kick", origin="auto:blacklist", result="done"),
+        e(11, "auto:welcome", "send", origin="welcome", result="done"),
+        e(12, "owner", "send", origin="schedule:tips", result="done"),
+        e(13, "automaton", "warn", origin="warn"),                                          # a person's name
+    ]
+    work = {w.operator: w.actions for w in team_work(entries, lambda item, entry: None)}
+    assert work == {"alice": {"blacklist": 1, "mention": 1}, "bob": {"delete": 1}, "automaton": {"warn": 1}}
+    assert automatic_actions(entries) == {"blacklist": 1, "welcome": 1, "scheduled post": 1}

@@ -47,7 +47,7 @@ class OperatorWork:
 
 def is_operator(actor: str | None) -> bool:
     """People, not the engine's own automatic steps ("auto:ad", "auto:schedule", ...)."""
-    return bool(actor) and not actor.startswith("auto")
+    return bool(actor) and actor != "auto" and not actor.startswith("auto:")
 
 
 def _verb(action: str) -> str | None:
@@ -102,7 +102,7 @@ def action_kind(e: AuditEntry) -> str | None:
     if e.action in _PLATFORM:
         if not e.result.startswith("done"):
             return None  # refused, failed or unknown: not something that was done
-        if e.origin in _FOLLOW_ON or e.origin.startswith(("schedule:", "auto")) or e.origin == "welcome":
+        if e.origin in _FOLLOW_ON or e.origin.startswith(("schedule:", "auto:")) or e.origin == "welcome":
             return None
         return _ORIGIN_NAMES.get(e.origin, e.action)
     return None
