@@ -49,12 +49,13 @@ class World:
         self.store.close()
 
 
-def world(tmp_path: Path, groups: dict[str, str] | None = None, members: int = 6) -> World:
+def world(tmp_path: Path, groups: dict[str, str] | None = None, members: int = 6,
+          settings: Settings | None = None) -> World:
     """An engine and its moderation on a fake clock, behind a real Service; groups named as given."""
     groups = groups or {"fake:g1": "Readers' club"}
     clock = Clock(T0)
     conn = ScriptedConnector("fake", [], [Group(id=g, name=n, platform="fake") for g, n in groups.items()])
-    settings = Settings()
+    settings = settings or Settings()
     store = Store(tmp_path / "data")
     engine = Engine(settings, [conn], store, clock=clock)
     for gid, gname in groups.items():
@@ -427,3 +428,16 @@ def test_actions_are_counted_once_per_decision_and_only_when_done():
     work = {w.operator: w.actions for w in team_work(entries, lambda item, entry: None)}
     assert work == {"alice": {"blacklist": 1, "mention": 1}, "bob": {"delete": 1}, "automaton": {"warn": 1}}
     assert automatic_actions(entries) == {"blacklist": 1, "welcome": 1, "scheduled post": 1}
+
+
+async def test_daily_counts_say_at_least_when_the_history_lost_some(tmp_path):
+    settings = Settings()
+    settings.alerts.keep_history = 3
+    w = world(tmp_path, settings=settings)
+    for i in range(6):
+        a = alert(w, "flood", "fake:g1", f"fake:g1:m{i}")
+        w.engine.alerts.resolve(a, w.clock.t, "auto")
+        w.clock.t += 60
+    text = daily_summary(w.engine, w.clock.t)
+    assert "Alerts: at least 3 new: flood 3" in text.split("\n")
+    w.close()

@@ -24,18 +24,28 @@ def daily_summary(engine, now: float) -> str:
 
 def _alerts(engine, since: float, now: float) -> list[str]:
     live = engine.alerts.live()
-    new = [a for a in itertools.chain(live, engine.alerts.resolved()) if since < a.first_at <= now]
-    out = [f"Alerts: {len(new)} new" + (f": {counts(Counter(a.kind for a in new))}" if new else "")]
+    ended = engine.alerts.resolved()
+    new = [a for a in itertools.chain(live, ended) if since < a.first_at <= now]
+    out = [f"Alerts: {_at_least(ended, since, engine)}{len(new)} new"
+           + (f": {counts(Counter(a.kind for a in new))}" if new else "")]
     sev = Counter(a.severity.label for a in live)
     out.append(f"Open now: {len(live)}"
                + (f" ({sev['high']} high, {sev['medium']} medium, {sev['low']} low)" if live else ""))
     incidents = engine.incidents
-    live_inc = incidents.live()
-    opened = [i for i in itertools.chain(live_inc, incidents.ended()) if since < i.first_at <= now]
+    live_inc, ended_inc = incidents.live(), incidents.ended()
+    opened = [i for i in itertools.chain(live_inc, ended_inc) if since < i.first_at <= now]
     paging = sum(1 for i in live_inc if i.paging)
-    out.append(f"Incidents: {len(opened)} new" + (f": {counts(Counter(i.kind for i in opened))}" if opened else "")
+    out.append(f"Incidents: {_at_least(ended_inc, since, engine)}{len(opened)} new"
+               + (f": {counts(Counter(i.kind for i in opened))}" if opened else "")
                + f"; {len(live_inc)} open, {paging} waiting for someone")
     return out
+
+
+def _at_least(ended: list, since: float, engine) -> str:
+    """The engine keeps a bounded history of ended alerts and incidents: when it is full and starts
+    inside the day, some of the day's are gone, and the count says so instead of passing for all."""
+    full = len(ended) >= engine.settings.alerts.keep_history
+    return "at least " if full and ended and min(x.first_at for x in ended) > since else ""
 
 
 def _work(engine, since: float) -> list[str]:
