@@ -15,6 +15,7 @@ class WebhookServer:
     def __init__(self, status: int = 200) -> None:
         self.posts: list[dict] = []
         self.paths: list[str] = []
+        self.headers: list[dict[str, str]] = []
         self.status = status
         self._cond = threading.Condition()
         owner = self
@@ -28,6 +29,7 @@ class WebhookServer:
                 except ValueError:
                     body = {"_raw": raw.decode("utf-8", "replace")}
                 with owner._cond:
+                    owner.headers.append(dict(self.headers.items()))
                     if owner.status == 200:
                         owner.posts.append(body)
                         owner.paths.append(self.path)
