@@ -105,7 +105,7 @@ group_wait = "2s"
 
             await eventually(lambda: answered("not an operator"), "the answer to the stranger")
             for room in watched:
-                assert await a.membership(room, spammer) == "join"
+                assert await m.membership(room, spammer) == "join"
             assert not [e for e in rt.moderation.ledger.audit_entries() if e.actor == stranger.user_id]
 
             await a.send(mods, "ban", **reply)

@@ -127,8 +127,7 @@ class ChatOps:
                                           f"{visible(report.summary(), 200) or 'done'}")
 
     def _incident(self, incident_id: int) -> Any:
-        incidents = getattr(self.service.engine, "incidents", None)
-        return incidents.get(incident_id) if incidents is not None else None
+        return self.service.engine.incidents.get(incident_id)
 
     @staticmethod
     def _command(p: Parsed, inc: Any, operator: str) -> Command | None:

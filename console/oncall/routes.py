@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
 from console.engine.actions.model import ActionError
-from console.engine.activity import TIERS
 from console.engine.detectors.base import Severity
 from console.engine.durations import parse_duration
 
@@ -302,13 +301,13 @@ def url_problem(url: str) -> str | None:
 
 
 def group_pattern_problem(pattern: str) -> str | None:
-    if pattern == "all":
-        return None
-    kind, sep, value = pattern.partition(":")
-    if not sep or not kind or not value:
-        return f"{_shown(pattern)} is not a group: use a group id (platform:id), tag:NAME or tier:LEVEL"
-    if kind == "tier" and value not in TIERS:
-        return f"tiers are {', '.join(TIERS)}, got {_shown(value)}"
+    """Why ``pattern`` names no groups (the one rule of schedules, silences and routes), or None."""
+    from console.engine.matching import parse_pattern
+
+    try:
+        parse_pattern(pattern)
+    except ActionError as e:
+        return str(e)
     return None
 
 

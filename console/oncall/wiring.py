@@ -8,6 +8,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from connectors.events import Event
+from console.engine.matching import group_matches
 from console.oncall.chatops import ChatOps
 from console.oncall.dispatcher import Dispatcher
 from console.oncall.receivers import build_receivers
@@ -34,11 +35,8 @@ class OnCall:
         self.routes: list[Route] = list(service.rt.settings.routes)
         self.console_routes = any(r.console for r in self.routes)
         receivers = build_receivers(self.routes, engine.connectors, service.announce)
-        self.dispatcher: Dispatcher | None = None
-        incidents = getattr(engine, "incidents", None)
-        if incidents is not None:
-            self.dispatcher = Dispatcher(self.routes, receivers, incidents, clock=engine.now, store=service.rt.store,
-                                         names=engine, group_matches=self._group_matches)
+        self.dispatcher = Dispatcher(self.routes, receivers, engine.incidents, clock=engine.now,
+                                     store=service.rt.store, names=engine, group_matches=self._group_matches)
         chats = {}
         for target in chat_targets(self.routes):
             conn = engine.connectors.get(target.connector)
@@ -52,12 +50,10 @@ class OnCall:
         self._runner: asyncio.Task | None = None
 
     def _group_matches(self, group_id: str, pattern: str) -> bool:
-        from console.oncall.matching import group_matches
-
         return group_matches(self.service.engine, group_id, pattern)
 
     def _incident_of(self, connector: str, group: str, message_id: str) -> int | None:
-        return self.dispatcher.incident_of(connector, group, message_id) if self.dispatcher else None
+        return self.dispatcher.incident_of(connector, group, message_id)
 
     def _on_chat_event(self, ev: Event) -> None:
         task = asyncio.get_running_loop().create_task(self.chatops.on_event(ev), name="oncall:chat")
@@ -70,7 +66,7 @@ class OnCall:
             log.error("on call: a chat command failed: %s", type(task.exception()).__name__)
 
     def start(self) -> None:
-        if self.dispatcher is not None and self._runner is None:
+        if self._runner is None:
             self._runner = asyncio.get_running_loop().create_task(self._run(), name="oncall")
 
     async def _run(self) -> None:
@@ -120,8 +116,7 @@ class OnCall:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._runner = None
-        if self.dispatcher is not None:
-            self.dispatcher.flush()
+        self.dispatcher.flush()
 
     def problems(self) -> list[tuple[str, str]]:
-        return self.dispatcher.problems() if self.dispatcher is not None else []
+        return self.dispatcher.problems()
