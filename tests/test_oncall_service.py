@@ -84,3 +84,36 @@ async def test_without_routes_a_new_high_alert_is_still_told_as_before(tmp_path)
         assert [n.actor for n in heard] == [HIGH_ALERT]
     finally:
         rt.close()
+
+
+async def test_chat_words_act_on_real_incidents_through_the_service_with_the_operators_role(tmp_path):
+    from console.oncall.chatops import ChatOps
+    from tests.test_oncall_chatops import CHAT, FakeConn, msg
+
+    rt = runtime(tmp_path, '[operators]\ndefault = "viewer"\nusers = { alice = "moderator" }\n'
+                           '[operators.chat]\n"matrix:@alice:localhost" = "alice"\n"matrix:@vic:localhost" = "vic"\n'
+                           '[[route]]\nconsole = true\n')
+    try:
+        svc = Service(rt)
+        await first_picture(rt)
+        e = rt.engine
+        groups = sorted(e.stats.groups)[:2]
+        e.ingest([Join(g, "demo:adbot", "Deal Maker", e.now()) for g in groups])
+        e.ingest([Message(g, "demo:adbot", "Deal Maker", AD, e.now(), f"m{i}") for i, g in enumerate(groups)])
+        (inc,) = [i for i in e.incidents.live() if i.kind == "ad"]
+        conn = FakeConn()
+        ops = ChatOps(svc, {CHAT: conn}, lambda c, g, m: inc.id if m == "$note" else None)
+
+        await ops.on_event(msg("ack", sender="matrix:@vic:localhost", reply_to="$note"))  # a viewer: refused
+        assert inc.state.value == "open" and "refused" in conn.sent[-1][1]
+        await ops.on_event(msg("ack", reply_to="$note"))
+        assert inc.state.value == "acknowledged" and inc.acked_by == "alice"
+        await ops.on_event(msg(f"#{inc.id} silence 2h"))
+        (silence,) = e.silences.list()
+        assert silence.created_by == "alice" and silence.matchers == {"kind": "ad", "member": "demo:adbot"}
+        assert inc.silenced_by == silence.id
+        actors = {(x.actor, x.action) for x in rt.moderation.ledger.audit_entries()}
+        assert ("alice", "silence added") in actors and not any(a == "vic" for a, _ in actors)
+        assert any(a == "alice" and "ack" in act for a, act in actors), actors
+    finally:
+        rt.close()
