@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
 from console.engine.detectors.base import Severity
+from console.engine.store import StoreError
 from console.oncall import messages
 from console.oncall.receivers import Notification, Receiver, ReceiverError
 from console.oncall.routes import Route
@@ -33,6 +35,7 @@ BACKOFF_MAX = 1800.0   # ...up to this
 MAX_ATTEMPTS = 6       # then it is given up (failed, in the log and the health line)
 KEEP_FINISHED = 300    # finished deliveries kept for the record
 KEEP_CHAT_REFS = 2000  # posted chat messages remembered, so a reply names its incident
+TIMING_SAVE_EVERY = 5.0  # wall seconds between saves of timings alone
 ENDED = ("resolved", "expired")
 QUIET = ("acknowledged", "claimed", "snoozed", "silenced")
 
@@ -106,17 +109,32 @@ class Dispatcher:
         self.health: dict[str, ReceiverHealth] = {}
         self._tasks: set[asyncio.Task] = set()
         self._dirty = False
+        self._flushed_at = 0.0
         self._wake: asyncio.Event | None = None
         self._load()
         incidents.subscribe(self.on_incident)
         for inc in incidents.live():  # what changed while nothing ran (a crash, a restart)
             self.on_incident(inc, "opened", quiet=True)
 
+    def close(self) -> None:
+        """Save the timings (the way out)."""
+        self.flush()
+
     # --- persistence ---
 
     def _load(self) -> None:
         if self.store is None:
             return
+        try:
+            self._read()
+        except StoreError as e:
+            # Timings are worth less than a running service: start afresh (live incidents are told again).
+            log.error("on call: its saved state cannot be read, starting afresh: %s", e)
+            self.threads.clear()
+            self.deliveries.clear()
+            self.chat_refs.clear()
+
+    def _read(self) -> None:
         with self.store.decoding(DB):
             for d in self.store.read_table(DB, "threads"):
                 t = Thread(**{k: v for k, v in d.items() if k != "_key"})
@@ -133,11 +151,16 @@ class Dispatcher:
             for d in self.store.read_table(DB, "chat_refs"):
                 self.chat_refs[d["ref"]] = d["incident"]
 
-    def flush(self) -> None:
-        """Write what changed (one commit of the small ``oncall`` database)."""
+    def flush(self, force: bool = True) -> None:
+        """Write what changed (one commit of the small ``oncall`` database). Deliveries are written at
+        once (``force``); timings alone at most every few seconds, a busy fleet changes them all the time."""
         if self.store is None or not self._dirty:
             self._dirty = False
             return
+        wall = time.monotonic()
+        if not force and wall - self._flushed_at < TIMING_SAVE_EVERY:
+            return
+        self._flushed_at = wall
         finished = [d for d in self.deliveries.values() if d.state not in ("pending", "sending")]
         if len(finished) > KEEP_FINISHED:
             for d in sorted(finished, key=lambda d: d.done_at or 0)[:len(finished) - KEEP_FINISHED]:
@@ -170,6 +193,8 @@ class Dispatcher:
                     continue
                 t = self.threads[key] = Thread(route.name, inc.id, opened_at=now, due=now + route.group_wait)
                 self._dirty = True
+                if route.group_wait == 0:
+                    self._poke()
                 continue
             if not inc.paging:
                 # Acknowledged, claimed, snoozed, silenced or inhibited: no updates, no repeats, no steps.
@@ -186,12 +211,12 @@ class Dispatcher:
                 t.acked_at, t.ack_fired, t.changed = None, False, True
                 t.due = now + (route.group_wait if t.sent == 0 else 0.0)
                 self._dirty = True
+                self._poke()
             elif change == "grew" and not quiet:
                 t.changed = True
                 if t.sent:
                     t.due = min(t.due, max(now, (t.last_sent_at or now) + route.group_interval))
                 self._dirty = True
-        self._poke()
 
     def _drop(self, route: str, incident: int, why: str, keep: tuple[str, ...] = ()) -> None:
         for d in self.deliveries.values():
@@ -258,7 +283,7 @@ class Dispatcher:
     def _start_sends(self, now: float) -> int:
         ready = [d for d in self.deliveries.values() if d.state == "pending" and d.next_try <= now]
         if not ready:
-            self.flush()
+            self.flush(force=False)
             return 0
         for d in ready:
             d.state = "sending"
@@ -341,7 +366,8 @@ class Dispatcher:
                     pass
                 self._wake.clear()
         finally:
-            await asyncio.wait_for(self.drain(), 5) if self._tasks else None
+            if self._tasks:  # sends under way get a moment; one cut off stays "sending": never repeated
+                await asyncio.wait([asyncio.ensure_future(self.drain())], timeout=5)
 
 
 def chat_ref(connector: str, group: str, message_id: str) -> str:

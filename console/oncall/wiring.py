@@ -116,7 +116,7 @@ class OnCall:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._runner = None
-        self.dispatcher.flush()
+        self.dispatcher.close()
 
     def problems(self) -> list[tuple[str, str]]:
         return self.dispatcher.problems()
