@@ -229,8 +229,12 @@ async def _soak(groups: int, rate: float, seconds: float, seed: int, presses_per
 
     from console.app import GroupWatchApp
 
+    from console.oncall.bench_sink import WebhookSink
+
     settings = Settings()
     settings.demo.groups = groups
+    sink = WebhookSink()  # on-call routes at work during the soak (a webhook on loopback, the consoles)
+    settings.routes = sink.routes()
     demo = DemoConnector(groups=groups, seed=seed, speed=settings.demo.speed, pace=False)
     live = LiveWorldConnector(demo, rate)
     every = sample_every or min(60.0, max(1.0, seconds / 20))
@@ -310,6 +314,7 @@ async def _soak(groups: int, rate: float, seconds: float, seed: int, presses_per
                 alerts_open, groups_seen = len(engine.alerts), len(engine.stats.groups)
         finally:
             rt.store.close()
+            sink.close()
 
     cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
     return {
@@ -329,6 +334,7 @@ async def _soak(groups: int, rate: float, seconds: float, seed: int, presses_per
         "terminal": f"{size[0]}x{size[1]}", **rec.key_figures(wall),
         "checkpoints": len(rec.checkpoints), "checkpoint_s_max": round(max(rec.checkpoints, default=0.0), 3),
         **rec.problem_figures(), "engine_running_at_end": engine_ok,
+        "oncall_webhook_posts": sink.posts,
     }
 
 

@@ -117,3 +117,28 @@ async def test_chat_words_act_on_real_incidents_through_the_service_with_the_ope
         assert any(a == "alice" and "ack" in act for a, act in actors), actors
     finally:
         rt.close()
+
+
+async def test_a_digest_route_posts_the_daily_summary_once_a_day(tmp_path, monkeypatch):
+    import sys
+    import types
+
+    fake = types.ModuleType("console.engine.digest")
+    fake.daily_summary = lambda engine, now: f"{len(engine.stats.groups)} groups watched today"
+    fake.weekly_digest = lambda engine, now: "weekly"
+    monkeypatch.setitem(sys.modules, "console.engine.digest", fake)
+    with WebhookServer() as hook:
+        rt = runtime(tmp_path, f'[[route]]\ndigest = ["daily"]\ndigest_at = "00:00"\nnotify = ["{hook.url()}"]\n')
+        try:
+            svc = Service(rt)
+            await first_picture(rt)
+            assert svc.oncall.post_digests() == 1
+            assert svc.oncall.post_digests() == 0  # once a day
+            d = svc.oncall.dispatcher
+            d.run_due()
+            await d.drain()
+            (post,) = await hook.wait_for(1)
+            assert post["why"] == "digest" and post["message"] == "8 groups watched today"
+            assert "daily summary" in post["title"]
+        finally:
+            rt.close()
