@@ -197,3 +197,28 @@ async def test_a_failing_receiver_backs_off_shows_in_health_and_is_retried_with_
         assert await step(d) == 1
         posts = await hook.wait_for(1)
         assert d.problems() == [] and posts[0]["why"] == "new"
+
+
+async def test_a_notification_that_cannot_be_recorded_is_not_sent_until_it_can(tmp_path, monkeypatch):
+    from console.engine.store import StoreError
+
+    with WebhookServer() as hook:
+        clock, incs = Clock(), FakeIncidents()
+        store = Store(tmp_path)
+        d = dispatcher(f'[[route]]\nnotify = ["{hook.url()}"]\ngroup_wait = 0\n', clock, incs, store)
+        incs.change(FakeIncident(1), "opened")
+        real = store.commit
+
+        def full(name=None):
+            raise StoreError("no space left on device")
+
+        monkeypatch.setattr(store, "commit", full)
+        with pytest.raises(StoreError):
+            d.run_due()
+        await d.drain()
+        assert hook.posts == []
+        monkeypatch.setattr(store, "commit", real)
+        assert await step(d) == 1
+        posts = await hook.wait_for(1)
+        assert len(posts) == 1 and posts[0]["why"] == "new"
+        store.close()

@@ -289,7 +289,13 @@ class Dispatcher:
             d.state = "sending"
             d.attempts += 1
         self._dirty = True
-        self.flush()  # recorded as being sent before anything goes out
+        try:
+            self.flush()  # recorded as being sent before anything goes out
+        except StoreError:
+            for d in ready:  # not recorded: not sent either; tried again when the store can be written
+                d.state = "pending"
+                d.attempts -= 1
+            raise
         for d in ready:
             task = asyncio.get_running_loop().create_task(self._send(d), name=f"oncall:{d.key}")
             self._tasks.add(task)
@@ -318,7 +324,10 @@ class Dispatcher:
                 if conn is not None:
                     self.chat_refs[chat_ref(conn.name, receiver.group_id, result)] = d.incident
         self._dirty = True
-        self.flush()
+        try:
+            self.flush()
+        except StoreError as e:  # marked in memory; written with the next change that can be saved
+            log.error("on call: could not save the delivery of %s: %s", d.key, e)
 
     def _failed(self, d: Delivery, health: ReceiverHealth, error: str) -> None:
         health.failures += 1
