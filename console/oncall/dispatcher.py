@@ -18,13 +18,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from typing import Any, Callable
 
 from console.engine.detectors.base import Severity
 from console.engine.store import StoreError
 from console.oncall import messages
-from console.oncall.receivers import Notification, Receiver, ReceiverError
+from console.oncall.receivers import Receiver, ReceiverError
+from console.oncall.records import Delivery, ReceiverHealth, Thread
 from console.oncall.routes import Route
 
 log = logging.getLogger("groupwatch.oncall")
@@ -38,55 +39,6 @@ KEEP_CHAT_REFS = 2000  # posted chat messages remembered, so a reply names its i
 TIMING_SAVE_EVERY = 5.0  # wall seconds between saves of timings alone
 ENDED = ("resolved", "expired")
 QUIET = ("acknowledged", "claimed", "snoozed", "silenced")
-
-
-@dataclass(slots=True)
-class Thread:
-    route: str
-    incident: int
-    opened_at: float
-    due: float | None = None
-    sent: int = 0
-    last_sent_at: float | None = None
-    changed: bool = True
-    step: int = 0
-    acked_at: float | None = None
-    ack_fired: bool = False
-
-    @property
-    def key(self) -> str:
-        return f"{self.route}/{self.incident}"
-
-
-@dataclass(slots=True)
-class Delivery:
-    key: str             # route/incident/seq-or-step/receiver: unique, also the receiver's dedup key
-    route: str
-    receiver: str        # the receiver's id within its route: n0, chat, console, s1n0, s1chat
-    incident: int | None
-    why: str
-    title: str
-    body: str
-    fields: dict = field(default_factory=dict)
-    state: str = "pending"   # pending, sending, sent, failed, unknown, dropped
-    attempts: int = 0
-    next_try: float = 0.0
-    error: str = ""
-    done_at: float | None = None
-
-    def notification(self) -> Notification:
-        f = self.fields
-        return Notification(self.key, self.incident, self.title, self.body, f.get("severity", ""),
-                            f.get("kind", ""), f.get("count", 0), list(f.get("groups", [])),
-                            f.get("state", ""), self.why)
-
-
-@dataclass(slots=True)
-class ReceiverHealth:
-    label: str
-    failures: int = 0
-    error: str = ""
-    sent: int = 0
 
 
 class Dispatcher:
