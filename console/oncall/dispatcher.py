@@ -24,7 +24,7 @@ from typing import Any, Callable
 from console.engine.detectors.base import Severity
 from console.engine.store import StoreError
 from console.oncall import messages
-from console.oncall.receivers import Receiver, ReceiverError
+from console.oncall.receivers import ChatReceiver, Receiver, ReceiverError
 from console.oncall.records import Delivery, ReceiverHealth, Thread
 from console.oncall.routes import Route
 
@@ -34,7 +34,8 @@ DB = "oncall"
 BACKOFF_START = 30.0   # seconds (engine time) before a failed delivery is tried again, doubling...
 BACKOFF_MAX = 1800.0   # ...up to this
 MAX_ATTEMPTS = 6       # then it is given up (failed, in the log and the health line)
-KEEP_FINISHED = 300    # finished deliveries kept for the record
+KEEP_FINISHED = 100    # finished deliveries kept for the record (without their text)
+KEEP_DIGESTS = 60      # digests posted, remembered so that none is posted twice
 KEEP_CHAT_REFS = 2000  # posted chat messages remembered, so a reply names its incident
 TIMING_SAVE_EVERY = 5.0  # wall seconds between saves of timings alone
 ENDED = ("resolved", "expired")
@@ -62,6 +63,8 @@ class Dispatcher:
         self._tasks: set[asyncio.Task] = set()
         self._dirty = False
         self._flushed_at = 0.0
+        self._marked = False
+        self.digests: list[str] = []  # "<route>/<kind>-<date>" of the digests posted
         self._wake: asyncio.Event | None = None
         self._load()
         incidents.subscribe(self.on_incident)
@@ -102,6 +105,7 @@ class Dispatcher:
                 self.deliveries[dl.key] = dl
             for d in self.store.read_table(DB, "chat_refs"):
                 self.chat_refs[d["ref"]] = d["incident"]
+            self.digests = [d["key"] for d in self.store.read_table(DB, "digests")]
 
     def flush(self, force: bool = True) -> None:
         """Write what changed (one commit of the small ``oncall`` database). Deliveries are written at
@@ -113,6 +117,7 @@ class Dispatcher:
         if not force and wall - self._flushed_at < TIMING_SAVE_EVERY:
             return
         self._flushed_at = wall
+        self._marked = False
         finished = [d for d in self.deliveries.values() if d.state not in ("pending", "sending")]
         if len(finished) > KEEP_FINISHED:
             for d in sorted(finished, key=lambda d: d.done_at or 0)[:len(finished) - KEEP_FINISHED]:
@@ -123,6 +128,7 @@ class Dispatcher:
         self.store.replace_table(DB, "threads", [asdict(t) for t in self.threads.values()])
         self.store.replace_table(DB, "deliveries", [asdict(d) for d in self.deliveries.values()])
         self.store.replace_table(DB, "chat_refs", [{"ref": r, "incident": i} for r, i in self.chat_refs.items()])
+        self.store.replace_table(DB, "digests", [{"key": k} for k in self.digests])
         self.store.commit(DB)
         self._dirty = False
 
@@ -221,9 +227,15 @@ class Dispatcher:
         return [Delivery(f"{route.name}/{inc.id}/{seq}/{rid}", route.name, rid, inc.id, why, title, body, fields,
                          next_try=now) for rid in ids]
 
+    def digest_posted(self, route: str, key: str) -> bool:
+        return f"{route}/{key}" in self.digests
+
     def add_digest(self, route: str, key: str, title: str, text: str) -> None:
         """A digest's text to ``route``'s receivers (not its steps), once per ``key``."""
         now = self.clock()
+        if self.digest_posted(route, key):
+            return
+        self.digests = (self.digests + [f"{route}/{key}"])[-KEEP_DIGESTS:]
         for rid in self.receivers.get(route, {}):
             if rid.startswith("s"):
                 continue
@@ -235,7 +247,7 @@ class Dispatcher:
     def _start_sends(self, now: float) -> int:
         ready = [d for d in self.deliveries.values() if d.state == "pending" and d.next_try <= now]
         if not ready:
-            self.flush(force=False)
+            self.flush(force=self._marked)
             return 0
         for d in ready:
             d.state = "sending"
@@ -269,17 +281,14 @@ class Dispatcher:
             self._failed(d, health, f"{type(e).__name__}")
         else:
             d.state, d.error, d.done_at = "sent", "", self.clock()
+            d.title = d.body = ""  # told: the record says to whom and when, the text is not kept
             health.failures, health.error = 0, ""
             health.sent += 1
-            if isinstance(result, str) and d.incident is not None and receiver is not None:
-                conn = getattr(receiver, "connector", None)
-                if conn is not None:
-                    self.chat_refs[chat_ref(conn.name, receiver.group_id, result)] = d.incident
-        self._dirty = True
-        try:
-            self.flush()
-        except StoreError as e:  # marked in memory; written with the next change that can be saved
-            log.error("on call: could not save the delivery of %s: %s", d.key, e)
+            if isinstance(receiver, ChatReceiver) and d.incident is not None:
+                self.chat_refs[chat_ref(receiver.connector.name, receiver.group_id, result)] = d.incident
+        # Marked in memory, written with the next round's save (one write for many sends): a crash before
+        # that leaves it "sending", which is never sent again.
+        self._dirty = self._marked = True
 
     def _failed(self, d: Delivery, health: ReceiverHealth, error: str) -> None:
         health.failures += 1
@@ -294,9 +303,10 @@ class Dispatcher:
             log.warning("on call: %s not delivered (try %d): %s", d.key, d.attempts, error)
 
     async def drain(self) -> None:
-        """Wait for the sends started so far (tests, and the way out)."""
+        """Wait for the sends started so far and save their marks (tests, and the way out)."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        self.flush()
 
     def incident_of(self, connector: str, group: str, message_id: str) -> int | None:
         """The incident a posted chat message was about (a reply to it acts on that incident)."""

@@ -101,7 +101,7 @@ class OnCall:
                 if kind == "weekly" and day.weekday() != 0:
                     continue
                 key = f"{kind}-{day.date().isoformat()}"
-                if any(k.startswith(f"{r.name}/digest/{key}/") for k in self.dispatcher.deliveries):
+                if self.dispatcher.digest_posted(r.name, key):
                     continue
                 make = digest.daily_summary if kind == "daily" else digest.weekly_digest
                 text = make(self.service.engine, now)
