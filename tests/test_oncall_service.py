@@ -142,3 +142,25 @@ async def test_a_digest_route_posts_the_daily_summary_once_a_day(tmp_path, monke
             assert "daily summary" in post["title"]
         finally:
             rt.close()
+
+
+async def test_a_failing_receiver_shows_in_the_header_health_line_without_its_url(tmp_path, monkeypatch):
+    monkeypatch.setenv("GW_HOOK_SECRET", "SECRET-in-the-hook-path-123456")
+    with WebhookServer(status=503) as hook:
+        rt = runtime(tmp_path, f'[[route]]\nnotify = ["json://127.0.0.1:{hook.port}/{{env:GW_HOOK_SECRET}}"]\n'
+                               f'group_wait = 0\n')
+        try:
+            svc = Service(rt)
+            await first_picture(rt)
+            e = rt.engine
+            g = sorted(e.stats.groups)[0]
+            e.ingest([Join(g, "demo:adbot", "Deal Maker", e.now()),
+                      Message(g, "demo:adbot", "Deal Maker", AD, e.now(), "m1")])
+            d = svc.oncall.dispatcher
+            assert d.run_due() >= 1
+            await d.drain()
+            (entry,) = [c for c in svc.header().connectors if c.name == "on-call"]
+            assert entry.state == "degraded" and "not delivered" in entry.reason
+            assert "SECRET" not in entry.reason and str(hook.port) not in entry.reason
+        finally:
+            rt.close()
