@@ -116,3 +116,32 @@ async def test_the_bots_own_answers_are_never_read_as_commands():
     assert not answer.startswith("#")
     await ops.on_event(msg(answer, sender="matrix:@alice:localhost"))
     assert len(svc.ran) == 1
+
+
+async def test_a_telegram_reply_to_the_bots_post_names_the_incident_through_the_connector():
+    """Telegram's documented payloads: the bot's sendMessage answer gives the message_id, a moderator's
+    reply carries it as reply_to_message.message_id, and the connector hands it over as reply_to."""
+    from console.oncall.receivers import ChatReceiver, Notification
+    from tests.test_telegram import ANN, BOT, SUPER, T0, BotServer, message, started
+
+    server = BotServer()
+    conn, cursor = await started(server)
+    group = f"telegram:{SUPER}"
+    posted = await ChatReceiver(conn, group, "route 'ads'").send(
+        Notification("ads/12/1/chat", 12, "[HIGH] #12 ad: ads in 4 groups", "Reply ban to ban."))
+    assert server.bodies("sendMessage")[0]["text"].startswith("[HIGH] #12 ad")
+    settings = parse_settings('[operators.chat]\n"telegram:201" = "ann"\n')
+    incs = FakeIncidents()
+    incs.change(FakeIncident(12), "opened")
+    svc = FakeService(settings, incs)
+    ops = ChatOps(svc, {group: conn}, lambda c, g, m: 12 if (c, g, m) == ("tg", group, posted) else None)
+    server.push("message", message(5, ANN, T0 + 5, "ban",
+                                   reply_to_message=message(int(posted), BOT, T0, "[HIGH] #12 ad")))
+    batch = await conn.poll(cursor, 0)
+    (ev,) = batch.events
+    assert ev.reply_to == posted
+    await ops.on_event(ev)
+    (actor, cmd), = svc.ran
+    assert actor.user == "ann" and (cmd.name, cmd.targets) == ("blacklist_alerts", ["incident:12"])
+    assert server.bodies("sendMessage")[-1]["text"].startswith("ann: blacklist incident #12")
+    await conn.close()
