@@ -102,6 +102,8 @@ async def test_strangers_unknown_words_and_other_talk_do_nothing():
     assert svc.ran == []
     assert [t.split(":")[0] for _, t in conn.sent] == ["not done"] * 3
     assert "not an operator" in conn.sent[0][1] and "unknown command" in conn.sent[1][1] and "#99" in conn.sent[2][1]
+    await ops.on_event(msg("ban", sender="matrix:@mallory:localhost", reply_to="$note12"))
+    assert len(conn.sent) == 3 and svc.ran == []  # a stranger insisting is not answered again at once
     conn.sent.clear()
     await ops.on_event(msg("ack"))                        # addressed to nobody
     await ops.on_event(msg("ban", reply_to="$someone"))   # a reply to a person, not to the bot
@@ -145,3 +147,10 @@ async def test_a_telegram_reply_to_the_bots_post_names_the_incident_through_the_
     assert actor.user == "ann" and (cmd.name, cmd.targets) == ("blacklist_alerts", ["incident:12"])
     assert server.bodies("sendMessage")[-1]["text"].startswith("ann: blacklist incident #12")
     await conn.close()
+
+
+async def test_names_in_the_bots_answers_cannot_ping_anyone():
+    svc, conn, ops = setup()
+    await ops.on_event(Message(CHAT, "matrix:@x:localhost", "@room everyone", "#12 ack", 1000.0, "$m"))
+    (_, text), = conn.sent
+    assert "@" not in text and "\uff20room everyone" in text

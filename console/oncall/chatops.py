@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -21,6 +22,7 @@ from connectors.secrets import scrub
 from console.engine.actions.model import ActionError
 from console.engine.durations import parse_duration
 from console.engine.text import visible
+from console.oncall.receivers import defuse_mentions
 from console.service.api import COMMANDS, Actor, Command
 from console.service.roles import role_for
 
@@ -41,6 +43,7 @@ WORDS = {
     "silence": "silence_add",
 }
 WITH_DURATION = ("snooze", "silence")
+REFUSAL_EVERY = 60.0  # wall seconds between two refusals told to the same sender
 HELP = "commands: ack, claim, ban, warn, not ad, resolve, snooze 2h, silence 2h"
 
 
@@ -85,6 +88,7 @@ class ChatOps:
         self.incident_of = incident_of
         self.operators = service.rt.settings.operators
         self.handled = 0
+        self._refused: dict[str, float] = {}  # sender -> wall time of the last refusal told
 
     async def on_event(self, ev: Event) -> None:
         if not isinstance(ev, Message):
@@ -102,7 +106,7 @@ class ChatOps:
             return  # not addressed to the bot
         operator = self.operators.chat.get(ev.sender)
         if operator is None:
-            await self._reply(conn, ev.group, f"not done: {visible(ev.sender_name or ev.sender, 40)} is not an "
+            await self._refuse(conn, ev, f"not done: {visible(ev.sender_name or ev.sender, 40)} is not an "
                                               f"operator here (ask an admin to add you to [operators.chat])")
             return
         if parsed.problem or parsed.word is None:
@@ -147,9 +151,21 @@ class ChatOps:
                                       "comment": f"from chat, incident #{inc.id}"})
         return Command(name, target)
 
+    async def _refuse(self, conn: Connector, ev: Message, text: str) -> None:
+        """A refusal to someone who is not an operator, at most one a minute each: a stranger repeating a
+        command must not make the bot flood the moderators' chat."""
+        wall = time.monotonic()
+        if wall - self._refused.get(ev.sender, -REFUSAL_EVERY) < REFUSAL_EVERY:
+            return
+        if len(self._refused) > 1000:
+            self._refused.clear()
+        self._refused[ev.sender] = wall
+        await self._reply(conn, ev.group, text)
+
     async def _reply(self, conn: Connector, group: str, text: str) -> None:
-        # A reply never starts with "#": the bot must not read its own answer as a command.
+        # A reply never starts with "#": the bot must not read its own answer as a command. Names in it
+        # are strangers' words: no "@" in them may ping anyone.
         try:
-            await conn.send(group, text.lstrip("#"))
+            await conn.send(group, defuse_mentions(text.lstrip("#")))
         except ConnectorError as e:
             log.warning("on call: could not answer in %s: %s", visible(group, 60), scrub(str(e)))

@@ -113,6 +113,12 @@ def _line(text: str) -> str:
     return visible(scrub(" ".join(str(text).split())), 200)
 
 
+def defuse_mentions(text: str) -> str:
+    """Names in our messages are strangers' words: "@room", "@all" or "@someone" in one must not ping
+    anybody when the bot posts it in a chat, so every "@" becomes a full-width "＠" (reads the same)."""
+    return text.replace("@", "\uff20")
+
+
 class ChatReceiver:
     """A moderators' chat reached through a configured connector: the bot that watches the groups
     also tells the team. Returns the posted message's id, so a reply to it names the incident."""
@@ -123,7 +129,7 @@ class ChatReceiver:
         self.label = f"{label} (chat via {connector.name})"
 
     async def send(self, n: Notification) -> str:
-        text = f"{n.title}\n{n.body}" if n.body else n.title
+        text = defuse_mentions(f"{n.title}\n{n.body}" if n.body else n.title)
         try:
             result = await asyncio.wait_for(
                 self.connector.send(self.group_id, text, idempotency_key=f"oncall-{n.key}"), SEND_TIMEOUT)
