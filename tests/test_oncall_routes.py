@@ -146,3 +146,20 @@ async def test_a_missing_secret_is_a_clear_failure_naming_the_variable_not_a_cra
     await d.drain()
     (label, why), = d.problems()
     assert "NO_SUCH_HOOK_VAR" in why and "not set" in why
+
+
+def test_config_check_reads_each_urls_secrets_and_asks_apprise_without_sending(tmp_path):
+    from tests.test_connector_config import config_check
+
+    config = tmp_path / "gw.toml"
+    config.write_text('[[route]]\nname = "ads"\nnotify = ["json://127.0.0.1:9/{env:GW_HOOK}", "zzz://x/y"]\n'
+                      'steps = [{ after = "10m", notify = ["ntfy://{env:GW_TOPIC}"] }]\n')
+    code, out, err = config_check("--config", str(config), "--no-probe", environ={"GW_HOOK": "SECRET-hook-abcdef"})
+    assert code != 0 and out == ""
+    lines = err.splitlines()
+    assert any("route 'ads' notify[1] (zzz): Apprise does not understand" in x for x in lines), err
+    assert any("route 'ads' steps[0].notify[0] (ntfy): environment variable GW_TOPIC" in x for x in lines), err
+    assert "SECRET-hook" not in err and "'ads' notify[0]" not in err
+    config.write_text('[[route]]\nname = "ads"\nnotify = ["json://127.0.0.1:9/{env:GW_HOOK}"]\n')
+    code, out, err = config_check("--config", str(config), "--no-probe", environ={"GW_HOOK": "SECRET-hook-abcdef"})
+    assert code == 0 and "1 on-call route(s): ads" in out and "SECRET" not in out + err

@@ -187,3 +187,24 @@ def build_receivers(routes, connectors: Mapping[str, Connector], announce: Calla
                 mine[f"s{k}chat"] = c
         out[r.name] = mine
     return out
+
+
+def check_urls(routes, environ: Mapping[str, str] | None = None) -> list[str]:
+    """What ``groupwatch config check`` says of the routes' Apprise URLs: each one's secrets can be read
+    now and Apprise understands it (no notification is sent). One line each, never the URL."""
+    import apprise
+
+    problems = []
+    for r in routes:
+        urls = [(f"notify[{i}]", u) for i, u in enumerate(r.notify)]
+        urls += [(f"steps[{k}].notify[{i}]", u) for k, st in enumerate(r.steps) for i, u in enumerate(st.notify)]
+        for where, template in urls:
+            label = f"route {r.name!r} {where} ({scheme_of(template)})"
+            try:
+                url = resolve_url(template, label, environ)
+            except ReceiverError as e:
+                problems.append(str(e) if str(e).startswith(label) else f"{label}: {e}")
+                continue
+            if apprise.Apprise.instantiate(url, suppress_exceptions=True) is None:
+                problems.append(f"{label}: Apprise does not understand this URL (unknown scheme or a missing part)")
+    return problems
