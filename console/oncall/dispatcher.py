@@ -30,7 +30,8 @@ from console.oncall.routes import Route
 
 log = logging.getLogger("groupwatch.oncall")
 
-DB = "oncall"
+DB = "oncall"                 # deliveries, chat message refs, digests posted
+TIMING_DB = "oncall_timing"   # each thread's timings
 BACKOFF_START = 30.0   # seconds (engine time) before a failed delivery is tried again, doubling...
 BACKOFF_MAX = 1800.0   # ...up to this
 MAX_ATTEMPTS = 6       # then it is given up (failed, in the log and the health line)
@@ -63,7 +64,7 @@ class Dispatcher:
         self._tasks: set[asyncio.Task] = set()
         self._dirty = False
         self._flushed_at = 0.0
-        self._marked = False
+        self._sends_dirty = False
         self.digests: list[str] = []  # "<route>/<kind>-<date>" of the digests posted
         self._wake: asyncio.Event | None = None
         self._load()
@@ -73,7 +74,7 @@ class Dispatcher:
 
     def close(self) -> None:
         """Save the timings (the way out)."""
-        self.flush()
+        self.flush(timings=True)
 
     # --- persistence ---
 
@@ -90,47 +91,50 @@ class Dispatcher:
             self.chat_refs.clear()
 
     def _read(self) -> None:
-        with self.store.decoding(DB):
-            for d in self.store.read_table(DB, "threads"):
+        with self.store.decoding(TIMING_DB):
+            for d in self.store.read_table(TIMING_DB, "threads"):
                 t = Thread(**{k: v for k, v in d.items() if k != "_key"})
                 if t.route in self.routes:
                     self.threads[t.key] = t
+        with self.store.decoding(DB):
             for d in self.store.read_table(DB, "deliveries"):
                 dl = Delivery(**{k: v for k, v in d.items() if k != "_key"})
                 if dl.state == "sending":
                     # Cut off by a crash while being sent: it may have gone out. Never sent twice.
                     dl.state, dl.error = "unknown", "the service stopped while sending it; not sent again"
                     log.warning("on call: %s may or may not have been delivered (stopped while sending)", dl.key)
-                    self._dirty = True
+                    self._sends_dirty = True
                 self.deliveries[dl.key] = dl
             for d in self.store.read_table(DB, "chat_refs"):
                 self.chat_refs[d["ref"]] = d["incident"]
             self.digests = [d["key"] for d in self.store.read_table(DB, "digests")]
 
-    def flush(self, force: bool = True) -> None:
-        """Write what changed (one commit of the small ``oncall`` database). Deliveries are written at
-        once (``force``); timings alone at most every few seconds, a busy fleet changes them all the time."""
-        if self.store is None or not self._dirty:
-            self._dirty = False
+    def flush(self, timings: bool = False) -> None:
+        """Write what changed. Deliveries (the record that makes a notification go out once) are written
+        at once, in the ``oncall`` database; timings, which a busy fleet changes all the time, in
+        ``oncall_timing`` at most every few seconds (or now, with ``timings``)."""
+        if self.store is None:
+            self._dirty = self._sends_dirty = False
             return
+        if self._sends_dirty:
+            finished = [d for d in self.deliveries.values() if d.state not in ("pending", "sending")]
+            if len(finished) > KEEP_FINISHED:
+                for d in sorted(finished, key=lambda d: d.done_at or 0)[:len(finished) - KEEP_FINISHED]:
+                    del self.deliveries[d.key]
+            if len(self.chat_refs) > KEEP_CHAT_REFS:
+                for ref in list(self.chat_refs)[:len(self.chat_refs) - KEEP_CHAT_REFS]:
+                    del self.chat_refs[ref]
+            self.store.replace_table(DB, "deliveries", [asdict(d) for d in self.deliveries.values()])
+            self.store.replace_table(DB, "chat_refs", [{"ref": r, "incident": i} for r, i in self.chat_refs.items()])
+            self.store.replace_table(DB, "digests", [{"key": k} for k in self.digests])
+            self.store.commit(DB)
+            self._sends_dirty = False
         wall = time.monotonic()
-        if not force and wall - self._flushed_at < TIMING_SAVE_EVERY:
-            return
-        self._flushed_at = wall
-        self._marked = False
-        finished = [d for d in self.deliveries.values() if d.state not in ("pending", "sending")]
-        if len(finished) > KEEP_FINISHED:
-            for d in sorted(finished, key=lambda d: d.done_at or 0)[:len(finished) - KEEP_FINISHED]:
-                del self.deliveries[d.key]
-        if len(self.chat_refs) > KEEP_CHAT_REFS:
-            for ref in list(self.chat_refs)[:len(self.chat_refs) - KEEP_CHAT_REFS]:
-                del self.chat_refs[ref]
-        self.store.replace_table(DB, "threads", [asdict(t) for t in self.threads.values()])
-        self.store.replace_table(DB, "deliveries", [asdict(d) for d in self.deliveries.values()])
-        self.store.replace_table(DB, "chat_refs", [{"ref": r, "incident": i} for r, i in self.chat_refs.items()])
-        self.store.replace_table(DB, "digests", [{"key": k} for k in self.digests])
-        self.store.commit(DB)
-        self._dirty = False
+        if self._dirty and (timings or wall - self._flushed_at >= TIMING_SAVE_EVERY):
+            self.store.replace_table(TIMING_DB, "threads", [asdict(t) for t in self.threads.values()])
+            self.store.commit(TIMING_DB)
+            self._flushed_at = wall
+            self._dirty = False
 
     # --- incidents change ---
 
@@ -174,7 +178,7 @@ class Dispatcher:
                 t.changed = True
                 if t.sent:
                     t.due = min(t.due, max(now, (t.last_sent_at or now) + route.group_interval))
-                self._dirty = True
+                self._sends_dirty = True
 
     def _drop(self, route: str, incident: int, why: str, keep: tuple[str, ...] = ()) -> None:
         for d in self.deliveries.values():
@@ -213,9 +217,10 @@ class Dispatcher:
                 new += self._deliveries(route, inc, "ack_timeout", f"a{int(t.acked_at)}", "", now)
                 self._dirty = True
         for d in new:
-            self.deliveries[d.key] = d
-        if new:
-            self._dirty = True
+            # A key told before (its thread's timing not yet saved when the service stopped) is not told again.
+            if d.key not in self.deliveries:
+                self.deliveries[d.key] = d
+                self._sends_dirty = True
         return self._start_sends(now)
 
     def _deliveries(self, route: Route, inc: Any, why: str, seq: str, step: str, now: float) -> list[Delivery]:
@@ -242,17 +247,17 @@ class Dispatcher:
             dkey = f"{route}/digest/{key}/{rid}"
             if dkey not in self.deliveries:
                 self.deliveries[dkey] = Delivery(dkey, route, rid, None, "digest", title, text, next_try=now)
-                self._dirty = True
+                self._sends_dirty = True
 
     def _start_sends(self, now: float) -> int:
         ready = [d for d in self.deliveries.values() if d.state == "pending" and d.next_try <= now]
         if not ready:
-            self.flush(force=self._marked)
+            self.flush()
             return 0
         for d in ready:
             d.state = "sending"
             d.attempts += 1
-        self._dirty = True
+        self._sends_dirty = True
         try:
             self.flush()  # recorded as being sent before anything goes out
         except StoreError:
@@ -288,7 +293,7 @@ class Dispatcher:
                 self.chat_refs[chat_ref(receiver.connector.name, receiver.group_id, result)] = d.incident
         # Marked in memory, written with the next round's save (one write for many sends): a crash before
         # that leaves it "sending", which is never sent again.
-        self._dirty = self._marked = True
+        self._sends_dirty = True
 
     def _failed(self, d: Delivery, health: ReceiverHealth, error: str) -> None:
         health.failures += 1
@@ -306,7 +311,7 @@ class Dispatcher:
         """Wait for the sends started so far and save their marks (tests, and the way out)."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
-        self.flush()
+        self.flush(timings=True)
 
     def incident_of(self, connector: str, group: str, message_id: str) -> int | None:
         """The incident a posted chat message was about (a reply to it acts on that incident)."""
