@@ -77,7 +77,10 @@ class OnCall:
         runner = asyncio.get_running_loop().create_task(self.dispatcher.run())
         try:
             while True:
-                self.post_digests()
+                try:
+                    self.post_digests()
+                except Exception:  # a digest that cannot be made must not stop the notifications
+                    log.exception("on call: the digest could not be made")
                 await asyncio.sleep(30)
         finally:
             runner.cancel()
