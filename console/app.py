@@ -42,6 +42,7 @@ log = logging.getLogger("groupwatch.console")
 REFRESH_STEPS = (0.25, 0.5, 1.0, 2.0, 5.0, 10.0)
 TOAST_EVERY = 10.0  # seconds between high-alert toasts
 HIGH_ALERT = "high-alert"  # Service.HIGH_ALERT: notices announcing a new high alert
+HIGH_ALERT_BELL = "high-alert-bell"  # Service.HIGH_ALERT_BELL: the same from an on-call route with bell = true
 
 
 class GroupWatchApp(App):
@@ -154,7 +155,7 @@ class GroupWatchApp(App):
         if not self.is_running or not self.screen_stack:
             return  # the console is closing: nothing left to tell
         if kind == "notice" and isinstance(payload, NoticeView):
-            if payload.actor == HIGH_ALERT:
+            if payload.actor in (HIGH_ALERT, HIGH_ALERT_BELL):
                 self._new_high.append(payload)
             elif payload.actor != getattr(self.client.actor, "session", None):  # our own results we report
                 self.notify(Text(payload.text), severity=payload.severity if payload.severity in (
@@ -238,7 +239,7 @@ class GroupWatchApp(App):
         if more > 0:
             text += f" (+{more} more; 2 shows the queue)"
         self.notify(text, title="High alert", severity="error", timeout=6)
-        if self.bell_on_high:
+        if self.bell_on_high or any(n.actor == HIGH_ALERT_BELL for n in new):
             self.bell()
 
     def action_pause(self) -> None:

@@ -136,7 +136,7 @@ def _fields(cls: type, table: tuple[str, ...]) -> list[Field]:
         tp = hints[f.name]
         if dataclasses.is_dataclass(tp):
             out += _fields(tp, table + (f.name,))
-        elif f.name not in ("group_rules", "connectors") and not (cls is OperatorSettings
+        elif f.name not in ("group_rules", "connectors", "routes") and not (cls is OperatorSettings
                                                                   and typing.get_origin(tp) is dict):
             out.append(Field(table, f.name, tp, cls))  # operators.users/groups: role tables, tested apart
     return out
