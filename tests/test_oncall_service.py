@@ -120,13 +120,10 @@ async def test_chat_words_act_on_real_incidents_through_the_service_with_the_ope
 
 
 async def test_a_digest_route_posts_the_daily_summary_once_a_day(tmp_path, monkeypatch):
-    import sys
-    import types
+    from console.engine import digest
 
-    fake = types.ModuleType("console.engine.digest")
-    fake.daily_summary = lambda engine, now: f"{len(engine.stats.groups)} groups watched today"
-    fake.weekly_digest = lambda engine, now: "weekly"
-    monkeypatch.setitem(sys.modules, "console.engine.digest", fake)
+    monkeypatch.setattr(digest, "daily_summary", lambda engine, now: f"{len(engine.stats.groups)} groups watched today")
+    monkeypatch.setattr(digest, "weekly_digest", lambda engine, now: "weekly")
     with WebhookServer() as hook:
         rt = runtime(tmp_path, f'[[route]]\ndigest = ["daily"]\ndigest_at = "00:00"\nnotify = ["{hook.url()}"]\n')
         try:

@@ -8,6 +8,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from connectors.events import Event
+from console.engine import digest
 from console.engine.matching import group_matches
 from console.oncall.chatops import ChatOps
 from console.oncall.dispatcher import Dispatcher
@@ -89,10 +90,6 @@ class OnCall:
     def post_digests(self) -> int:
         """Each digest route's daily summary (and on Mondays the weekly digest) once its time of day has
         come, once per day (the delivery key is the date: a restart does not post it again)."""
-        try:
-            from console.engine import digest
-        except ImportError:
-            return 0
         now = self.service.engine.now()
         day = dt.datetime.fromtimestamp(now, dt.timezone.utc)
         posted = 0
