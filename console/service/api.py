@@ -308,6 +308,7 @@ class BlacklistRow:
     expires_at: float | None
     present: int  # present members of watched groups it matches
     evidence: dict
+    name: str = ""  # the member's display name where an exact id is known in a watched group
 
 
 @dataclass(slots=True)
