@@ -36,8 +36,8 @@ class FeedScreen(TableScreen):
                   "v shows the cursor message in full below the table.")
     # At 80 columns the message keeps at least 30 cells: the reasons go first (the detail pane, v, has them)
     COLUMNS = (
-        Column("time", "time", 8), Column("group", "group", 12, flex=1, max=40, unique="group_id"),
-        Column("sender", "sender", 10, flex=1, max=30, unique="member_id", aliases=("member", "from")),
+        Column("time", "time", 8), Column("group", "group", 11, flex=1, max=40, unique="group_id"),
+        Column("sender", "sender", 9, flex=1, max=30, unique="member_id", aliases=("member", "from")),
         Column("kind", "flag", 4, aliases=("flagged",)), Column("text", "message", 30, flex=4, aliases=("msg",)),
         Column("reasons", "reasons", 20, flex=2, drop=1, aliases=("reason",)),
     )

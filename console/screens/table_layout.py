@@ -14,6 +14,7 @@ from rich.text import Text
 PAD = 2        # DataTable's cell padding, both sides
 MARK_WIDTH = 1
 BORDER = 2     # the table's round border
+SCROLLBAR = 2  # the vertical scrollbar, kept free even when the rows fit: no horizontal scrolling
 
 
 @dataclass(slots=True, frozen=True)
@@ -40,7 +41,7 @@ def fit(columns: Sequence[Column], width: int) -> dict[str, int]:
     Columns marked ``drop`` go first, highest first, until the rest fit at their base widths; what
     is left over is shared by the flex columns by weight (each up to its ``max``), so names and
     messages get wider on a wider terminal instead of leaving blank space."""
-    avail = width - BORDER - (MARK_WIDTH + PAD)
+    avail = width - BORDER - SCROLLBAR - (MARK_WIDTH + PAD)
     shown = list(columns)
 
     def need() -> int:
