@@ -9,7 +9,8 @@ import json
 import pytest
 from rich.text import Text
 
-from console.screens.audit import AuditScreen, audit_row, readable_params
+from console.audit_text import readable_params
+from console.screens.audit import AuditScreen, audit_row
 from console.screens.base import TableScreen
 from console.screens.cells import cell_safe, untrusted
 from console.screens.filtering import parse_filter

@@ -3,52 +3,19 @@ from __future__ import annotations
 
 from rich.text import Text
 
+from console.audit_text import HIDDEN_PARAMS, named
+from console.audit_text import details as entry_details
 from console.screens.base import Column, Row, TableScreen
 from console.screens.cells import clock, shown, untrusted
 from console.service.api import AuditRow
 
 SHOWN = 2000
-HIDDEN_PARAMS = {"key"}  # the idempotency key: for the ledger, not for a reader
-
-
-def readable_params(params: dict) -> str:
-    """``reason="spam" · text="hello"`` rather than JSON: the words an operator reads."""
-    out = []
-    for k in sorted(params):
-        if k in HIDDEN_PARAMS:
-            continue
-        v = params[k]
-        if isinstance(v, str):
-            v = f'"{v}"'
-        elif isinstance(v, (list, tuple)):
-            v = ", ".join(str(x) for x in v)
-        elif isinstance(v, dict):
-            v = ", ".join(f"{a}={b}" for a, b in v.items())
-        out.append(f"{k.replace('_', ' ')} {v}")
-    return " · ".join(out)
-
-
-def split_result(result: str) -> tuple[str, str]:
-    """'done: message 42' -> ('done', 'message 42'): the outcome in its column, the rest in the details."""
-    head, sep, rest = (result or "").partition(": ")
-    if sep and " " not in head:
-        return head, rest
-    return result or "", ""
-
-
-def named(name: str | None, id: str | None) -> str:
-    if not id:
-        return ""
-    return name if name and name != id else id
 
 
 def audit_row(e: AuditRow) -> Row:
     group, member = named(e.group_name, e.group), named(e.member_name, e.member)
-    outcome, said = split_result(e.result)
+    outcome, details = entry_details(e.result, e.params)
     ok = outcome in ("ok", "done", "")
-    details = readable_params(e.params)
-    if said:
-        details = f"{said} · {details}" if details else said
     cells = [clock(e.at), untrusted(e.actor, 40), untrusted(e.action, 40),
              Text(shown(outcome, 40), style="" if ok else "red"), untrusted(group, 40),
              untrusted(member, 40), untrusted(details, 300, "dim"), untrusted(e.origin, 20)]
