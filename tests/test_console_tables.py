@@ -261,3 +261,31 @@ async def test_post_confirm_names_the_groups(tmp_path):
         assert title.startswith("Post now to 2 groups: ") and all(untrusted(n, 30).plain in title for n in names)
         await pilot.press("escape", "q")
     rt.close()
+
+
+async def test_purge_from_the_blacklist_asks_once_naming_the_count(tmp_path):
+    from collections import Counter
+
+    from console.engine.actions.blacklist import BlacklistEntry
+    from console.engine.actions.model import ActionKind
+    from console.screens.modals import ConfirmScreen
+
+    rt, app = await open_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: sum(len(g.recent) for g in rt.engine.stats.groups.values()) > 40)
+        await pilot.press("p")
+        counts = Counter(m.sender for g in rt.engine.stats.groups.values() for m in g.recent)
+        member = counts.most_common(1)[0][0]
+        rt.moderation.blacklist.add(BlacklistEntry(pattern=member, reason="test"), "owner")
+        await pilot.press("p", "4")
+        await until(pilot, lambda: table(app).row_count == 1)
+        n = sum(1 for g in rt.engine.stats.groups.values() for m in g.recent if m.sender == member)
+        await pilot.press("X")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        question = app.screen.question.plain
+        assert question.startswith(f"Delete {n} recent message(s) in "), question
+        await pilot.press("y")
+        await until(pilot, lambda: len([a for a in rt.moderation.ledger.actions()
+                                        if a.kind is ActionKind.DELETE and a.member == member]) >= n)
+        await pilot.press("q")
+    rt.close()

@@ -42,6 +42,7 @@ class BlacklistScreen(TableScreen):
         Binding("a", "add", "Add"),
         Binding("e", "edit", "Edit"),
         Binding("d,delete", "remove", "Remove"),
+        Binding("X", "purge", "Purge messages"),
     ]
 
     def collect(self) -> list[Row]:
@@ -143,3 +144,31 @@ class BlacklistScreen(TableScreen):
             out.append(f"{shown(e.name, 30)} ({shown(p, 60)})" if e is not None and e.name else shown(p, 60))
         more = f" and {len(patterns) - 8} more" if len(patterns) > 8 else ""
         return ", ".join(out) + more
+
+    def action_purge(self) -> None:
+        """Delete the marked (or cursor) members' recent messages in every group, and resolve their
+        alerts: one confirmation that says how many."""
+        gw = self.gw
+        rows = self.targets()
+        if not rows or not gw.writable("purge"):
+            return
+        members = [r.key for r in rows if not any(c in r.key for c in "*?[")]
+        if len(members) < len(rows):
+            gw.notify("purge applies to exact ids, not patterns: patterns left out", timeout=5)
+        if members:
+            self._confirm_purge(members)
+
+    @work(group="plan", exclusive=True, exit_on_error=False)
+    async def _confirm_purge(self, members: list[str]) -> None:
+        gw = self.gw
+        p = await gw.client.query("purge_preview", members=members)
+        if not p.messages and not p.alerts:
+            old = f" ({p.too_old} too old for the platform to delete)" if p.too_old else ""
+            gw.notify(f"nothing to purge: no recent messages and no open alerts{old}")
+            return
+        detail = f"Of {self._named(members)}."
+        if p.too_old:
+            detail += f"\n{p.too_old} older message(s) are past what the platform lets a bot delete: left."
+        gw.act(Command("purge", members), done=lambda _r: self.clear_marks(),
+               confirm=f"Delete {p.messages} recent message(s) in {p.groups} group(s) and resolve "
+                       f"{p.alerts} alert(s)?", detail=Text(detail))

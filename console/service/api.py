@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-PROTOCOL = 1
+PROTOCOL = 2
 """Bumped whenever a view, a command or a message changes shape: a console and a service of
 different protocols refuse each other with a one-line message."""
 
@@ -72,6 +72,8 @@ COMMANDS: dict[str, CommandSpec] = {
     "mention": CommandSpec(Role.MODERATOR, "mention", True),       # targets: [group, member] or [group, null]
     # messages (targets: [group, message_id, member] triples)
     "delete": CommandSpec(Role.MODERATOR, "delete", True),
+    "purge": CommandSpec(Role.MODERATOR, "purge", True),            # targets: member ids; deletes their
+                                                                    # recent messages everywhere, resolves their alerts
     # posts (targets: group ids)
     "post": CommandSpec(Role.MODERATOR, "post", True),             # params: text
     # blacklist (targets: patterns)
@@ -312,6 +314,16 @@ class BlacklistRow:
 
 
 @dataclass(slots=True)
+class PurgePreview:
+    """What a purge of ``members`` would do now: the confirm dialog's numbers."""
+    members: list[str]
+    messages: int   # recent messages it would delete
+    groups: int     # in this many groups
+    too_old: int    # seen, but older than the platform lets a bot delete
+    alerts: int     # live alerts about them it would resolve
+
+
+@dataclass(slots=True)
 class PreviewHit:
     group: str
     member: str
@@ -369,7 +381,8 @@ class NoticeView:
 
 
 QUERIES = ("header", "groups", "alerts", "alert", "alert_changes", "feed", "group", "quiet", "blacklist",
-           "blacklist_preview", "blacklist_export", "schedules", "schedule_dry_run", "audit", "report", "connectors")
+           "blacklist_preview", "blacklist_export", "purge_preview", "schedules", "schedule_dry_run", "audit", "report",
+           "connectors")
 """Every query the service answers (``Service.query``); a name not here is refused."""
 
 
