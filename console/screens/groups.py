@@ -42,10 +42,10 @@ class GroupsScreen(TableScreen):
                   "Tiers by the 7-day active ratio: high > 40%, ord(inary) 20-40%, inac(tive) < 20%, crit(ical) < 10%.",
                   "Actions apply to the marked groups, or to the cursor row when none is marked.")
     COLUMNS = (
-        Column("platform", "pf", 2), Column("group", "group", 14, flex=1, unique="key"),
+        Column("platform", "pf", 2, drop=1), Column("group", "group", 14, flex=1, unique="key"),
         Column("members", "membr", 5), Column("msgs", "m/1h", 4), Column("active", "act7d", 5),
         Column("tier", "tier", 4), Column("last", "last", 4), Column("left", "l24h", 4, aliases=("leaves",)),
-        Column("alerts", "al", 3), Column("activity", "12h msgs", 8, aliases=("12h", "spark")),
+        Column("alerts", "al", 3), Column("activity", "12h msgs", 12, aliases=("12h", "spark")),
     )
     BINDINGS = [
         Binding("enter", "open", "Open group"),

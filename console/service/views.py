@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from console.runtime import Runtime
 
 FEED_MAX = 2000
+FEED_SAVED = 500  # feed items saved with the checkpoint: a restarted console shows the last ones at once
 AUDIT_MAX = 100_000
 CHANGES_KEPT = 20_000  # alert changes a headless watcher may catch up on
 PRESENT_TTL = 10.0     # wall seconds a blacklist entry's present-member count is reused
@@ -58,6 +59,8 @@ class Views:
         self.rt = rt
         self.engine = rt.engine
         self.feed = Feed(FEED_MAX)
+        self.feed.load_docs(self.engine.saved_table("feed"))
+        self.engine.saved_with_checkpoint["feed"] = lambda: self.feed.to_docs(FEED_SAVED)
         self.engine.observers.append(self.feed)
         self.engine.alerts.subscribe(self.feed.on_alert)
         self.engine.alerts.subscribe(self._on_alert)
