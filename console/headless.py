@@ -216,6 +216,9 @@ async def _run_engine(at, seconds: float | None, follower: Follower) -> None:
         else:
             end = loop.time() + seconds
             until = lambda: loop.time() >= end  # noqa: E731
+            # A long poll (Matrix /sync waits up to its timeout for news) must not outlive --seconds:
+            # stopping cancels it; the batch it would have brought is fetched again next time.
+            loop.call_at(end, engine.stop)
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         try:
             loop.add_signal_handler(sig, engine.stop)
