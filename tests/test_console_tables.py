@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 
 import pytest
 from rich.text import Text
@@ -283,9 +284,10 @@ async def test_purge_from_the_blacklist_asks_once_naming_the_count(tmp_path):
         await pilot.press("X")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         question = app.screen.question.plain
-        assert question.startswith(f"Delete {n} recent message(s) in "), question
+        said = re.match(r"Delete (\d+) recent message\(s\) in \d+ group\(s\) and resolve \d+ alert\(s\)\?", question)
+        assert said and int(said.group(1)) >= n, question  # the engine runs on: a few more may have come
         await pilot.press("y")
         await until(pilot, lambda: len([a for a in rt.moderation.ledger.actions()
-                                        if a.kind is ActionKind.DELETE and a.member == member]) >= n)
+                                        if a.kind is ActionKind.DELETE and a.member == member]) == int(said.group(1)))
         await pilot.press("q")
     rt.close()

@@ -56,7 +56,7 @@ async def _audit(connect: Connect, args: argparse.Namespace) -> int:
 
 def render(rows: list[dict], fmt: str, since: float | None = None, out=None) -> None:
     from console.engine.actions.blacklist import utf8_safe
-    from console.engine.text import json_line, visible
+    from console.engine.text import json_line
 
     out = out or sys.stdout
     if fmt == "json":
