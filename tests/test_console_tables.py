@@ -114,6 +114,13 @@ async def test_every_table_fits_the_terminal_and_text_columns_are_readable(tmp_p
                     assert widths["group"] > 14 and widths["sender"] > 12 and "reasons" in widths
             if name == "AlertsScreen" and size[0] >= 200:
                 assert widths["group"] > 14 and widths["member"] > 12
+            if name == "GroupsScreen":  # names cut to the column never read the same for two groups
+                t = table(app)
+                col = [c.key.value for c in t.columns.values()].index("group")
+                shown_names = [t.get_row(k)[col] for k in
+                               (x.value for x in t.ordered_keys())]
+                plain = [c.plain if isinstance(c, Text) else str(c) for c in shown_names]
+                assert len(set(plain)) == len(plain), plain
         await pilot.press("q")
     rt.close()
 
@@ -237,12 +244,27 @@ async def test_feed_detail_pane_copy_and_export(tmp_path):
 
 
 async def test_detail_pane_on_groups_audit_and_blacklist(tmp_path):
+    from console.engine.actions.blacklist import BlacklistEntry
+
     rt, app = await open_app(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         await until(pilot, lambda: table(app).row_count == 12)
         await pilot.press("v")
         pane = app.screen.query_one("#row-detail")
         assert pane.display and "group: " in pane.render().plain and "id: " in pane.render().plain
+        rt.moderation.blacklist.add(BlacklistEntry(pattern="demo:nobody", reason="a \x1b[31m reason " + "x" * 200), "owner")
+        rt.moderation.ledger.audit("alice", "send", group=rt.engine.summaries()[0].id,
+                                   params={"text": "hello " * 40, "key": "k"}, result="done: message 7")
+        for key, wanted in (("4", ("pattern: demo:nobody", "reason: a ␛[31m reason", "x" * 200)),
+                            ("6", ("actor: alice", "result: done: message 7", "text: " + "hello " * 3))):
+            await pilot.press(key)
+            await until(pilot, lambda: table(app).row_count > 0)
+            app.screen.set_filter("actor:^alice$" if key == "6" else "")
+            table(app).move_cursor(row=0)
+            await pilot.press("v")
+            await pilot.pause()
+            text = app.screen.query_one("#row-detail").render().plain.replace("\n", "")
+            assert all(w in text for w in wanted), text
         await pilot.press("q")
     rt.close()
 
