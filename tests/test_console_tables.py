@@ -55,6 +55,7 @@ def test_names_cut_to_the_same_text_get_the_end_of_their_id():
     assert plain[2] == "Rust" and plain[3] == plain[0]  # the same group twice is not a clash
     assert all(Text(p).cell_len <= 10 for p in plain)
     assert uniquify(cells[:3], ids[:3], 40) == cells[:3]  # wide enough: nothing changes
+    assert uniquify([Text(""), Text("")], ["#1", "#2"], 10) == [Text(""), Text("")]  # "no member" stays empty
 
 
 def test_keycaps_and_emoji_selectors_get_a_width_every_terminal_agrees_on():

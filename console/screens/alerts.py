@@ -38,7 +38,6 @@ class AlertsScreen(TableScreen):
     SCREEN_NAME = "alerts"
     QUERY = "alerts"
     TABLE_TITLE = "Alerts"
-    DEFAULT_ORDER = "worst first, a member's alerts together"
     MAX_ROWS = 500  # a queue longer than this is worked through a filter, not by scrolling
     HELP_TITLE = "Alerts"
     HELP_NOTES = ("Filter examples: kind:ad   sev:high   group:fans   !state:ack",

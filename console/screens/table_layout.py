@@ -99,7 +99,8 @@ def uniquify(cells: list[Text | str], ids: list[str], width: int) -> list[Text |
     plain = [c.plain if isinstance(c, Text) else str(c) for c in cells]
     seen = [cut(p, width) for p in plain]
     for s, i in zip(seen, ids):
-        shown.setdefault(s, set()).add(i)
+        if s.strip():  # an empty cell says "none" (an alert about a whole group): nothing to tell apart
+            shown.setdefault(s, set()).add(i)
     clashing = {s for s, who in shown.items() if len(who) > 1}
     if not clashing:
         return cells
