@@ -314,3 +314,18 @@ async def test_purge_from_the_blacklist_asks_once_naming_the_count(tmp_path):
                                         if a.kind is ActionKind.DELETE and a.member == member]) == int(said.group(1)))
         await pilot.press("q")
     rt.close()
+
+
+async def test_members_from_before_the_first_watch_read_before_watch_not_never(tmp_path):
+    rt, app = await open_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: table(app).row_count == 12)
+        await pilot.press("enter")
+        await until(pilot, lambda: type(app.screen).__name__ == "GroupScreen" and table(app).row_count > 0)
+        screen = app.screen
+        joined = [r.fields(screen.COLUMNS)["joined"] for r in screen.rows]
+        unknown = [m for m in screen.data.members if m.joined_at is None]
+        assert "never" not in joined
+        assert joined.count("before watch") == len(unknown)
+        await pilot.press("escape", "q")
+    rt.close()

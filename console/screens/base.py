@@ -225,7 +225,11 @@ class TableScreen(TableActions, Screen):
             return
         if self.data is None:
             return
+        first = not self.rows
         self.rows = self.collect()
+        if first and self.row_filter.unknown:  # set before the rows said which ids they carry (tags:, id:)
+            fields, aliases = self.filter_names()
+            self.row_filter = parse_filter(self.row_filter.text, fields, aliases)
         self.render_rows()
 
     def render_rows(self, keep: str | None = None) -> None:
