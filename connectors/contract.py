@@ -123,8 +123,10 @@ class Connector(Protocol):
         ...
 
     async def probe(self) -> list[str]:
-        """What ``groupwatch config check`` says of this account (who it is, what it can see and do);
-        raises ConnectorError when the platform refuses it."""
+        """What ``groupwatch config check`` says of this account (who it is, what it can see and do,
+        each group with the id to put in the config); raises ConnectorError when the platform refuses
+        it. Names are given as the platform has them: the caller shows them inertly (``visible``), so
+        a control character reads as the console shows it (␛), not as a ``?``."""
         ...
 
     def health(self) -> Health: ...

@@ -3,7 +3,12 @@
 
 With the engine in this process (no service serves the data dir) the engine runs
 here as before, and the changes are read as they happen, so a seed replays
-alike. Attached to a running service, this only follows its changes, until
+alike. What was printed is then remembered in the data dir
+(``headless-printed.txt``): after a crash the engine replays the events since
+its last checkpoint and raises the same alerts again, and those are not printed
+a second time.
+
+Attached to a running service, this only follows its changes, until
 ``--seconds`` of wall time or Ctrl-C: each is read at the next push or poll, so a
 record shows the alert as it is then (an alert updated twice in between prints
 two records with its latest state). A service restarted under it numbers its
@@ -15,8 +20,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import os
 import signal
 import sys
+from pathlib import Path
 from typing import TextIO
 
 from rich.console import Console
@@ -41,9 +48,59 @@ def alert_record(a: AlertView, change: str) -> dict:
     }
 
 
+PRINTED_FILE = "headless-printed.txt"
+PRINTED_KEEP = 20_000  # fingerprints remembered: far more than one checkpoint interval can replay
+
+
+def fingerprint(c: AlertChange) -> str:
+    """The same for an alert change replayed after a crash (the alert book numbers alerts from the
+    checkpoint, and a replayed event raises it with the same id, hits and time)."""
+    a = c.alert
+    return f"{c.change}|{a.id}|{a.hits}|{a.at!r}|{a.state}"
+
+
+class Printed:
+    """What was printed already, kept in a file in the data dir (one fingerprint a line)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError):
+            lines = []
+        if len(lines) > PRINTED_KEEP:  # keep the newest half: written whole, then renamed
+            lines = lines[-PRINTED_KEEP // 2:]
+            tmp = path.with_name(path.name + ".tmp")
+            try:
+                tmp.write_text("".join(x + "\n" for x in lines), encoding="utf-8")
+                os.replace(tmp, path)
+            except OSError:
+                pass
+        self.seen = set(lines)
+        try:
+            self.file: TextIO | None = open(path, "a", encoding="utf-8")
+        except OSError:
+            self.file = None  # a read-only data dir: duplicates after a crash are possible, nothing else changes
+
+    def add(self, fp: str) -> None:
+        self.seen.add(fp)
+        if self.file is not None:
+            try:
+                self.file.write(fp + "\n")
+                self.file.flush()  # in the kernel before the next line: a killed process keeps it
+            except OSError:
+                self.file = None
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+
+
 class Printer:
     def __init__(self, fmt: str, out: TextIO) -> None:
         self.fmt, self.out = fmt, out
+        self.printed: Printed | None = None
         self.console = Console(file=out, markup=False, highlight=False, emoji=False, soft_wrap=True)
         self.closed = False  # the reader went away (``| head``): stop instead of failing on every line
         self.on_closed: list = []
@@ -64,6 +121,17 @@ class Printer:
         self._write(lambda: self.console.print(line))
 
     def change(self, c: AlertChange) -> None:
+        if self.printed is not None:
+            fp = fingerprint(c)
+            if fp in self.printed.seen:
+                return  # printed before a crash; the engine replayed the events that raised it
+            self._change(c)
+            if not self.closed:
+                self.printed.add(fp)
+            return
+        self._change(c)
+
+    def _change(self, c: AlertChange) -> None:
         a = c.alert
         r = alert_record(a, c.change)
         if self.fmt == "jsonl":
@@ -115,7 +183,11 @@ async def watch(at, seconds: float | None, fmt: str, out: TextIO | None = None,
         at.client.on_push(lambda kind, payload: printer.notice(payload) if kind == "notice" else None)
     if at.runtime is not None:
         printer.on_closed.append(at.runtime.engine.stop)
-        await _run_engine(at, seconds, follower)
+        printer.printed = Printed(Path(at.runtime.data_dir) / PRINTED_FILE)
+        try:
+            await _run_engine(at, seconds, follower)
+        finally:
+            printer.printed.close()
     else:
         await _follow(at, seconds, follower, err or sys.stderr)
     return not printer.closed
@@ -144,6 +216,9 @@ async def _run_engine(at, seconds: float | None, follower: Follower) -> None:
         else:
             end = loop.time() + seconds
             until = lambda: loop.time() >= end  # noqa: E731
+            # A long poll (Matrix /sync waits up to its timeout for news) must not outlive --seconds:
+            # stopping cancels it; the batch it would have brought is fetched again next time.
+            loop.call_at(end, engine.stop)
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         try:
             loop.add_signal_handler(sig, engine.stop)

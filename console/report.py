@@ -9,9 +9,9 @@ import io
 from typing import Iterable
 
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
+from console.cli_table import CliColumn, Fitted, fit_table
 from console.engine.text import json_line, neutralise_cell, visible
 from console.service.api import GroupRow
 
@@ -57,7 +57,10 @@ def render(summaries: list[GroupRow], fmt: str, console: Console, title: str) ->
             out.append("| " + " | ".join(cells) + " |")
         console.file.write("\n".join(out) + "\n")
     else:
-        console.print(_table(summaries, title))
+        fitted = _table(summaries, title, console.width)
+        console.print(fitted.table)
+        if fitted.legend:
+            console.print(Text(fitted.legend, style="dim"))
 
 
 def _cell(v: object, col: str) -> str:
@@ -70,14 +73,17 @@ def _cell(v: object, col: str) -> str:
 TIER_STYLE = {"high": "green", "ordinary": "default", "inactive": "yellow", "critical": "red"}
 
 
-def _table(summaries: list[GroupRow], title: str) -> Table:
-    t = Table(title=title, title_justify="left")
-    for col, just in (("group", "left"), ("name", "left"), ("members", "right"), ("active 7d", "right"),
-                      ("tier", "left"), ("joins", "right"), ("leaves", "right"), ("exit rate", "right"),
-                      ("alerts", "right")):
-        t.add_column(col, justify=just, overflow="ellipsis", no_wrap=col in ("group", "name"))
-    for s in summaries:
-        t.add_row(Text(visible(s.id)), Text(visible(s.name, 40)), str(s.members), _pct(s.active_ratio),
-                  Text(s.tier, style=TIER_STYLE[s.tier]), str(s.joins), str(s.leaves), _pct(s.exit_rate),
-                  str(s.open_alerts))
-    return t
+TABLE_COLUMNS = (
+    CliColumn("name", min=12), CliColumn("group", "id", min=8, drop=1), CliColumn("members", "mem", "right"),
+    CliColumn("active 7d", "act", "right"), CliColumn("tier"), CliColumn("joins", "in", "right"),
+    CliColumn("leaves", "out", "right"), CliColumn("exit rate", "exit", "right"), CliColumn("alerts", "al", "right"),
+)
+
+
+def _table(summaries: list[GroupRow], title: str, width: int = 80) -> Fitted:
+    """The report as a table ``width`` wide: every number column readable at 80 (short headers and a
+    legend, then names cut, then the ids left out), never cut to nothing."""
+    rows = [[Text(visible(s.name, 60)), Text(visible(s.id)), str(s.members), _pct(s.active_ratio),
+             Text(s.tier, style=TIER_STYLE[s.tier]), str(s.joins), str(s.leaves), _pct(s.exit_rate),
+             str(s.open_alerts)] for s in summaries]
+    return fit_table(TABLE_COLUMNS, rows, width, title)

@@ -256,11 +256,12 @@ def test_config_check_probes_every_connector_and_says_what_works(peers):
     assert code == 1 and err == ""
     assert lines[0] == f"{config}: ok; 4 connector(s): shop (telegram), expired (telegram), stalled (telegram), hq (matrix)"
     assert lines[1:4] == ["shop (telegram): ok", "    logged in as @shop_bot (bot id 7300001)", "    1 chats:"]
-    assert lines[4] == "      [bold]Fans␛[31m (42 members): admin"  # a stranger's title stays inert text
+    assert lines[4] == "      [bold]Fans␛[31m (-1001, 42 members): admin"  # a stranger's title stays inert text
     assert lines[5].startswith("expired (telegram): FAILED: telegram: the bot token was refused (HTTP 401")
     assert lines[6] == "stalled (telegram): FAILED: no answer within 0.5 s"
-    assert lines[7:10] == ["hq (matrix): ok", "    logged in as @bot:hs.test (device GW)",
-                           "    1 room: Lobby (2 members)"]
+    assert lines[7:11] == ["hq (matrix): ok", "    logged in as @bot:hs.test (device GW)",
+                           "    1 room: Lobby (!room:hs.test, 2 members)",  # the id to put in rooms = [...]
+                           '    to watch only some, in [[connector]]: rooms = ["!room:hs.test"]']
     assert lines[-1] == "2 of 4 connector(s) failed the probe"
     assert "\x1b" not in out
     assert_no_secret(out, err)

@@ -20,7 +20,7 @@ CHANGING = {
     "alerts": ("a", "u", "c", "z", "r", "w", "b", "d", "M", "n"),
     "feed": ("b", "d"),
     "group": ("m", "P", "w", "b", "k"),
-    "blacklist": ("a", "e", "d"),
+    "blacklist": ("a", "e", "d", "X"),
     "schedules": ("a", "e", "t", "r", "d"),
     "audit": (),
 }
@@ -38,7 +38,8 @@ def test_every_changing_binding_is_listed_here():
     from console.app import GroupWatchApp as App
 
     harmless = {"start_filter", "mark", "mark_all", "sort", "sort_reverse", "back", "open", "alerts",
-                "mark_quiet", "flagged", "this_group", "dry_run"}
+                "mark_quiet", "flagged", "this_group", "dry_run", "sort_pick", "freeze", "toggle_detail", "copy_id",
+                "export"}
     for mode, cls in {**App.MODES, "group": __import__("console.screens.group", fromlist=["GroupScreen"]).GroupScreen}.items():
         keys = set()
         for klass in cls.__mro__:

@@ -147,7 +147,7 @@ async def test_groups_members_and_probe_report_what_the_bot_can_do(synapse_serve
     assert members[mx(mod)].is_admin and members[mx(mod)].is_bot and not members[mx(alice)].is_admin
     assert members[mx(alice)].name == s.users["alice"].display_name or members[mx(alice)].name == "Alice Renamed"
     assert lines[0].startswith(f"logged in as {mod}")
-    assert lines[1].startswith("2 rooms: ") and "Probe Room (2 members)" in lines[1]
+    assert lines[1].startswith("2 rooms: ") and f"Probe Room ({room}, 2 members)" in lines[1]
     assert any(ln.startswith(f"#{alias}:localhost: the bot's power level 0 is too low") and "ban needs 50" in ln
                for ln in lines[2:])
     assert not any(ln.startswith("Probe Room:") for ln in lines[2:])

@@ -668,9 +668,11 @@ def test_no_token_is_accepted_on_loopback_only_when_said_so(tmp_path):
 async def test_probe_reports_account_groups_stream_and_history(fake, conn):
     lines = await conn.probe()
     assert lines[0] == f"logged in as watchbot (qq:{fake.self_id})"
-    assert lines[1] == "2 groups: Fans [CN] (7 members), Traders (3 members)"
-    assert lines[2] == f"event stream {fake.ws_url}: open"
-    assert lines[3].startswith("history catch-up available")
+    ids = list(fake.groups)
+    assert lines[1] == f"2 groups: Fans [CN] ({ids[0]}, 7 members), Traders ({ids[1]}, 3 members)", lines[1]
+    assert lines[2] == f"to watch only some, in [[connector]]: groups = [{ids[0]}, {ids[1]}]"
+    assert lines[3] == f"event stream {fake.ws_url}: open"
+    assert lines[4].startswith("history catch-up available")
     fake.history = False
     c = connect(fake, groups=[G1, 424242])
     try:

@@ -23,6 +23,7 @@ def changes(import_file: str) -> list[tuple[str, ...]]:
         ("blacklist", "add", "demo:u1*", "--yes"),
         ("blacklist", "add", "demo:u1", "--reason", "again"),
         ("blacklist", "remove", "demo:u1"),
+        ("blacklist", "purge", "demo:u2", "--yes"),
         ("blacklist", "import", import_file),
         ("schedule", "add", "--id", "new", "--target", "all", "--template", "hi {group}", "--at", "09:00"),
         ("schedule", "pause", "tips"),

@@ -668,7 +668,7 @@ async def test_probe_reports_the_bot_privacy_mode_and_each_chat(server):
     lines = await connect(server, chats=[SUPER]).probe()
     assert lines[0] == f"logged in as @watch_bot (bot id {BOT_ID})"
     assert any("privacy mode is on" in line for line in lines)
-    assert lines[-1].strip() == "Fans (42 members): admin, missing rights: delete messages"
+    assert lines[-1].strip() == f"Fans ({SUPER}, 42 members): admin, missing rights: delete messages"
 
 
 async def test_probe_without_chats_and_with_a_refused_token(server):

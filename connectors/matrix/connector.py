@@ -12,7 +12,6 @@ import hashlib
 import heapq
 import json
 import logging
-import re
 import time
 import uuid
 from typing import Any, Mapping, Sequence
@@ -40,12 +39,11 @@ GAP_PAGES_MAX = 50         # at most 5000 events per room are recovered after a 
 FIRST_SYNC_TIMEOUT = 120.0  # an account in many big rooms makes the homeserver work for a while
 PROBE_ROOMS_SHOWN = 10
 JOINED_FRESH_S = 30.0
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]")
 
 
 def _shown(name: str, limit: int = 40) -> str:
-    """A stranger-chosen room name fit for one line of a report."""
-    text = _CONTROL.sub("?", name).strip()
+    """A stranger-chosen room name cut for one line of a report (made inert where it is printed)."""
+    text = name.strip()
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -397,7 +395,7 @@ class MatrixConnector:
         for room in rooms:
             name = _shown(await self._room_name(room))
             members = await self._joined_members(room)
-            described.append(f"{name} ({len(members)} members)")
+            described.append(f"{name} ({room}, {len(members)} members)")
             power = await self._power(room)
             mine = power.user(user)
             lacking = [f"{what} needs {need}" for what, need in (
@@ -416,6 +414,8 @@ class MatrixConnector:
             shown += f", and {len(described) - PROBE_ROOMS_SHOWN} more"
         lines.append(f"{len(rooms)} room{'s' if len(rooms) != 1 else ''}" + (f": {shown}" if shown else
                                                                               ": invite the bot to your rooms"))
+        if rooms and not self._room_refs:  # every joined room is watched: the line to narrow it down
+            lines.append("to watch only some, in [[connector]]: rooms = [" + ", ".join(f'"{r}"' for r in rooms) + "]")
         return lines + warnings
 
     # --- actions ---

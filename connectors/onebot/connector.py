@@ -424,6 +424,9 @@ class OneBotConnector:
         return data
 
     async def probe(self) -> list[str]:
+        def _cut(name: str, limit: int = 40) -> str:
+            return name if len(name) <= limit else name[: limit - 1] + "…"
+
         lines: list[str] = []
         info = await self._call("get_login_info")
         if not isinstance(info, dict) or "user_id" not in info:
@@ -432,10 +435,15 @@ class OneBotConnector:
         nick = one_line(info.get("nickname") or "", 40)
         lines.append(f"logged in as {nick} (qq:{self._self_id})" if nick else f"logged in as qq:{self._self_id}")
         groups = await self.groups()
-        shown = ", ".join(f"{one_line(g.name, 40)} ({g.member_count} members)" if g.member_count is not None
-                          else one_line(g.name, 40) for g in groups[:5])
+        # names as QQ has them (config check shows control characters as the console does), with the
+        # number to put in ``groups = [...]``
+        shown = ", ".join(f"{_cut(g.name)} ({raw_id(g.id)}, {g.member_count} members)" if g.member_count is not None
+                          else f"{_cut(g.name)} ({raw_id(g.id)})" for g in groups[:5])
         more = f", and {len(groups) - 5} more" if len(groups) > 5 else ""
         lines.append(f"{len(groups)} groups" + (f": {shown}{more}" if groups else ""))
+        if groups and self._allowed is None:
+            lines.append("to watch only some, in [[connector]]: groups = [" + ", ".join(raw_id(g.id) for g in groups)
+                         + "]")
         if self._allowed is not None:
             present = {raw_id(g.id) for g in groups}
             absent = sorted(self._allowed - present)

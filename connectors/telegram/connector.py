@@ -177,7 +177,7 @@ class TelegramConnector:
             return f"{chat}: {e}"
         if not _is_group(info):
             return f"{chat}: not a group (private chats and channels are not watched)"
-        head = f"{info.get('title', chat)} ({count} members)"
+        head = f"{info.get('title', chat)} ({chat}, {count} members)"
         if not isinstance(me, dict) or me.get("status") not in ("administrator", "creator"):
             return f"{head}: not an admin, so no chat_member updates and no moderation"
         if me.get("status") == "creator":

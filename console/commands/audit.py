@@ -6,10 +6,12 @@ import csv
 import io
 import sys
 
+from console.cli_table import CliColumn
 from console.commands import Connect, common_options, connector, error, run_async, write_stdout
 from console.engine.text import neutralise_cell
 
-COLUMNS = ("id", "at", "actor", "action", "group", "member", "params", "result", "origin")
+COLUMNS = ("id", "at", "actor", "action", "group", "member", "params", "result", "origin", "group_name",
+           "member_name")
 
 
 def add_parser(sub) -> None:
@@ -25,7 +27,8 @@ def records(entries) -> list[dict]:
     from console.engine.durations import iso
 
     return [{"id": e.id, "at": iso(e.at), "actor": e.actor, "action": e.action, "group": e.group,
-             "member": e.member, "params": e.params, "result": e.result, "origin": e.origin}
+             "member": e.member, "params": e.params, "result": e.result, "origin": e.origin,
+             "group_name": e.group_name, "member_name": e.member_name}
             for e in sorted(entries, key=lambda e: (e.at, e.id))]
 
 
@@ -53,7 +56,7 @@ async def _audit(connect: Connect, args: argparse.Namespace) -> int:
 
 def render(rows: list[dict], fmt: str, since: float | None = None, out=None) -> None:
     from console.engine.actions.blacklist import utf8_safe
-    from console.engine.text import json_line, visible
+    from console.engine.text import json_line
 
     out = out or sys.stdout
     if fmt == "json":
@@ -74,8 +77,6 @@ def render(rows: list[dict], fmt: str, since: float | None = None, out=None) -> 
         write_stdout(utf8_safe(buf.getvalue()), out, inert_on_tty=True)
         return
     from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
 
     from console.engine.durations import iso
 
@@ -84,12 +85,38 @@ def render(rows: list[dict], fmt: str, since: float | None = None, out=None) -> 
     if not rows:
         console.print(f"no audit entries{when}")
         return
-    t = Table(title=f"audit log{when}: {len(rows)} entr{'y' if len(rows) == 1 else 'ies'}", title_justify="left")
-    for col in ("at", "actor", "action", "group", "member", "details", "result", "origin"):
-        t.add_column(col, overflow="fold")
+    fitted = table(rows, console.width, f"audit log{when}: {len(rows)} entr{'y' if len(rows) == 1 else 'ies'}")
+    console.print(fitted.table)
+    if fitted.legend:
+        console.print(fitted.legend, style="dim")
+
+
+TABLE_COLUMNS = (
+    CliColumn("at", min=11), CliColumn("actor", min=5), CliColumn("action", min=9), CliColumn("result", min=4),
+    CliColumn("group", min=8), CliColumn("member", min=8, drop=1), CliColumn("details", min=16, wrap=True),
+    CliColumn("origin", min=4, drop=2),
+)
+
+
+def table(rows: list[dict], width: int, title: str):
+    """The entries by name (ids when nothing better is known), the outcome apart from what the platform
+    said, parameters as words; fitted to ``width`` (80 columns too), the details folded, never cut."""
+    import datetime as dt
+
+    from rich.text import Text
+
+    from console.audit_text import details, named
+    from console.cli_table import fit_table
+    from console.engine.text import visible
+
+    cells = []
     for r in rows:
-        details = json_line(r["params"]) if r["params"] else ""
-        t.add_row(Text(r["at"]), Text(visible(r["actor"] or "", 40)), Text(visible(r["action"] or "")),
-                  Text(visible(r["group"] or "-")), Text(visible(r["member"] or "-")),
-                  Text(visible(details, 120)), Text(visible(r["result"] or "", 80)), Text(visible(r["origin"] or "")))
-    console.print(t)
+        at = dt.datetime.fromisoformat(r["at"].replace("Z", "+00:00")).astimezone()
+        outcome, text = details(r["result"] or "", r["params"] or {})
+        cells.append([Text(at.strftime("%m-%d %H:%M")), Text(visible(r["actor"] or "", 40)),
+                      Text(visible(r["action"] or "", 40)),
+                      Text(visible(outcome, 20), style="" if outcome in ("ok", "done", "") else "red"),
+                      Text(visible(named(r.get("group_name"), r["group"]) or "-", 40)),
+                      Text(visible(named(r.get("member_name"), r["member"]) or "-", 40)),
+                      Text(visible(text, 300)), Text(visible(r["origin"] or "", 20))])
+    return fit_table(TABLE_COLUMNS, cells, width, title)

@@ -1,9 +1,11 @@
-"""``groupwatch blacklist add|remove|list|import|export``: the cross-group blacklist.
+"""``groupwatch blacklist add|remove|purge|list|import|export``: the cross-group blacklist.
 
 ``add`` previews who a pattern hits before anything happens, asks for
 ``--yes`` when a glob hits more than one member, then records the entry and
 bans the id in every watched group of its platform (kicks where the platform
-cannot ban). ``remove`` lifts it (unbans where the platform needs it).
+cannot ban). ``remove`` lifts it (unbans where the platform needs it). ``purge``
+deletes a member's recent messages in every watched group and resolves their
+alerts (it says how many, and acts with ``--yes``).
 
 Everything goes through the service (the running one, else the engine opened
 here): the preview and the lists are its views, the changes its commands.
@@ -44,6 +46,11 @@ def add_parser(sub) -> None:
     common_options(r)
     r.add_argument("pattern", metavar="ID_OR_PATTERN")
 
+    pg = bsub.add_parser("purge", help="delete a member's recent messages in every group and resolve their alerts")
+    common_options(pg)
+    pg.add_argument("member", metavar="ID", help="the member's id (qq:12345, matrix:@x:server)")
+    pg.add_argument("--yes", "-y", action="store_true", help="act; without it, only say what would be deleted")
+
     ls = bsub.add_parser("list", help="the entries")
     common_options(ls)
     ls.add_argument("--format", choices=("table", "json", "csv"), default="table")
@@ -70,6 +77,13 @@ def run(args: argparse.Namespace, connect: Connect | None = None) -> int:
             from console.engine.actions.blacklist import check_pattern
 
             args.pattern = check_pattern(args.pattern)  # a bad id fails before anything is opened
+        if cmd == "purge":
+            from console.engine.actions.blacklist import check_pattern, is_glob
+
+            args.member = check_pattern(args.member)
+            if is_glob(args.member):
+                return error(f"purge takes one member id, not a pattern: {args.member}")
+            return run_async(_purge(connect, args))
         if cmd == "add":
             _check_reason(args.reason or "")
             return run_async(_add(connect, args))
@@ -194,6 +208,26 @@ async def _remove(connect: Connect, args: argparse.Namespace) -> int:
             print("nothing to unban (no group here needs an unban)")
             return 0
         return _print_report(report, "unbanned")
+
+
+async def _purge(connect: Connect, args: argparse.Namespace) -> int:
+    from console.engine.text import visible
+    from console.service.api import Command
+
+    async with connect(args, session=_session(args)) as at:
+        p = await at.client.query("purge_preview", members=[args.member])
+        old = f"; {p.too_old} older one(s) are past what the platform lets a bot delete" if p.too_old else ""
+        print(f"{visible(args.member)}: {p.messages} recent message(s) in {p.groups} group(s), "
+              f"{p.alerts} open alert(s){old}")
+        if not args.yes:
+            if not p.messages and not p.alerts:
+                print("nothing to purge")
+                return 0
+            return error(f"rerun with --yes to delete {p.messages} message(s) and resolve {p.alerts} alert(s)")
+        report = await at.client.run(Command("purge", [args.member]))
+        check(report)
+        print(visible(report.message))
+        return _print_report(report, "purged")
 
 
 def _iso(at: float | None) -> str:

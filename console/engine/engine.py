@@ -90,6 +90,8 @@ class Engine:
         self._checkpointing: asyncio.Lock | None = None
         self.group_owner: dict[str, str] = {}  # group id -> name of the connector that watches it
         self.observers: list = []  # objects with on_event(event) and on_tick(now): moderation
+        # more tables saved in the same atomic write as the stats (the service's feed): name -> docs
+        self.saved_with_checkpoint: dict[str, Callable[[], list[dict]]] = {}
         self.services: list[Callable[[], Awaitable[None]]] = []  # long-running coroutines started by run()
         # Chats a connector reads that are not watched groups (the moderators' chat of an on-call route):
         # their events go to the listener, never to stats or detectors.
@@ -131,6 +133,13 @@ class Engine:
                 self.events_total = meta.get("events_total", 0)
                 self._next_tick = meta.get("next_tick")
 
+    def saved_table(self, name: str) -> list[dict]:
+        """A table another part saved with the checkpoint (``saved_with_checkpoint``), as last saved."""
+        if self.store is None:
+            return []
+        with self.store.decoding(STATE_DB):
+            return self.store.read_table(STATE_DB, name)
+
     def checkpoint(self) -> None:
         """One atomic write of cursors, stats and alerts together."""
         started = time.perf_counter()
@@ -165,6 +174,8 @@ class Engine:
         self.stats.cohorts.save(self.store, STATE_DB)
         if self.media is not None:
             self.store.replace_table(STATE_DB, "qr_bad", self.media.bad_docs())
+        for name, docs in self.saved_with_checkpoint.items():
+            self.store.replace_table(STATE_DB, name, docs())
         self.store.put_doc(STATE_DB, "meta", "engine",
                            {"events_total": self.events_total, "next_tick": self._next_tick})
         return True

@@ -67,6 +67,33 @@ class Feed:
         else:
             self._early.setdefault(key, []).append(alert)
 
+    # --- saved with the checkpoint, so a restarted console does not start with an empty feed ---
+
+    def to_docs(self, n: int) -> list[dict]:
+        """The newest ``n`` items (text and flags; not media), oldest first."""
+        out = []
+        for item in list(self.items)[-n:] if n else ():
+            m = item.message
+            out.append({"seq": item.seq, "group": m.group, "sender": m.sender, "sender_name": m.sender_name,
+                        "text": m.text, "at": m.at, "id": m.id, "kinds": list(item.kinds),
+                        "reasons": list(item.reasons), "alert": item.alert})
+        return out
+
+    def load_docs(self, docs: list[dict]) -> None:
+        """Items saved by :meth:`to_docs` (a damaged one is skipped: the feed is a convenience)."""
+        for d in docs[-self.size:]:
+            try:
+                m = Message(group=str(d["group"]), sender=str(d["sender"]), sender_name=str(d["sender_name"]),
+                            text=str(d["text"]), at=float(d["at"]), id=str(d["id"]))
+                item = FeedItem(int(d["seq"]), m, [str(k) for k in d.get("kinds", [])],
+                                [str(r) for r in d.get("reasons", [])],
+                                d.get("alert") if isinstance(d.get("alert"), int) else None)
+            except (KeyError, TypeError, ValueError):
+                continue
+            self.items.append(item)
+            self._by_message[(m.group, m.id)] = item
+            self._seq = max(self._seq, item.seq)
+
     def latest(self, n: int) -> list[FeedItem]:
         """The newest ``n`` items, newest first."""
         out = []

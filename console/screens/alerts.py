@@ -47,8 +47,9 @@ class AlertsScreen(TableScreen):
                   "A viewer or --read-only console sees everything and every change is refused.")
     COLUMNS = (
         Column("sev", "sev", 4), Column("age", "age", 3), Column("state", "st", 4), Column("kind", "kind", 13),
-        Column("group", "group", 14), Column("member", "member", 12), Column("reason", "reasons", flex=True),
-        Column("evidence", "evidence", flex=True),
+        Column("group", "group", 12, flex=1, max=40, unique="group_id"),
+        Column("member", "member", 10, flex=1, max=30, unique="member_id"),
+        Column("reason", "reasons", 12, flex=2, aliases=("reason",)), Column("evidence", "evidence", flex=2, drop=1),
     )
     BINDINGS = [
         Binding("enter", "open", "Open group"),

@@ -16,10 +16,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input
+from textual.widgets import DataTable, Footer, Input, Static
 
 from console.engine.text import visible
 from console.screens.filtering import RowFilter, parse_filter
+from console.screens.table_layout import Column, fit, uniquify
+from console.screens.table_actions import TableActions
 from console.widgets.keyed_table import KeyedTable
 from console.widgets.screen_bar import ScreenBar
 from console.widgets.status import StatusLine
@@ -29,14 +31,6 @@ if TYPE_CHECKING:
 
 MARK = Text("*", style="bold reverse")
 NO_MARK = Text(" ")
-
-
-@dataclass(slots=True, frozen=True)
-class Column:
-    key: str      # the name used by `field:value` filters and by sort
-    label: str
-    width: int | None = None
-    flex: bool = False  # takes the width the other columns leave (names, messages)
 
 
 @dataclass(slots=True)
@@ -65,20 +59,24 @@ def sort_value(v: Any) -> tuple:
     return (0, 0, str(v).lower())
 
 
-class TableScreen(Screen):
+class TableScreen(TableActions, Screen):
     """A screen whose body is one live table of rows."""
 
     COLUMNS: ClassVar[tuple[Column, ...]] = ()
     TABLE_TITLE: ClassVar[str] = ""
+    DEFAULT_ORDER: ClassVar[str] = ""  # what the order is when no column sort is chosen ("worst first")
     SCREEN_NAME: ClassVar[str] = ""
     MAX_ROWS: ClassVar[int] = 0  # 0: every row; else only the first rows of the order are put in the table
     QUERY: ClassVar[str] = ""    # the service view this screen shows
+    COPY_FIELDS: ClassVar[tuple[str, ...]] = ("member_id", "id", "group_id")  # `y` copies the first one set
     DEFAULT_CSS = """
     TableScreen #body { height: 1fr; }
     TableScreen #table { height: 1fr; border: round $primary; }
     TableScreen #filter { display: none; height: 3; border: round $accent; }
     TableScreen #filter.-shown { display: block; }
     TableScreen #status { height: 1; background: $panel; }
+    TableScreen #row-detail { display: none; height: auto; max-height: 9; background: $panel; padding: 0 1; }
+    TableScreen #row-detail.-shown { display: block; }
     """
 
     BINDINGS = [
@@ -88,6 +86,11 @@ class TableScreen(Screen):
         Binding("asterisk", "mark_all", "Mark all", show=False),
         Binding("s", "sort", "Sort", show=False),
         Binding("S", "sort_reverse", "Reverse sort", show=False),
+        Binding("o", "sort_pick", "Sort by column", show=False),
+        Binding("F", "freeze", "Freeze order", show=False),
+        Binding("v", "toggle_detail", "Detail pane", show=False),
+        Binding("y", "copy_id", "Copy id", show=False),
+        Binding("ctrl+e", "export", "Export rows", show=False),
         Binding("escape", "back", "Clear marks/filter, back", show=False),
     ]
 
@@ -96,10 +99,16 @@ class TableScreen(Screen):
         self.rows: list[Row] = []
         self.shown: list[Row] = []
         self.matching = 0
-        self.marks: set[str] = set()
+        self.matching_rows: list[Row] = []  # every row the filter lets through, in order (export)
+        self.marks: set[str] = set()  # row keys, never positions: a mark stays on its row as rows re-rank
         self.row_filter: RowFilter = parse_filter("")
         self.sort_col: int | None = None
         self.sort_reverse = False
+        self.order_frozen = False
+        self._order: dict[str, int] = {}  # the frozen order: row key -> place
+        self.detail_on = False
+        self._layout: dict[str, int] = {}  # shown column -> width
+        self._col_index: list[int] = []    # indexes into COLUMNS of the shown columns
         self._filter_before = ""
         self._ready = False  # pushed screens get timer ticks before their widgets exist
         self.data: Any = None  # the last answer to QUERY
@@ -117,6 +126,7 @@ class TableScreen(Screen):
             table = KeyedTable(id="table", cursor_type="row", zebra_stripes=False)
             yield table
             yield from self.compose_below()
+            yield Static(id="row-detail")
         yield Input(id="filter", placeholder="filter: text or regex, field:value, !negate  (enter apply, esc cancel)")
         yield ScreenBar(self.SCREEN_NAME)
         yield Footer()
@@ -132,36 +142,54 @@ class TableScreen(Screen):
         return self.query_one("#table", KeyedTable)
 
     def on_mount(self) -> None:
-        t = self.table
-        t.add_column(" ", key="_mark", width=1)
-        for c in self.COLUMNS:
-            t.add_column(c.label, key=c.key, width=c.width or (12 if c.flex else None))
-        t.focus()
+        self.fit_columns()
+        self.table.focus()
         self._ready = True
         self.gw.refresh_view()
 
     def on_screen_resume(self) -> None:
         if self._ready:
+            self.fit_columns()
             self.gw.refresh_view()
 
     def on_resize(self) -> None:
         self.fit_columns()
 
+    def _width(self) -> int:
+        return self.size.width or self.app.size.width
+
     def fit_columns(self) -> None:
-        """Give flex columns what the fixed ones leave, so a row fits the terminal (80 columns too)."""
-        t = self.table
-        flex = [c for c in self.COLUMNS if c.flex]
-        if not flex or not t.size.width:
+        """Show the columns that fit the terminal, widest where the text is: names and messages get
+        what the others leave (80 columns too), and low-priority columns go first when it is narrow."""
+        tables = self.query("#table")
+        if not tables:
             return
-        pad = 2 * t.cell_padding
-        fixed = (1 + pad) + sum((c.width or len(c.label)) + pad for c in self.COLUMNS if not c.flex)
-        width = max(8, (t.size.width - 2 - fixed) // len(flex) - pad)
-        for c in flex:
-            col = t.columns.get(c.key)  # type: ignore[call-overload]
+        t = tables.first(KeyedTable)
+        layout = fit(self.COLUMNS, self._width())
+        if list(layout) != [c.key for c in (self.COLUMNS[i] for i in self._col_index)] or not t.columns:
+            keep = t.cursor_key()
+            t.clear(columns=True)
+            t.add_column(" ", key="_mark", width=1)
+            self._col_index = [i for i, c in enumerate(self.COLUMNS) if c.key in layout]
+            for i in self._col_index:
+                c = self.COLUMNS[i]
+                t.add_column(self._label(i, layout[c.key]), key=c.key, width=layout[c.key])
+            self._layout = layout
+            if self._ready and self.rows:
+                self.render_rows(keep=keep)
+            return
+        changed = False
+        for key, width in layout.items():
+            col = t.columns.get(key)  # type: ignore[call-overload]
             if col is not None and col.width != width:
                 col.width, col.auto_width = width, False
-                t._require_update_dimensions = True  # DataTable re-measures only when told
-        t.refresh()
+                changed = True
+        self._layout = layout
+        if changed:
+            t._require_update_dimensions = True  # DataTable re-measures only when told
+            if self._ready and self.rows:
+                self.render_rows()  # the unique-name tails depend on the width
+            t.refresh()
 
     # --- data ---
 
@@ -197,10 +225,14 @@ class TableScreen(Screen):
             return
         if self.data is None:
             return
+        first = not self.rows
         self.rows = self.collect()
+        if first and self.row_filter.unknown:  # set before the rows said which ids they carry (tags:, id:)
+            fields, aliases = self.filter_names()
+            self.row_filter = parse_filter(self.row_filter.text, fields, aliases)
         self.render_rows()
 
-    def render_rows(self) -> None:
+    def render_rows(self, keep: str | None = None) -> None:
         f = self.row_filter
         if f.active:
             cols = self.COLUMNS
@@ -213,30 +245,68 @@ class TableScreen(Screen):
         if self.sort_col is not None:
             i = self.sort_col
             rows = sorted(rows, key=lambda r: sort_value(r.sort[i]), reverse=self.sort_reverse)
+        if self.order_frozen:
+            # rows keep the places they had; newcomers go below, in the order they came
+            place = self._order
+            end = len(place)
+            rows = sorted(rows, key=lambda r: place.get(r.key, end))
+            self._order = {r.key: n for n, r in enumerate(rows)}
         self.matching = len(rows)
+        self.matching_rows = rows
         if self.MAX_ROWS and len(rows) > self.MAX_ROWS:
             rows = rows[:self.MAX_ROWS]  # the top of the order; a filter or another sort reaches the rest
         self.shown = rows
         present = {r.key for r in self.rows}
         self.marks &= present
         marks = self.marks
-        self.table.set_rows([(r.key, [MARK if r.key in marks else NO_MARK, *r.cells]) for r in rows])
+        self.table.set_rows([(r.key, [MARK if r.key in marks else NO_MARK, *cells])
+                             for r, cells in zip(rows, self._cells_shown(rows))], keep=keep)
         self.update_title()
+        if self.detail_on:
+            self.show_row_detail()
+
+    def _cells_shown(self, rows: list[Row]) -> list[list[Any]]:
+        """The shown columns' cells of each row; names that would read the same at this width get the
+        end of their id."""
+        idx = self._col_index or list(range(len(self.COLUMNS)))
+        out = [[r.cells[i] for i in idx] for r in rows]
+        for pos, i in enumerate(idx):
+            c = self.COLUMNS[i]
+            if not c.unique or c.key not in self._layout or len(rows) < 2:
+                continue
+            ids = [r.key if c.unique == "key" else (r.extra.get(c.unique) or r.key) for r in rows]
+            column = [cells[pos] for cells in out]
+            fixed = uniquify(column, ids, self._layout[c.key])
+            if fixed is not column:
+                for cells, cell in zip(out, fixed):
+                    cells[pos] = cell
+        return out
 
     def update_title(self) -> None:
-        parts = [self.TABLE_TITLE, f"{len(self.shown)}/{len(self.rows)}"]
+        title = self.TABLE_TITLE
+        order = self.order_text()
+        if order:
+            title += f" ({order})"
+        parts = [title, f"{len(self.shown)}/{len(self.rows)}"]
         if len(self.shown) < self.matching:
             parts.append(f"first {len(self.shown)} of {self.matching} shown")
         if self.marks:
             parts.append(f"{len(self.marks)} marked")
-        if self.sort_col is not None:
-            parts.append(f"sort {self.COLUMNS[self.sort_col].label} {'v' if self.sort_reverse else '^'}")
+        if self.order_frozen:
+            parts.append("order frozen (F)")
         if self.row_filter.active:
             parts.append(f"filter {visible(self.row_filter.text, 60)}")  # may quote a stranger's name
             note = self.row_filter.describe()
             if note:
                 parts.append(note)
         self.table.border_title = Text(" · ".join(parts))
+
+    def order_text(self) -> str:
+        """What the order is, in the title: the default's name, or the column sorted by."""
+        if self.sort_col is None:
+            return self.DEFAULT_ORDER
+        label = self.COLUMNS[self.sort_col].label
+        return f"by {label} {'▼' if self.sort_reverse else '▲'}"
 
     # --- targets ---
 
@@ -279,8 +349,22 @@ class TableScreen(Screen):
         if event.input.id == "filter":
             self._close_filter()
 
+    def filter_names(self) -> tuple[tuple[str, ...], dict[str, str]]:
+        """The words `name:value` accepts: column keys and the ids rows carry; header labels and
+        each column's aliases stand for their column."""
+        keys = [c.key for c in self.COLUMNS]
+        keys += list(dict.fromkeys(k for r in self.rows[:1] for k in r.extra if k not in keys))
+        aliases: dict[str, str] = {}
+        for c in self.COLUMNS:
+            for word in (c.label, c.label.replace(" ", ""), *c.aliases):
+                w = word.strip().lower()
+                if w and w not in keys:
+                    aliases.setdefault(w, c.key)
+        return tuple(keys), aliases
+
     def set_filter(self, text: str) -> None:
-        self.row_filter = parse_filter(text, tuple(c.key for c in self.COLUMNS))
+        fields, aliases = self.filter_names()
+        self.row_filter = parse_filter(text, fields, aliases)
         if self._ready:  # else on_mount renders with it (a screen opened with a filter)
             self.render_rows()
 
@@ -302,35 +386,6 @@ class TableScreen(Screen):
     def action_mark_all(self) -> None:
         keys = {r.key for r in self.shown}
         self.marks = set() if keys and keys <= self.marks else self.marks | keys
-        self.render_rows()
-
-    def action_sort(self) -> None:
-        n = len(self.COLUMNS)
-        self.sort_col = 0 if self.sort_col is None else (self.sort_col + 1 if self.sort_col + 1 < n else None)
-        self.sort_reverse = self.sort_col is not None and self.default_reverse(self.sort_col)
-        self.render_rows()
-
-    def action_sort_reverse(self) -> None:
-        if self.sort_col is None:
-            self.sort_col = 0
-        self.sort_reverse = not self.sort_reverse
-        self.render_rows()
-
-    def default_reverse(self, col: int) -> bool:
-        """Numbers sort biggest first, text A to Z."""
-        values = [r.sort[col] for r in self.rows[:50] if r.sort[col] is not None]
-        return bool(values) and all(isinstance(v, (int, float)) for v in values)
-
-    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
-        event.stop()
-        keys = [c.key for c in self.COLUMNS]
-        if event.column_key.value not in keys:
-            return
-        col = keys.index(event.column_key.value)
-        if self.sort_col == col:
-            self.sort_reverse = not self.sort_reverse
-        else:
-            self.sort_col, self.sort_reverse = col, self.default_reverse(col)
         self.render_rows()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
@@ -357,4 +412,3 @@ class TableScreen(Screen):
     def is_pushed(self) -> bool:
         """A drill-down screen (esc goes back) rather than one of the top-level screens."""
         return False
-

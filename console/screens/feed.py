@@ -31,11 +31,15 @@ class FeedScreen(TableScreen):
     QUERY = "feed"
     TABLE_TITLE = "Feed"
     HELP_TITLE = "Feed"
-    HELP_NOTES = (f"Shows the newest {SHOWN} messages. Filter examples: group:fans   kind:ad   text:vx   !kind:.",
-                  "p pauses the stream (and every screen) so you can read; p again resumes.")
+    HELP_NOTES = (f"Shows the newest {SHOWN} messages. Filter examples: group:fans   flag:ad   message:vx   !flag:.",
+                  "p pauses the stream (and every screen) so you can read; p again resumes.",
+                  "v shows the cursor message in full below the table.")
+    # At 80 columns the message keeps at least 30 cells: the reasons go first (the detail pane, v, has them)
     COLUMNS = (
-        Column("time", "time", 8), Column("group", "group", 14), Column("sender", "sender", 10),
-        Column("kind", "flag", 5), Column("text", "message", flex=True), Column("reasons", "reasons", 40),
+        Column("time", "time", 8), Column("group", "group", 11, flex=1, max=40, unique="group_id"),
+        Column("sender", "sender", 9, flex=1, max=30, unique="member_id", aliases=("member", "from")),
+        Column("kind", "flag", 4, aliases=("flagged",)), Column("text", "message", 30, flex=4, aliases=("msg",)),
+        Column("reasons", "reasons", 20, flex=2, drop=1, aliases=("reason",)),
     )
     BINDINGS = [
         Binding("enter", "open", "Open group"),
@@ -84,6 +88,17 @@ class FeedScreen(TableScreen):
             self.table.border_title = Text.assemble(title if isinstance(title, Text) else str(title or ""),
                                                     " · " + " · ".join(extra))
 
+    def detail_pairs(self, row: Row) -> list[tuple[str, str]]:
+        i = self.items.get(row.key)
+        if i is None:
+            return super().detail_pairs(row)
+        pairs = [("at", clock(i.at)), ("group", f"{i.group_name or i.group} ({i.group})"),
+                 ("sender", f"{i.sender_name} ({i.sender})"), ("message", i.text)]
+        if i.kinds:
+            pairs.append(("flagged", f"{', '.join(i.kinds)}: {'; '.join(i.reasons)}"
+                                     + (f" (alert #{i.alert})" if i.alert else "")))
+        return pairs
+
     def _cursor_item(self) -> FeedItemView | None:
         row = self.cursor_row()
         return self.items.get(row.key) if row is not None else None
@@ -118,7 +133,8 @@ class FeedScreen(TableScreen):
         if not senders:
             return
         # one command per sender: each entry keeps the message it was blacklisted for as evidence
-        names = ", ".join(untrusted(i.sender_name, 20).plain for i in list(senders.values())[:8])
+        names = ", ".join(f"{untrusted(i.sender_name, 20).plain} ({untrusted(i.sender, 40).plain})"
+                          for i in list(senders.values())[:8])
         commands = [Command("blacklist_add", [member], {
             "reason": "from the feed" + (f": {'; '.join(i.reasons)}" if i.reasons else ""),
             "evidence": {"group": i.group, "message_id": i.message_id, "excerpt": i.text[:200], "alert": i.alert}})

@@ -3,7 +3,9 @@
 Terms are separated by spaces and all must match. A term is a case-insensitive
 regular expression (or, when it does not compile, literal text) matched
 against each cell of the row; ``field:term`` matches one column only (``tier:crit``,
-``group:fans``); a leading ``!`` negates. ``"two words"`` keeps a space.
+``group:fans``); the column may be named by its key or by its header (``st:open`` and
+``state:open`` alike); a leading ``!`` negates. ``"two words"`` keeps a space. A word before
+``:`` that names no column is matched as text, and the filter says so (``unknown column``).
 """
 from __future__ import annotations
 
@@ -34,6 +36,7 @@ class Term:
 class RowFilter:
     text: str
     terms: tuple[Term, ...] = ()
+    unknown: tuple[str, ...] = ()  # words before ':' that name no column
 
     def matches(self, fields: Mapping[str, str]) -> bool:
         return all(t.matches(fields) for t in self.terms)
@@ -43,7 +46,12 @@ class RowFilter:
         return bool(self.terms)
 
     def describe(self) -> str:
-        return "not a valid regex: matched literally" if any(t.literal for t in self.terms) else ""
+        notes = []
+        if self.unknown:
+            notes.append(f"unknown column {', '.join(self.unknown)}: matched as text")
+        if any(t.literal for t in self.terms):
+            notes.append("not a valid regex: matched literally")
+        return " · ".join(notes)
 
 
 def _split(text: str) -> list[str]:
@@ -53,16 +61,27 @@ def _split(text: str) -> list[str]:
         return text.split()
 
 
-def parse_filter(text: str, fields: tuple[str, ...] = ()) -> RowFilter:
+# what reads as a column name before ':' (not "http" of a link, which has "//" after it)
+_NAME = re.compile(r"[a-z][a-z0-9_/]*", re.IGNORECASE)
+
+
+def parse_filter(text: str, fields: tuple[str, ...] = (), aliases: Mapping[str, str] | None = None) -> RowFilter:
+    """``fields``: the column keys (and row ids) a term may name; ``aliases``: other words for them
+    (the headers' abbreviations)."""
     terms: list[Term] = []
+    unknown: list[str] = []
+    aliases = aliases or {}
     for word in _split(text.strip()):
         negate = word.startswith("!")
         if negate:
             word = word[1:]
         field = None
         head, sep, rest = word.partition(":")
-        if sep and head.lower() in fields:
-            field, word = head.lower(), rest
+        name = head.lower()
+        if sep and (name in fields or name in aliases):
+            field, word = (name if name in fields else aliases[name]), rest
+        elif sep and fields and _NAME.fullmatch(head) and not rest.startswith("//") and head not in unknown:
+            unknown.append(head)
         if not word:
             continue
         literal = False
@@ -71,4 +90,4 @@ def parse_filter(text: str, fields: tuple[str, ...] = ()) -> RowFilter:
         except re.error:
             pattern, literal = re.compile(re.escape(word), re.IGNORECASE), True
         terms.append(Term(pattern, field, negate, literal))
-    return RowFilter(text, tuple(terms))
+    return RowFilter(text, tuple(terms), tuple(unknown))

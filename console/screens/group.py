@@ -22,8 +22,10 @@ class GroupScreen(TableScreen):
     HELP_NOTES = ("Filter examples: quiet   status:bl   !status:quiet   warns:[1-9]",
                   "Q marks every quiet member; m mentions the marked ones (or every quiet member if none is marked).")
     COLUMNS = (
-        Column("member", "member", flex=True), Column("last", "last msg", 8), Column("msgs", "30d", 4),
-        Column("warns", "warn", 4), Column("joined", "joined", 6), Column("status", "status", 12),
+        Column("member", "member", 12, flex=1, unique="key", aliases=("name",)),
+        Column("last", "last msg", 8, aliases=("last",)), Column("msgs", "30d", 4, aliases=("messages",)),
+        Column("warns", "warn", 4, aliases=("warnings",)), Column("joined", "joined", 12),
+        Column("status", "status", 12),
     )
     BINDINGS = [
         Binding("escape", "back", "Back"),
@@ -83,7 +85,9 @@ class GroupScreen(TableScreen):
             if m.blacklisted:
                 status.append("bl")
             cells = [untrusted(m.name, 60), ago(now, m.last_message_at), str(m.messages_30d),
-                     Text(str(m.warnings), style="yellow" if m.warnings else "dim"), ago(now, m.joined_at),
+                     Text(str(m.warnings), style="yellow" if m.warnings else "dim"),
+                     # no join seen: the member was there before groupwatch first watched the group
+                     ago(now, m.joined_at, none="before watch"),
                      Text(" ".join(status), style="bold red" if "bl" in status else "yellow")]
             sort = [m.name, -(m.last_message_at or 0), m.messages_30d, m.warnings, -(m.joined_at or 0),
                     " ".join(status)]

@@ -10,7 +10,8 @@ from textual.binding import Binding
 
 from console.engine.activity import TIERS
 from console.screens.base import Column, Row, TableScreen
-from console.screens.cells import PLATFORM_SHORT, TIER_SHORT, TIER_STYLE, ago, percent, sparkline, untrusted
+from console.screens.cells import (PLATFORM_SHORT, TIER_SHORT, TIER_STYLE, ago, group_list, percent, shown, sparkline,
+                                   untrusted)
 from console.screens.modals import Field, FormScreen
 from console.service.api import Command, GroupRow
 
@@ -24,23 +25,27 @@ def group_row(r: GroupRow, now: float) -> Row:
              Text(str(r.open_alerts), style="bold red" if r.open_alerts else "dim"), sparkline(spark)]
     sort = [r.platform, r.name, r.members, r.messages_1h, r.active_ratio, TIERS.index(r.tier),
             -(r.last_message_at or 0), left_24h, r.open_alerts, sum(spark)]
-    return Row(r.id, cells, sort, extra={"id": r.id, "tags": " ".join(r.tags)})
+    # the filter matches the full words too: tier:inactive, platform:telegram (the schedules' syntax)
+    return Row(r.id, cells, sort, extra={"id": r.id, "tags": " ".join(r.tags), "tier": r.tier,
+                                         "platform": r.platform})
 
 
 class GroupsScreen(TableScreen):
     CSS_PATH = "groups.tcss"
     SCREEN_NAME = "groups"
     QUERY = "groups"
-    TABLE_TITLE = "Groups (worst first)"
+    TABLE_TITLE = "Groups"
+    DEFAULT_ORDER = "worst first"
     HELP_TITLE = "Groups"
-    HELP_NOTES = ("Filter examples: fans   tier:crit   !tier:high   platform:qq   tags:vip   alerts:[1-9]",
+    HELP_NOTES = ("Filter examples: fans   tier:crit   tier:inactive   !tier:high   pf:qq   tags:vip   al:[1-9]"
+                  "   (a column by its header or its name)",
                   "Tiers by the 7-day active ratio: high > 40%, ord(inary) 20-40%, inac(tive) < 20%, crit(ical) < 10%.",
                   "Actions apply to the marked groups, or to the cursor row when none is marked.")
     COLUMNS = (
-        Column("platform", "pf", 2), Column("group", "group", flex=True), Column("members", "membr", 5),
-        Column("msgs", "m/1h", 4), Column("active", "act7d", 5), Column("tier", "tier", 4),
-        Column("last", "last", 4), Column("left", "l24h", 4), Column("alerts", "al", 3),
-        Column("activity", "12h msgs", 8),
+        Column("platform", "pf", 2, drop=1), Column("group", "group", 14, flex=1, unique="key"),
+        Column("members", "membr", 5), Column("msgs", "m/1h", 4), Column("active", "act7d", 5),
+        Column("tier", "tier", 4), Column("last", "last", 4), Column("left", "l24h", 4, aliases=("leaves",)),
+        Column("alerts", "al", 3), Column("activity", "12h msgs", 12, aliases=("12h", "spark")),
     )
     BINDINGS = [
         Binding("enter", "open", "Open group"),
@@ -98,7 +103,7 @@ class GroupsScreen(TableScreen):
             return
         total = sum(n for _, n in plan)
         gw.act(Command("mention", [g for g, _ in plan]), done=lambda _r: self.clear_marks(),
-               confirm=f"Mention {total} quiet member(s) in {len(plan)} group(s)?",
+               confirm=f"Mention {total} quiet member(s) in {self.named([g for g, _ in plan])}?",
                detail="One message per batch of the platform's mention limit; each member is not mentioned "
                       "again for the cool-down period.")
 
@@ -117,7 +122,12 @@ class GroupsScreen(TableScreen):
                 return
 
             gw.act(Command("post", groups, {"text": v["text"]}), done=lambda _r: self.clear_marks(),
-                   confirm=f"Post this message to {len(groups)} group(s) now?", detail=Text(v["text"][:300]))
+                   confirm=f"Post now to {self.named(groups)}?", detail=Text(shown(v["text"], 300)))
 
-        self.app.push_screen(FormScreen(f"Post now to {len(groups)} group(s)", [Field("text", "Message")], check),
+        self.app.push_screen(FormScreen(f"Post now to {self.named(groups)}", [Field("text", "Message")], check),
                              chosen)
+
+    def named(self, groups: list[str]) -> str:
+        """'3 groups: A, B, C' for a confirm line (names neutralised; the first few, then a count)."""
+        names = {r.id: r.name for r in self.data or ()}
+        return group_list([names.get(g, g) for g in groups])

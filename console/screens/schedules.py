@@ -19,7 +19,7 @@ def schedule_row(s: ScheduleRow, now: float) -> Row:
              until(now, next_run) if not s.paused else "-", untrusted(s.when, 40), untrusted(s.target, 40),
              s.next_run_text if next_run and not s.paused else "-", s.tz, untrusted(s.template, 200)]
     sort = [s.id, state, next_run, s.when, s.target, next_run, s.tz, s.template]
-    return Row(s.id, cells, sort)
+    return Row(s.id, cells, sort, extra={"id": s.id})
 
 
 class SchedulesScreen(TableScreen):
@@ -32,9 +32,10 @@ class SchedulesScreen(TableScreen):
                   "tag:<tag>, tier:<tier> or all, comma-separated. Template placeholders: {group} {date} {members}.",
                   "Run now and remove ask first; dry-run shows what would be posted without posting.")
     COLUMNS = (
-        Column("id", "id", 8), Column("state", "state", 6), Column("in", "in", 6), Column("when", "when", 14),
-        Column("target", "targets", 12), Column("next", "next run", 21), Column("tz", "zone", 14),
-        Column("text", "text", flex=True),
+        Column("id", "id", 8), Column("state", "state", 6), Column("in", "in", 6),
+        Column("when", "when", 12, flex=0.5, max=30), Column("target", "targets", 12, flex=0.5, max=40,
+                                                               aliases=("target", "tier", "tag")),
+        Column("next", "next run", 21, drop=2), Column("tz", "zone", 14, drop=1), Column("text", "text", 12, flex=2),
     )
     BINDINGS = [
         Binding("a", "add", "Add"),

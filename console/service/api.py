@@ -72,6 +72,8 @@ COMMANDS: dict[str, CommandSpec] = {
     "mention": CommandSpec(Role.MODERATOR, "mention", True),       # targets: [group, member] or [group, null]
     # messages (targets: [group, message_id, member] triples)
     "delete": CommandSpec(Role.MODERATOR, "delete", True),
+    "purge": CommandSpec(Role.MODERATOR, "purge", True),            # targets: member ids; deletes their
+                                                                    # recent messages everywhere, resolves their alerts
     # posts (targets: group ids)
     "post": CommandSpec(Role.MODERATOR, "post", True),             # params: text
     # blacklist (targets: patterns)
@@ -375,6 +377,17 @@ class BlacklistRow:
     expires_at: float | None
     present: int  # present members of watched groups it matches
     evidence: dict
+    name: str = ""  # the member's display name where an exact id is known in a watched group
+
+
+@dataclass(slots=True)
+class PurgePreview:
+    """What a purge of ``members`` would do now: the confirm dialog's numbers."""
+    members: list[str]
+    messages: int   # recent messages it would delete
+    groups: int     # in this many groups
+    too_old: int    # seen, but older than the platform lets a bot delete
+    alerts: int     # live alerts about them it would resolve
 
 
 @dataclass(slots=True)
@@ -455,8 +468,8 @@ class NoticeView:
 
 
 QUERIES = ("header", "groups", "alerts", "alert", "alert_changes", "feed", "group", "quiet", "blacklist",
-           "blacklist_preview", "blacklist_export", "schedules", "schedule_dry_run", "audit", "report", "connectors",
-           "incidents", "incident", "silences", "alert_history", "team")
+           "blacklist_preview", "blacklist_export", "purge_preview", "schedules", "schedule_dry_run", "audit", "report",
+           "connectors", "incidents", "incident", "silences", "alert_history", "team")
 """Every query the service answers (``Service.query``); a name not here is refused."""
 
 

@@ -17,6 +17,7 @@ from console.service.handlers_alerts import (_blacklist_alerts, _delete_alerts, 
                                              _warn_alerts)
 from console.service.handlers_common import ago, already_blacklisted, report_of
 from console.service.handlers_incidents import resolve_blacklisted, silence_add, silence_remove
+from console.service.handlers_purge import _purge
 
 if TYPE_CHECKING:
     from console.service.service import Service
@@ -281,6 +282,7 @@ HANDLERS = {
     "warn_alerts": _warn_alerts, "blacklist_alerts": _blacklist_alerts, "delete_alerts": _delete_alerts,
     "mute_alerts": _mute_alerts,
     "warn": _warn, "kick": _kick, "ban": _kick, "mention": _mention, "delete": _delete, "post": _post,
+    "purge": _purge,
     "blacklist_add": _blacklist_add, "blacklist_remove": _blacklist_remove, "blacklist_import": _blacklist_import,
     "schedule_add": _schedule_add, "schedule_edit": _schedule_edit, "schedule_pause": _schedule_state,
     "schedule_resume": _schedule_state, "schedule_remove": _schedule_state, "schedule_run_now": _schedule_run_now,

@@ -24,6 +24,11 @@ class Host:
         self.server = None
 
     @property
+    def data_dir(self) -> Path:
+        """Where this engine keeps its state (a console writes its exports under it)."""
+        return self.rt.data_dir
+
+    @property
     def warnings(self) -> list[str]:
         """What the store said at start (printed before the console took the screen)."""
         return list(self.rt.store.warnings)

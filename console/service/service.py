@@ -265,6 +265,10 @@ class Service:
                 return v.blacklist()
             if name == "blacklist_preview":
                 return v.blacklist_preview(_str(params, "pattern"))
+            if name == "purge_preview":
+                from console.service.handlers_purge import members_of, preview
+
+                return preview(self, members_of(params.get("members")))
             if name == "blacklist_export":
                 return self.moderation.blacklist.export(_str(params, "format"))
             if name == "schedules":

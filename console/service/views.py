@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from console.runtime import Runtime
 
 FEED_MAX = 2000
+FEED_SAVED = 500  # feed items saved with the checkpoint: a restarted console shows the last ones at once
 AUDIT_MAX = 100_000
 CHANGES_KEPT = 20_000  # alert changes a headless watcher may catch up on
 PRESENT_TTL = 10.0     # wall seconds a blacklist entry's present-member count is reused
@@ -80,12 +81,14 @@ class Views:
         self.rt = rt
         self.engine = rt.engine
         self.feed = Feed(FEED_MAX)
+        self.feed.load_docs(self.engine.saved_table("feed"))
+        self.engine.saved_with_checkpoint["feed"] = lambda: self.feed.to_docs(FEED_SAVED)
         self.engine.observers.append(self.feed)
         self.engine.alerts.subscribe(self.feed.on_alert)
         self.engine.alerts.subscribe(self._on_alert)
         self._groups: dict[str, tuple[GroupSummary, GroupRow]] = {}
         self._alerts: dict[int, tuple[tuple, AlertView]] = {}
-        self._present: dict[str, tuple[float, int]] = {}
+        self._present: dict[str, tuple[float, int, str]] = {}
         self._changes: deque[tuple[int, str, Alert]] = deque(maxlen=CHANGES_KEPT)
         self._change_seq = 0
         self._shared: dict[tuple, tuple[float, object]] = {}
@@ -286,17 +289,34 @@ class Views:
 
     def blacklist(self) -> list[BlacklistRow]:
         bl = self.rt.moderation.blacklist
-        return [BlacklistRow(e.pattern, e.reason, e.added_by, e.added_at, e.expires_at, self._count(e.pattern),
-                             dict(e.evidence)) for e in bl.entries()]
+        out = []
+        for e in bl.entries():
+            present, name = self._count(e.pattern, e.evidence)
+            out.append(BlacklistRow(e.pattern, e.reason, e.added_by, e.added_at, e.expires_at, present,
+                                    dict(e.evidence), name))
+        return out
 
-    def _count(self, pattern: str) -> int:
-        """Present members an entry matches: a scan of every group, so counted at most every 10 s."""
+    def _count(self, pattern: str, evidence: dict | None = None) -> tuple[int, str]:
+        """Present members an entry matches, and the name of the member an exact id is (a scan of
+        every group, so at most every 10 s)."""
         wall = time.monotonic()
         hit = self._present.get(pattern)
         if hit is None or wall - hit[0] > PRESENT_TTL:
-            hit = (wall, len(self.rt.moderation.blacklist.preview(pattern, self.engine.stats)))
+            hits = self.rt.moderation.blacklist.preview(pattern, self.engine.stats)
+            glob = any(c in pattern for c in "*?[")
+            name = "" if glob else (hits[0][2] if hits else self._known_name(pattern, evidence or {}))
+            hit = (wall, len(hits), name)
             self._present[pattern] = hit
-        return hit[1]
+        return hit[1], hit[2]
+
+    def _known_name(self, member: str, evidence: dict) -> str:
+        """A member who left or was banned is still known by name in the groups that saw them."""
+        stats = self.engine.stats
+        where = evidence.get("group")
+        m = stats.member(where, member) if isinstance(where, str) else None
+        if m is None:
+            m = next((g.members[member] for g in stats.groups.values() if member in g.members), None)
+        return m.name if m is not None and m.name != member else ""
 
     def blacklist_preview(self, pattern: str) -> list[PreviewHit]:
         return [PreviewHit(g, m, name) for g, m, name in

@@ -25,9 +25,14 @@ class KeyedTable(DataTable):
         except Exception:
             return None
 
-    def set_rows(self, rows: Sequence[tuple[str, Sequence[Cell]]]) -> None:
-        """Make the table hold exactly ``rows`` (key, cells), in that order, touching only what changed."""
-        at = self.cursor_key()
+    def clear(self, columns: bool = False):
+        self._cells.clear()
+        return super().clear(columns)
+
+    def set_rows(self, rows: Sequence[tuple[str, Sequence[Cell]]], keep: str | None = None) -> None:
+        """Make the table hold exactly ``rows`` (key, cells), in that order, touching only what changed.
+        The cursor stays on its row (or on ``keep``, the row it was on before the table was rebuilt)."""
+        at = keep or self.cursor_key()
         columns = list(self.columns)
         wanted = {key for key, _ in rows}
         last = self._cells

@@ -85,6 +85,9 @@ def check_pattern(pattern: object) -> str:
     platform, rest = p.split(":", 1)
     if is_glob(platform):
         raise ActionError(f"blacklist pattern {shown}: the platform part {platform!r} must be literal, not a glob")
+    if platform.startswith("@") and not is_glob(p):  # a Matrix user id as Matrix writes it: @name:server
+        raise ActionError(f"bad member id {shown}: ids start with their platform; "
+                          f"did you mean matrix:{p}?")
     if not _PLATFORM_RE.match(platform):
         raise ActionError(f"bad member id {shown}: {platform!r} is not a platform name (like qq, telegram, matrix)")
     if not rest:
