@@ -8,6 +8,7 @@ marking re-render from memory without asking the service again.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Sequence
 
@@ -15,12 +16,15 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.actions import SkipAction
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input
+from textual.widgets import DataTable, Input
 
 from console.engine.text import visible
 from console.screens.filtering import RowFilter, parse_filter
+from console.widgets.keybar import KeyBar
 from console.widgets.keyed_table import KeyedTable
+from console.widgets.message_bar import MessageBar
 from console.widgets.screen_bar import ScreenBar
 from console.widgets.status import StatusLine
 
@@ -89,7 +93,18 @@ class TableScreen(Screen):
         Binding("s", "sort", "Sort", show=False),
         Binding("S", "sort_reverse", "Reverse sort", show=False),
         Binding("escape", "back", "Clear marks/filter, back", show=False),
+        # k9s/htop/less habits; home/end jump rows (the table's own scroll sideways) but stay the
+        # cursor keys of an input box
+        Binding("j", "cursor(1)", "Down", show=False),
+        Binding("k", "cursor(-1)", "Up", show=False),
+        Binding("g", "top_g", "Top (gg)", show=False),
+        Binding("G", "bottom", "Bottom", show=False),
+        Binding("home", "home", "First row", show=False, priority=True),
+        Binding("end", "end", "Last row", show=False, priority=True),
+        # enter in the filter box applies it at once: the keys typed after it go to the table
+        Binding("enter", "filter_done", show=False, priority=True),
     ]
+    GG_SECONDS = 1.0  # the second g of gg within this
 
     def __init__(self) -> None:
         super().__init__()
@@ -103,6 +118,7 @@ class TableScreen(Screen):
         self._filter_before = ""
         self._ready = False  # pushed screens get timer ticks before their widgets exist
         self.data: Any = None  # the last answer to QUERY
+        self._g_at = float("-inf")
 
     @property
     def gw(self) -> "GroupWatchApp":
@@ -118,8 +134,11 @@ class TableScreen(Screen):
             yield table
             yield from self.compose_below()
         yield Input(id="filter", placeholder="filter: text or regex, field:value, !negate  (enter apply, esc cancel)")
+        yield MessageBar(id="messages")
         yield ScreenBar(self.SCREEN_NAME)
-        yield Footer()
+        from console.screens.keymap import footer_keys
+
+        yield KeyBar(footer_keys(type(self), type(self.app)), id="keys")
 
     def compose_above(self) -> ComposeResult:
         return iter(())
@@ -137,6 +156,7 @@ class TableScreen(Screen):
         for c in self.COLUMNS:
             t.add_column(c.label, key=c.key, width=c.width or (12 if c.flex else None))
         t.focus()
+        t.border_title = Text(f"{self.TABLE_TITLE} · loading…" if self.TABLE_TITLE else "loading…")
         self._ready = True
         self.gw.refresh_view()
 
@@ -278,6 +298,43 @@ class TableScreen(Screen):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "filter":
             self._close_filter()
+
+    def action_filter_done(self) -> None:
+        box = self.query_one("#filter", Input)
+        if not box.has_focus:
+            raise SkipAction()  # enter on the table: its own meaning (open)
+        self.set_filter(box.value)
+        self._close_filter()
+
+    # --- moving: j/k, gg/G, Home/End ---
+
+    def action_cursor(self, step: int) -> None:
+        (self.table.action_cursor_down if step > 0 else self.table.action_cursor_up)()
+
+    def action_top_g(self) -> None:
+        now = time.monotonic()
+        if now - self._g_at <= self.GG_SECONDS:
+            self._g_at = float("-inf")
+            self.table.move_cursor(row=0, animate=False)
+        else:
+            self._g_at = now
+
+    def action_bottom(self) -> None:
+        self.table.move_cursor(row=max(self.table.row_count - 1, 0), animate=False)
+
+    def action_home(self) -> None:
+        focused = self.focused
+        if isinstance(focused, Input):
+            focused.action_home()
+        else:
+            self.table.move_cursor(row=0, animate=False)
+
+    def action_end(self) -> None:
+        focused = self.focused
+        if isinstance(focused, Input):
+            focused.action_end()
+        else:
+            self.action_bottom()
 
     def set_filter(self, text: str) -> None:
         self.row_filter = parse_filter(text, tuple(c.key for c in self.COLUMNS))

@@ -16,7 +16,7 @@ import pwd
 import time
 from typing import Any, Callable
 
-from console.engine.actions.model import ACTING_AS, ActionError, ReadOnlyError
+from console.engine.actions.model import ACTING_AS, REPORTING_TO, ActionError, BulkReport, ReadOnlyError
 from console.engine.alerts import Alert, Change
 from console.engine.detectors.base import Severity
 from console.engine.store import StoreError
@@ -30,6 +30,8 @@ from console.service.views import Views
 log = logging.getLogger("groupwatch.service")
 Listener = Callable[[str, Any], None]
 HIGH_ALERT = "high-alert"  # the actor of a notice that announces a new high-severity alert
+PROGRESS = "progress:"    # + a session: the actor of a notice telling that console how its bulk action goes
+PROGRESS_EVERY = 0.25     # seconds between progress notices of one command
 PULSE = 0.5  # seconds between "changed" pushes while events flow
 
 
@@ -265,6 +267,7 @@ class Service:
         if not isinstance(cmd.targets, list) or not isinstance(cmd.params, dict):
             return Report(cmd.name, refused=True, message=f"{cmd.name}: targets must be a list and params a table")
         token = ACTING_AS.set(actor.user)
+        progress_token = REPORTING_TO.set(self._progress_to(actor, cmd))
         try:
             report = await handlers.run(self, actor, cmd)
         except (ActionError, ReadOnlyError, ServiceError, ValueError, KeyError) as e:
@@ -279,12 +282,29 @@ class Service:
                             message=f"{COMMANDS[cmd.name].what}: failed: {type(e).__name__}: {_one_line(e)}")
         finally:
             ACTING_AS.reset(token)
+            REPORTING_TO.reset(progress_token)
         if not report.refused:
             self.changed()
             if report.total or report.message:
                 self.notice(f"{actor.user}: {COMMANDS[cmd.name].what}: {report.summary()}",
                             "error" if report.failed else "information", actor.session)
         return report
+
+    def _progress_to(self, actor: Actor, cmd: Command) -> Callable[[BulkReport], None]:
+        """How a bulk action goes ("blacklist 3/12…"), told to the console that asked, a few times a
+        second at most (a notice its console shows on its status line, the others ignore)."""
+        what = COMMANDS[cmd.name].what if cmd.name in COMMANDS else str(cmd.name)
+        last = [0.0]
+
+        def tell(report: BulkReport) -> None:
+            now = time.monotonic()
+            if report.total < 2 or (now - last[0] < PROGRESS_EVERY and report.finished < report.total):
+                return
+            last[0] = now
+            self._publish("notice", NoticeView(self.engine.now(), f"{what} {report.finished}/{report.total}"
+                                               + ("" if report.finished >= report.total else "…"),
+                                               "information", PROGRESS + actor.session))
+        return tell
 
 
 def _one_line(e: BaseException) -> str:
