@@ -20,7 +20,7 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding
 
-from console import hangup
+from console import colours, hangup
 from console.engine.text import visible
 from console.keyorder import OrderedKeys
 from console.screens.alerts import AlertsScreen
@@ -72,6 +72,7 @@ class GroupWatchApp(OrderedKeys, App):
                  where: str = "") -> None:
         """``source``: a Runtime (the engine runs in this process) or a Client attached to a service."""
         super().__init__()
+        colours.apply(self)
         self._init_key_order()
         if hasattr(source, "engine"):
             self.host: Host | None = Host(source, serve_socket)

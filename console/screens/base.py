@@ -210,9 +210,10 @@ class TableScreen(Screen):
 
     def refresh_live(self) -> None:
         """Show the last view's rows (unless paused)."""
-        if not self._ready:
-            return
-        self.query_one("#status", StatusLine).update(self.gw.status_text())
+        status = self.query("#status") if self._ready else None
+        if not status:
+            return  # not composed yet, or being taken down as the console closes
+        status.first(StatusLine).update(self.gw.status_text())
         if self.gw.paused and self.rows:
             return
         if self.data is None:
