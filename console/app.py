@@ -92,6 +92,7 @@ class GroupWatchApp(OrderedKeys, App):
         self.last_refresh_s = 0.0
         self.messages = MessageLog()
         self.progress = ""  # "blacklist 3/12…" while a bulk action of this console runs
+        self._in_flight = 0  # commands sent and not answered yet
         self.client.on_push(self._on_push)
 
     # --- lifecycle ---
@@ -196,7 +197,7 @@ class GroupWatchApp(OrderedKeys, App):
         if kind == "notice" and isinstance(payload, NoticeView):
             if payload.actor.startswith(PROGRESS):
                 if payload.actor == PROGRESS + (getattr(self.client.actor, "session", None) or ""):
-                    if payload.text.endswith("…"):  # the last one may come after the result: not shown
+                    if self._in_flight:  # one may come after the result: then nothing is running
                         self.show_progress(visible(payload.text, 60))
             elif payload.actor == HIGH_ALERT:
                 self._new_high.append(payload)
@@ -221,6 +222,8 @@ class GroupWatchApp(OrderedKeys, App):
     def show_progress(self, text: str) -> None:
         """A bulk action of this console: "blacklist 3/12…" on the status line until its result."""
         self.progress = text
+        if not self.screen_stack:
+            return
         status = self.screen.query("#status")
         if not status:
             under = [s for s in self.screen_stack if s.query("#status")]
@@ -239,6 +242,8 @@ class GroupWatchApp(OrderedKeys, App):
         self.refresh_view()
 
     def _live_screen(self):
+        if not self.screen_stack:
+            return None  # closing: the screens are gone, a last timer tick may still come
         screen = self.screen
         if hasattr(screen, "refresh_live"):
             return screen
@@ -276,7 +281,7 @@ class GroupWatchApp(OrderedKeys, App):
             log.debug("refresh failed: %s", e)
         if screen is not None:
             screen.refresh_live()
-        else:
+        elif self.screen_stack:
             status = self.screen.query("#status")
             if status:
                 status.first().update(self.status_text())
@@ -363,13 +368,15 @@ class GroupWatchApp(OrderedKeys, App):
     async def _run_command(self, command: Command, done: Callable[[Report], None] | None) -> None:
         what = COMMANDS[command.name].what if command.name in COMMANDS else command.name
         self.show_progress(f"{what}…")
+        self._in_flight += 1
         try:
             report = await self.client.run(command)
         except Exception as e:  # the service went away mid-command: say so, the ledger knows what was done
-            self.show_progress("")
             self.notify(Text(f"{what}: {visible(str(e), 200) or type(e).__name__}"), severity="error", timeout=10)
             return
-        self.show_progress("")
+        finally:
+            self._in_flight -= 1
+            self.show_progress("")
         self.show_report(what, report)
         if done is not None and not report.refused:
             done(report)

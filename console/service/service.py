@@ -291,19 +291,23 @@ class Service:
         return report
 
     def _progress_to(self, actor: Actor, cmd: Command) -> Callable[[BulkReport], None]:
-        """How a bulk action goes ("blacklist 3/12…"), told to the console that asked, a few times a
-        second at most (a notice its console shows on its status line, the others ignore)."""
+        """How a bulk action goes ("blacklist 3/12…": actions finished of those started so far, over
+        every batch the command runs), told to the console that asked a few times a second at most: a
+        notice its console shows on its status line until the result comes; the others ignore it."""
         what = COMMANDS[cmd.name].what if cmd.name in COMMANDS else str(cmd.name)
+        batches: dict[int, BulkReport] = {}
         last = [0.0]
 
         def tell(report: BulkReport) -> None:
+            batches[id(report)] = report
+            finished = sum(r.finished for r in batches.values())
+            total = sum(r.total for r in batches.values())
             now = time.monotonic()
-            if report.total < 2 or (now - last[0] < PROGRESS_EVERY and report.finished < report.total):
+            if total < 2 or now - last[0] < PROGRESS_EVERY:
                 return
             last[0] = now
-            self._publish("notice", NoticeView(self.engine.now(), f"{what} {report.finished}/{report.total}"
-                                               + ("" if report.finished >= report.total else "…"),
-                                               "information", PROGRESS + actor.session))
+            self._publish("notice", NoticeView(self.engine.now(), f"{what} {finished}/{total}…", "information",
+                                               PROGRESS + actor.session))
         return tell
 
 

@@ -32,6 +32,12 @@ def layout(keys: Sequence[tuple[str, str]], width: int, lines: int = LINES) -> l
             rows.append([item])
             used.append(size(item))
         # else: left out; `?` lists it
+    if used[-1] + size(MORE) > width:
+        if len(rows) < lines:
+            rows.append([])
+        else:
+            while rows[-1] and used[-1] + size(MORE) > width:
+                used[-1] -= size(rows[-1].pop())
     rows[-1].append(MORE)
     return rows
 
