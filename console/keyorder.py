@@ -7,8 +7,10 @@ held until the previous one has been handled (stopped by the widget that used it
 app's bindings) and until the screen it left in front (a new screen, a dialog) has been mounted and
 focused. An idle key costs nothing extra: it is dispatched at once.
 
-Also here: ``esc`` followed at once by a digit arrives as one sequence (ESC 3) and Textual reads it as
-``alt+3``; nothing in the console is bound to alt, so such a key is taken as the ``esc`` then the key.
+Also here: ``esc`` followed at once by a key arrives as one sequence (ESC 3). Textual reads ESC and a
+digit as the character a Mac's Option key makes (ESC 2 is "™"), ESC b and ESC f as ctrl+left/right,
+and any other as ``alt+key``. Nothing in the console is bound to alt or to those, so each is taken as
+what was typed: ``esc``, then the key.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from collections import deque
 from typing import Callable
 
 from textual import events
+from textual._ansi_sequences import ANSI_SEQUENCES_KEYS  # no public way to change how sequences read
 from textual._dispatch_key import dispatch_key
 from textual.keys import _character_to_key
 
@@ -48,6 +51,27 @@ def split_alt(event: events.Key) -> list[events.Key]:
         name = ch if ch.isalnum() else _character_to_key(ch)
         return [events.Key("escape", "\x1b"), events.Key(name, ch)]
     return [event]
+
+
+class _KeyName(str):
+    """A key name where Textual's sequence table expects a ``Keys`` member (it reads ``.value``)."""
+
+    @property
+    def value(self) -> str:
+        return str(self)
+
+
+def read_esc_then_key() -> None:
+    """ESC + a printable key in Textual's sequence table ("™" for ESC 2, ctrl+left for ESC b) reads as
+    the two keys typed. Only ESC with a printable key: ESC DEL, ESC tab and longer sequences stay."""
+    for seq, meaning in list(ANSI_SEQUENCES_KEYS.items()):
+        if len(seq) != 2 or seq[0] != "\x1b" or not seq[1].isprintable() or seq[1] == "\x1b":
+            continue
+        ch = seq[1]
+        ANSI_SEQUENCES_KEYS[seq] = (_KeyName("escape"), _KeyName(ch if ch.isalnum() else _character_to_key(ch)))
+
+
+read_esc_then_key()
 
 
 class OrderedKeys:
