@@ -332,3 +332,12 @@ async def test_the_palette_lists_quit_once_and_help_has_the_new_keys(tmp_path):
         keys = {k for _, section in app.screen.sections for k, _ in section}
         assert {"j", "k", "G", "g", "Home", "End", "!", ":"} <= keys, keys
     rt.close()
+
+
+def test_the_readme_key_card_is_the_one_the_bindings_make():
+    from pathlib import Path
+
+    from console.screens.keymap import with_card
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    assert with_card(readme) == readme, "the README key card is stale: python -m console.screens.keymap"
