@@ -61,7 +61,8 @@ async def test_every_view_is_plain_serialisable_data(rt):
     alerts = await svc.query(a, "alerts", {})
     params = {"alert": {"id": alerts.alerts[0].id}, "alert_changes": {"since": 0}, "group": {"id": group},
               "quiet": {"groups": [group]}, "blacklist_preview": {"pattern": "demo:u1"},
-              "blacklist_export": {"format": "json"}, "schedule_dry_run": None}
+              "blacklist_export": {"format": "json"}, "schedule_dry_run": None,
+              "incident": {"id": rt.engine.incidents.live()[0].id}}
     for name in QUERIES:
         if params.get(name, {}) is None:
             continue

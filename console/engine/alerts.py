@@ -1,10 +1,14 @@
 """Alerts: what detectors found, with a life of its own (open, acknowledged,
-snoozed, resolved). One open alert per (kind, group, member): a finding for a
-key that already has an open alert updates it instead of adding another."""
+snoozed, resolved, expired). One open alert per (kind, group, member): a finding for a
+key that already has an open alert updates it instead of adding another.
+
+Memory is bounded: unattended low and medium alerts expire after an age, the open queue has a cap
+(the oldest low ones go first), and ended alerts are kept only as a bounded history."""
 from __future__ import annotations
 
 import enum
 import itertools
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -16,6 +20,11 @@ class AlertState(enum.StrEnum):
     ACKNOWLEDGED = "acknowledged"
     SNOOZED = "snoozed"
     RESOLVED = "resolved"
+    EXPIRED = "expired"  # nobody attended it within the configured age, or the open queue was full
+
+
+ENDED = (AlertState.RESOLVED, AlertState.EXPIRED)
+EXPIRED_BY = "expired"  # resolved_by of an alert that expired
 
 
 AlertKey = tuple[str, str | None, str | None]
@@ -55,7 +64,12 @@ class Alert:
 
     @property
     def is_live(self) -> bool:
-        return self.state is not AlertState.RESOLVED
+        return self.state not in ENDED
+
+    @property
+    def attended(self) -> bool:
+        """Someone looked at it: acknowledged, snoozed, claimed or acted on."""
+        return self.state is not AlertState.OPEN or self.claimed_by is not None or self.handled_by is not None
 
     @property
     def reason(self) -> str:
@@ -97,7 +111,7 @@ class AlertBook:
     def __init__(self, keep_resolved: int = 2000) -> None:
         self._live: dict[AlertKey, Alert] = {}
         self._by_id: dict[int, Alert] = {}
-        self._resolved: list[Alert] = []
+        self._resolved: deque[Alert] = deque()
         # Woken every tick: looked up apart, since the open queue of an unattended fleet grows for days.
         self._snoozed: dict[int, Alert] = {}
         self._keep_resolved = keep_resolved
@@ -126,6 +140,7 @@ class AlertBook:
         return self._live.get((kind, group, member))
 
     def resolved(self) -> list[Alert]:
+        """The bounded history of ended alerts (resolved or expired), oldest first."""
         return list(self._resolved)
 
     def apply(self, f: Finding) -> tuple[Alert, Change] | None:
@@ -162,16 +177,34 @@ class AlertBook:
         self._emit(current, Change.UPDATED)
         return current, Change.UPDATED
 
-    def _resolve(self, alert: Alert, at: float, by: str) -> Change:
-        alert.state, alert.at, alert.resolved_by = AlertState.RESOLVED, at, by
+    def _resolve(self, alert: Alert, at: float, by: str, state: AlertState = AlertState.RESOLVED) -> Change:
+        alert.state, alert.at, alert.resolved_by = state, at, by
         del self._live[alert.key]
         self._snoozed.pop(alert.id, None)
         self._resolved.append(alert)
-        if len(self._resolved) > self._keep_resolved:
-            old = self._resolved.pop(0)
+        while len(self._resolved) > self._keep_resolved:
+            old = self._resolved.popleft()
             self._by_id.pop(old.id, None)
-        self._emit(alert, Change.RESOLVED)
+        self._emit(alert, Change.RESOLVED)  # listeners tell an expiry by the alert's state
         return Change.RESOLVED
+
+    def expire(self, now: float, max_age: float, cap: int) -> int:
+        """End unattended low and medium alerts older than ``max_age`` seconds (0: never), then, while
+        more than ``cap`` are open, the oldest of the least severe (unattended ones first)."""
+        gone = 0
+        if max_age > 0:
+            cutoff = now - max_age
+            for a in [a for a in self._live.values()
+                      if a.at < cutoff and a.severity < Severity.HIGH and not a.attended]:
+                self._resolve(a, now, EXPIRED_BY, AlertState.EXPIRED)
+                gone += 1
+        over = len(self._live) - cap
+        if cap > 0 and over > 0:
+            oldest = sorted(self._live.values(), key=lambda a: (a.attended, a.severity, a.at, a.id))[:over]
+            for a in oldest:
+                self._resolve(a, now, EXPIRED_BY, AlertState.EXPIRED)
+            gone += len(oldest)
+        return gone
 
     def acknowledge(self, alert_id: int, at: float) -> Alert:
         alert = self._require_live(alert_id)
@@ -241,4 +274,6 @@ class AlertBook:
                     self._snoozed[alert.id] = alert
             else:
                 self._resolved.append(alert)
+        while len(self._resolved) > self._keep_resolved:
+            self._by_id.pop(self._resolved.popleft().id, None)
         self._ids = itertools.count(top + 1)

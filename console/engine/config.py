@@ -50,6 +50,7 @@ from console.engine.settings import (
     ActivitySettings,
     AUTO_ACTIONS,
     AdSettings,
+    AlertSettings,
     ChurnSettings,
     ConnectorSettings,
     DemoSettings,
@@ -587,6 +588,8 @@ _LIMITS: dict[tuple[type, str], Any] = {
     (ActivitySettings, "high"): _RATIO,
     (ActivitySettings, "ordinary"): _RATIO,
     (ActivitySettings, "critical"): _RATIO,
+    (AlertSettings, "max_open"): 100,
+    (AlertSettings, "churn_ads_hours"): _POSITIVE,
     (StoreSettings, "checkpoint_seconds"): _POSITIVE,
     (EngineSettings, "tick_seconds"): _POSITIVE,
     (EngineSettings, "backoff_start"): _POSITIVE,
@@ -599,7 +602,9 @@ _LIMITS: dict[tuple[type, str], Any] = {
 
 # Upper bounds, the same as the command line's (--groups, --speed) and a demo [[connector]] table's: a
 # bigger simulated fleet would take the memory of the machine before the first screen.
-_MOST: dict[tuple[type, str], float] = {(DemoSettings, "groups"): 2000, (DemoSettings, "speed"): 100000}
+_MOST: dict[tuple[type, str], float] = {(DemoSettings, "groups"): 2000, (DemoSettings, "speed"): 100000,
+                                        (AlertSettings, "max_open"): 1_000_000,
+                                        (AlertSettings, "keep_history"): 1_000_000}
 _INT64 = (-2**63, 2**63 - 1)
 
 _NON_EMPTY_ITEMS = {(AdSettings, "keywords"), (AdSettings, "regexes"), (AdSettings, "allow"),

@@ -23,6 +23,8 @@ from connectors.events import Event
 from connectors.secrets import scrub
 from console.engine.activity import GroupSummary, summarize
 from console.engine.alerts import AlertBook
+from console.engine.incidents import Incidents
+from console.engine.silences import Silences
 from console.engine.detectors.base import Context, Detector
 from console.engine.detectors.registry import build_detectors
 from console.engine.settings import Settings
@@ -68,7 +70,11 @@ class Engine:
         self.store = store
         self.clock = clock or time.time
         self.stats = FleetStats(settings.store.recent_messages)
-        self.alerts = AlertBook()
+        self.alerts = AlertBook(keep_resolved=settings.alerts.keep_history)
+        self.silences = Silences(self.now, groups=self)
+        self.incidents = Incidents(self.alerts, self.now, names=self, silences=self.silences,
+                                   churn_window=settings.alerts.churn_ads_hours * 3600,
+                                   keep_ended=settings.alerts.keep_history)
         self.detectors = detectors if detectors is not None else build_detectors(settings.detectors)
         self.cursors: dict[str, str | None] = {}
         self.status = {name: ConnectorStatus(Health()) for name in self.connectors}
@@ -112,6 +118,8 @@ class Engine:
                 g = group_from_doc(doc, self.settings.store.recent_messages)
                 self.stats.groups[g.id] = g
             self.alerts.load_docs(self.store.read_table(STATE_DB, "alerts"))
+            self.silences.load_docs(self.store.read_table(STATE_DB, "silences"))
+            self.incidents.load_docs(self.store.read_table(STATE_DB, "incidents"))
             if self.media is not None:
                 self.media.load_bad(self.store.read_table(STATE_DB, "qr_bad"))
             meta = self.store.get_doc(STATE_DB, "meta", "engine")
@@ -124,14 +132,15 @@ class Engine:
         started = time.perf_counter()
         if self._stage():
             self.store.commit(STATE_DB)
-            self._dirty = self.alerts.dirty = False
+            self._dirty = self.alerts.dirty = self.incidents.dirty = self.silences.dirty = False
             self.last_checkpoint_s = time.perf_counter() - started
 
     async def checkpoint_async(self) -> None:
         """The same, with the encoding and the write in a thread, so the console keeps taking keys."""
         started = time.perf_counter()
         if self._stage():
-            self._dirty = self.alerts.dirty = False  # changes from now on go into the next checkpoint
+            # changes from now on go into the next checkpoint
+            self._dirty = self.alerts.dirty = self.incidents.dirty = self.silences.dirty = False
             try:
                 await asyncio.to_thread(self.store.commit, STATE_DB)
             except BaseException:
@@ -147,6 +156,8 @@ class Engine:
                                  [{"connector": k, "cursor": v} for k, v in self.cursors.items()])
         self.store.replace_table(STATE_DB, "groups", [group_to_doc(g) for g in self.stats.groups.values()])
         self.store.replace_table(STATE_DB, "alerts", self.alerts.to_docs())
+        self.store.replace_table(STATE_DB, "incidents", self.incidents.to_docs())
+        self.store.replace_table(STATE_DB, "silences", self.silences.to_docs())
         if self.media is not None:
             self.store.replace_table(STATE_DB, "qr_bad", self.media.bad_docs())
         self.store.put_doc(STATE_DB, "meta", "engine",
@@ -155,7 +166,7 @@ class Engine:
 
     @property
     def dirty(self) -> bool:
-        return self._dirty or self.alerts.dirty
+        return self._dirty or self.alerts.dirty or self.incidents.dirty or self.silences.dirty
 
     # --- the hot path ---
 
@@ -203,6 +214,10 @@ class Engine:
             for f in d.on_tick(ctx):
                 self.alerts.apply(f)
         self.alerts.wake_snoozed(now)
+        life = self.settings.alerts
+        with self.incidents.batch():  # a thousand expiries recount each incident once
+            self.alerts.expire(now, life.expire_hours * 3600, life.max_open)
+        self.incidents.tick(now)
         self.stats.prune(now)
         for o in self.observers:
             o.on_tick(now)

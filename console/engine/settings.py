@@ -147,6 +147,21 @@ class DetectorSettings:
 
 
 @dataclass(slots=True)
+class AlertSettings:
+    """The alert queue's life and bounds, and how alerts fold into incidents."""
+    expire_hours: float = 72.0
+    """Unattended low and medium alerts (nobody acknowledged, snoozed, claimed or acted on them) end as
+    "expired" this many hours after they were last seen (0: never). High alerts wait for someone."""
+    max_open: int = 20000
+    """At most this many alerts open at once: beyond it the oldest low ones expire first, so memory stays
+    flat however long nobody looks."""
+    keep_history: int = 2000
+    """Ended (resolved or expired) alerts and incidents kept, and saved, for the history."""
+    churn_ads_hours: float = 2.0
+    """A churn spike folds with the group's ad alerts of this many hours before it (one incident)."""
+
+
+@dataclass(slots=True)
 class StoreSettings:
     checkpoint_seconds: float = 5.0
     """Wall seconds between state writes; the hot path never writes per event."""
@@ -240,6 +255,7 @@ class Settings:
     group_rules: dict[str, str] = field(default_factory=dict)
     """Per-group rules text: group id -> text."""
     detectors: DetectorSettings = field(default_factory=DetectorSettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
     store: StoreSettings = field(default_factory=StoreSettings)
     actions: ActionSettings = field(default_factory=ActionSettings)
     engine: EngineSettings = field(default_factory=EngineSettings)

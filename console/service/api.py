@@ -53,7 +53,7 @@ class CommandSpec:
 
 
 COMMANDS: dict[str, CommandSpec] = {
-    # alert triage (targets: alert ids)
+    # alert triage (targets: alert ids, or "incident:<id>" for every alert of an incident)
     "ack": CommandSpec(Role.MODERATOR, "acknowledge"),
     "unack": CommandSpec(Role.MODERATOR, "un-acknowledge"),
     "snooze": CommandSpec(Role.MODERATOR, "snooze"),              # params: seconds
@@ -85,6 +85,9 @@ COMMANDS: dict[str, CommandSpec] = {
     "schedule_resume": CommandSpec(Role.ADMIN, "schedule resume"),
     "schedule_run_now": CommandSpec(Role.MODERATOR, "schedule run", True),
     "schedule_remove": CommandSpec(Role.ADMIN, "schedule removal", True),
+    # silences (console.engine.silences)
+    "silence_add": CommandSpec(Role.MODERATOR, "silence"),              # params: matchers, seconds, comment
+    "silence_remove": CommandSpec(Role.MODERATOR, "silence removal"),   # targets: silence ids
 }
 
 
@@ -241,6 +244,65 @@ class AlertChanges:
 
 
 @dataclass(slots=True)
+class IncidentView:
+    """Alerts that belong together (console.engine.incidents): one row of the Alerts screen."""
+    id: int
+    rule: str        # sender, wave, churn, group_silence, single
+    key: str
+    kind: str
+    severity: str    # low, medium, high
+    title: str       # plain text, neutralised
+    count: int       # alerts that ever joined
+    open_count: int  # of them still waiting for someone (not ended, not acted on)
+    alert_ids: list[int]
+    groups: list[str]
+    group_names: list[str]
+    members: list[str]
+    first_at: float
+    at: float
+    state: str       # open, acknowledged, snoozed, resolved, expired
+    acked_by: str | None = None
+    acked_at: float | None = None
+    claimed_by: str | None = None
+    claimed_at: float | None = None
+    resolved_by: str | None = None
+    resolved_at: float | None = None
+    snoozed_until: float | None = None
+    silenced_by: int | None = None
+    inhibited: bool = False
+    paging: bool = True
+    timeline: list[list] = field(default_factory=list)  # [at, text] pairs, oldest first
+
+    @property
+    def target(self) -> str:
+        return f"incident:{self.id}"
+
+
+@dataclass(slots=True)
+class IncidentsPage:
+    incidents: list[IncidentView]  # worst and newest first
+    total: int                     # live incidents in all (the page may hold fewer)
+
+
+@dataclass(slots=True)
+class IncidentDetail:
+    incident: IncidentView
+    alerts: list[AlertView]  # the alerts inside, live ones first
+
+
+@dataclass(slots=True)
+class SilenceView:
+    id: int
+    matchers: dict
+    starts_at: float
+    ends_at: float
+    created_by: str
+    comment: str
+    active: bool
+    silencing: int  # live incidents it silences now
+
+
+@dataclass(slots=True)
 class FeedItemView:
     seq: int
     at: float
@@ -368,7 +430,8 @@ class NoticeView:
 
 
 QUERIES = ("header", "groups", "alerts", "alert", "alert_changes", "feed", "group", "quiet", "blacklist",
-           "blacklist_preview", "blacklist_export", "schedules", "schedule_dry_run", "audit", "report", "connectors")
+           "blacklist_preview", "blacklist_export", "schedules", "schedule_dry_run", "audit", "report", "connectors",
+           "incidents", "incident", "silences", "alert_history")
 """Every query the service answers (``Service.query``); a name not here is refused."""
 
 

@@ -16,6 +16,7 @@ from console.service.api import Actor, Command, Report, ServiceError
 from console.service.handlers_alerts import (_blacklist_alerts, _delete_alerts, _mute_alerts, _not_ad, _triage,
                                              _warn_alerts)
 from console.service.handlers_common import ago, already_blacklisted, report_of
+from console.service.handlers_incidents import resolve_blacklisted, silence_add, silence_remove
 
 if TYPE_CHECKING:
     from console.service.service import Service
@@ -159,6 +160,8 @@ async def _blacklist_add(svc: "Service", actor: Actor, cmd: Command) -> Report:
                                                       evidence=evidence)
         added.append(entry.pattern)
         bulk.merge(r)
+    if added:
+        resolve_blacklisted(svc, actor)  # their open alerts are handled: they leave the queue
     out = report_of(cmd.name, bulk, f"blacklisted {', '.join(visible(a, 60) for a in added[:5])}" if added else "",
                     skipped)
     out.data["added"] = added
@@ -281,4 +284,5 @@ HANDLERS = {
     "blacklist_add": _blacklist_add, "blacklist_remove": _blacklist_remove, "blacklist_import": _blacklist_import,
     "schedule_add": _schedule_add, "schedule_edit": _schedule_edit, "schedule_pause": _schedule_state,
     "schedule_resume": _schedule_state, "schedule_remove": _schedule_state, "schedule_run_now": _schedule_run_now,
+    "silence_add": silence_add, "silence_remove": silence_remove,
 }

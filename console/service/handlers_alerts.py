@@ -12,6 +12,7 @@ from console.engine.actions.model import ActionKind, BulkReport
 from console.engine.alerts import Alert
 from console.service.api import Actor, Command, Report, ServiceError
 from console.service.handlers_common import ago, already_blacklisted, report_of, seconds_of
+from console.service.handlers_incidents import PREFIX, expand, incident_aware
 
 if TYPE_CHECKING:
     from console.service.service import Service
@@ -21,17 +22,27 @@ if TYPE_CHECKING:
 
 def _alerts(svc: "Service", cmd: Command) -> tuple[list[Alert], list[str]]:
     """The live alerts named by the targets; the rest said why."""
-    out, missing = [], []
+    out: list[Alert] = []
+    missing: list[str] = []
+    seen: set[int] = set()
     book = svc.engine.alerts
     for t in cmd.targets:
-        if isinstance(t, bool) or not isinstance(t, int):
-            raise ServiceError("alert targets must be alert ids")
-        a = book.get(t)
-        if a is None or not a.is_live:
-            who = f" by {a.resolved_by}" if a is not None and a.resolved_by else ""
-            missing.append(f"#{t}: already resolved{who}" if a is not None else f"#{t}: no such alert")
+        if isinstance(t, str) and t.startswith(PREFIX):
+            found = expand(svc, t, missing)  # the incident's open alerts
+        elif isinstance(t, bool) or not isinstance(t, int):
+            raise ServiceError("alert targets must be alert ids or incident:<id>")
         else:
-            out.append(a)
+            a = book.get(t)
+            if a is None or not a.is_live:
+                who = f" by {a.resolved_by}" if a is not None and a.resolved_by else ""
+                state = a.state.value if a is not None else ""
+                missing.append(f"#{t}: already {state}{who}" if a is not None else f"#{t}: no such alert")
+                continue
+            found = [a]
+        for a in found:
+            if a.id not in seen:
+                seen.add(a.id)
+                out.append(a)
     return out, missing
 
 
@@ -41,6 +52,7 @@ def _audit(svc: "Service", actor: Actor, verb: str, a: Alert, **params) -> None:
                                 commit=False)
 
 
+@incident_aware
 async def _triage(svc: "Service", actor: Actor, cmd: Command) -> Report:
     alerts, skipped = _alerts(svc, cmd)
     book, now = svc.engine.alerts, svc.engine.now()
@@ -87,6 +99,7 @@ async def _triage(svc: "Service", actor: Actor, cmd: Command) -> Report:
                   message=f"{done} alert(s) {verb}")
 
 
+@incident_aware
 async def _not_ad(svc: "Service", actor: Actor, cmd: Command) -> Report:
     alerts, skipped = _alerts(svc, cmd)
     notes = []
@@ -129,6 +142,7 @@ def _claim_for_action(svc: "Service", actor: Actor, alerts: list[Alert], how: st
     return out
 
 
+@incident_aware
 async def _warn_alerts(svc: "Service", actor: Actor, cmd: Command) -> Report:
     alerts, skipped = _alerts(svc, cmd)
     bulk = BulkReport(total=0)
@@ -138,6 +152,7 @@ async def _warn_alerts(svc: "Service", actor: Actor, cmd: Command) -> Report:
     return report_of(cmd.name, bulk, skipped=skipped)
 
 
+@incident_aware
 async def _blacklist_alerts(svc: "Service", actor: Actor, cmd: Command) -> Report:
     alerts, skipped = _alerts(svc, cmd)
     bulk = BulkReport(total=0)
@@ -151,6 +166,7 @@ async def _blacklist_alerts(svc: "Service", actor: Actor, cmd: Command) -> Repor
     return report_of(cmd.name, bulk, skipped=skipped)
 
 
+@incident_aware
 async def _delete_alerts(svc: "Service", actor: Actor, cmd: Command) -> Report:
     alerts, skipped = _alerts(svc, cmd)
     with_message = []
@@ -166,6 +182,7 @@ async def _delete_alerts(svc: "Service", actor: Actor, cmd: Command) -> Report:
     return report_of(cmd.name, bulk, skipped=skipped)
 
 
+@incident_aware
 async def _mute_alerts(svc: "Service", actor: Actor, cmd: Command) -> Report:
     seconds = seconds_of(cmd)
     alerts, skipped = _alerts(svc, cmd)

@@ -240,6 +240,14 @@ class Service:
                 return v.audit(since, _opt_int(params, "limit"))
             if name == "connectors":
                 return v.connectors()
+            if name == "incidents":
+                return v.incidents(_opt_int(params, "limit"), bool(params.get("ended", False)))
+            if name == "incident":
+                return v.incident(_int(params, "id"))
+            if name == "silences":
+                return v.silences()
+            if name == "alert_history":
+                return v.alert_history(_opt_int(params, "limit"))
         except ActionError as e:
             raise ServiceError(str(e)) from None
         raise ServiceError(f"unknown view {name!r}")  # listed but not answered: a bug, said plainly

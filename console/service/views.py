@@ -11,7 +11,7 @@ from collections import deque
 from typing import TYPE_CHECKING
 
 from console.engine.activity import TIERS, GroupSummary, summarize
-from console.engine.alerts import Alert, Change
+from console.engine.alerts import Alert, AlertState, Change
 from console.engine.detectors.base import Severity
 from console.engine.feed import Feed, FeedItem
 from console.engine.stats import DAY
@@ -68,6 +68,9 @@ class Views:
         self._change_seq = 0
         self._shared: dict[tuple, tuple[float, object]] = {}
         self.shared_ttl = SHARED_TTL
+        from console.service.views_incidents import IncidentViews
+
+        self.incident_views = IncidentViews(self)
 
     def attached(self, sessions: int) -> None:
         """The more consoles attached, the longer one answer serves them all (an operator's own change
@@ -145,8 +148,11 @@ class Views:
         return self.shared(("counts",), self._counts)
 
     def _counts(self) -> tuple[int, int, int]:
+        """Open work: an alert someone acknowledged, snoozed or acted on has left the count."""
         high = medium = low = 0
         for a in self.engine.alerts.live():
+            if a.state is not AlertState.OPEN or a.handled_by is not None:
+                continue
             if a.severity is Severity.HIGH:
                 high += 1
             elif a.severity is Severity.MEDIUM:
@@ -154,6 +160,20 @@ class Views:
             else:
                 low += 1
         return high, medium, low
+
+    # --- incidents and silences (views_incidents) ---
+
+    def incidents(self, limit: int | None = None, ended: bool = False):
+        return self.shared(("incidents", limit, ended), lambda: self.incident_views.page(limit, ended))
+
+    def incident(self, incident_id: int):
+        return self.incident_views.detail(incident_id)
+
+    def silences(self):
+        return self.incident_views.silences()
+
+    def alert_history(self, limit: int | None = None):
+        return self.incident_views.history(limit)
 
     # --- groups ---
 

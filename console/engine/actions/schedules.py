@@ -37,6 +37,7 @@ from croniter import croniter
 from console.engine.actions.ledger import Ledger
 from console.engine.actions.model import Action, ActionError, ActionKind, BulkReport, ReadOnlyError
 from console.engine.activity import TIERS, GroupSummary
+from console.engine.matching import term_matches
 
 DB = "moderation"
 TABLE = "schedules"
@@ -481,14 +482,10 @@ class Schedules:
         by_id = {g.id: g for g in summaries}
         out: dict[str, GroupSummary] = {}
         for kind, value in terms:
-            if kind == "all":
-                picked = summaries
-            elif kind == "tag":
-                picked = [g for g in summaries if value in g.tags]
-            elif kind == "tier":
-                picked = [g for g in summaries if g.tier == value]
-            else:
+            if kind == "group":
                 picked = [by_id[value]] if value in by_id else []
+            else:  # the rule shared with silences and routes
+                picked = [g for g in summaries if term_matches(kind, value, g)]
             for g in picked:
                 out.setdefault(g.id, g)
         return list(out.values())
