@@ -341,3 +341,35 @@ def test_the_readme_key_card_is_the_one_the_bindings_make():
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
     assert with_card(readme) == readme, "the README key card is stale: python -m console.screens.keymap"
+
+
+async def test_the_first_screen_says_loading_until_the_first_answer_not_an_empty_0_of_0():
+    class SlowClient:
+        """An attached service that has not answered yet."""
+
+        actor = None
+        lost = ""
+
+        def __init__(self) -> None:
+            self.answer = asyncio.Event()
+
+        async def query(self, name, **params):
+            await self.answer.wait()
+            raise ConnectionError("gone")
+
+        async def run(self, cmd):
+            raise ConnectionError("gone")
+
+        def on_push(self, listener) -> None:
+            pass
+
+        async def close(self) -> None:
+            self.answer.set()
+
+    app = GroupWatchApp(SlowClient(), where="/run/gw.sock")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        title = str(table(app).border_title)
+        assert "loading" in title and "0/0" not in title, title
+        assert "connecting" in str(app.screen.query_one("#status").render())
+        app.client.answer.set()

@@ -156,7 +156,9 @@ class TableScreen(Screen):
         for c in self.COLUMNS:
             t.add_column(c.label, key=c.key, width=c.width or (12 if c.flex else None))
         t.focus()
+        # until the first answer (attached, a moment): say so, not an empty 0/0 table
         t.border_title = Text(f"{self.TABLE_TITLE} · loading…" if self.TABLE_TITLE else "loading…")
+        self.query_one("#status", StatusLine).update(self.gw.status_text())
         self._ready = True
         self.gw.refresh_view()
 
