@@ -69,9 +69,20 @@ def footer_keys(screen_cls, app_cls) -> list[tuple[str, str]]:
     return out
 
 
+MOVING = frozenset({"j", "k", "g", "G", "home", "end"})
+
+
 def help_sections(screen_cls, app_cls) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The screen's own keys and those that work everywhere first (the first page of the help at
+    80x24), then the keys that move the cursor."""
     title = getattr(screen_cls, "HELP_TITLE", "") or screen_cls.__name__.removesuffix("Screen")
-    return [(title, screen_keys(screen_cls)), ("Everywhere", global_keys(app_cls))]
+    bindings = [b for b in bindings_of(screen_cls) if b.description]
+    own = [(b.key_display or key_name(b.key), b.description) for b in bindings if b.key not in MOVING]
+    moving = [(b.key_display or key_name(b.key), b.description) for b in bindings if b.key in MOVING]
+    sections = [(title, own), ("Everywhere", global_keys(app_cls))]
+    if moving:
+        sections.append(("Moving", moving))
+    return sections
 
 
 def own_keys(cls) -> list[tuple[str, str]]:
