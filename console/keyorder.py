@@ -82,6 +82,7 @@ class OrderedKeys:
         self._key_busy: TrackedKey | None = None
         self._key_timer = None
         self._key_waiting_screen = False
+        self._key_wait_token: object | None = None
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key) and not event.is_forwarded and not isinstance(event, TrackedKey):
@@ -131,13 +132,20 @@ class OrderedKeys:
 
     def _wait_for_screen(self) -> None:
         """Go on once the screen in front has handled what it was sent so far (its mount, its resume,
-        the focus it sets): a dialog just opened gets the keys typed after the key that opened it."""
+        the focus it sets): a dialog just opened gets the keys typed after the key that opened it. If
+        that screen goes away first (its queue with it), the timeout goes on instead."""
         app = self  # type: ignore[assignment]
         self._key_waiting_screen = True
+        self._key_wait_token = token = object()
 
         def resume() -> None:
+            if self._key_wait_token is not token:
+                return  # already gone on (the screen answered, or the timeout came first)
+            self._key_wait_token = None
             self._key_waiting_screen = False
             app.call_later(self._next_keys)
 
-        if not app.screen.call_later(lambda: app.call_later(resume)):
+        timer = app.set_timer(KEY_TIMEOUT, resume)
+        if not app.screen.call_later(lambda: app.call_later(lambda: (timer.stop(), resume()))):
+            timer.stop()
             resume()

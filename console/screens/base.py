@@ -16,7 +16,6 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.actions import SkipAction
 from textual.screen import Screen
 from textual.widgets import DataTable, Input
 
@@ -69,6 +68,19 @@ def sort_value(v: Any) -> tuple:
     return (0, 0, str(v).lower())
 
 
+class FilterBox(Input):
+    """The `/` filter box. Its enter is a priority binding, so it is handled when the key is read: the
+    keys typed after it (a burst) already go to the table. (Input's own enter posts a message that a
+    burst outruns; and a screen's enter binding is the screen's: open.)"""
+
+    BINDINGS = [Binding("enter", "apply", "Apply the filter", show=False, priority=True)]
+
+    def action_apply(self) -> None:
+        screen = self.screen
+        if isinstance(screen, TableScreen):
+            screen.filter_done()
+
+
 class TableScreen(Screen):
     """A screen whose body is one live table of rows."""
 
@@ -101,8 +113,6 @@ class TableScreen(Screen):
         Binding("G", "bottom", "Bottom", show=False),
         Binding("home", "home", "First row", show=False, priority=True),
         Binding("end", "end", "Last row", show=False, priority=True),
-        # enter in the filter box applies it at once: the keys typed after it go to the table
-        Binding("enter", "filter_done", show=False, priority=True),
     ]
     GG_SECONDS = 1.0  # the second g of gg within this
 
@@ -133,7 +143,7 @@ class TableScreen(Screen):
             table = KeyedTable(id="table", cursor_type="row", zebra_stripes=False)
             yield table
             yield from self.compose_below()
-        yield Input(id="filter", placeholder="filter: text or regex, field:value, !negate  (enter apply, esc cancel)")
+        yield FilterBox(id="filter", placeholder="filter: text or regex, field:value, !negate  (enter apply, esc cancel)")
         yield MessageBar(id="messages")
         yield ScreenBar(self.SCREEN_NAME)
         from console.screens.keymap import footer_keys
@@ -283,7 +293,7 @@ class TableScreen(Screen):
 
     def action_start_filter(self) -> None:
         box = self.query_one("#filter", Input)
-        if box.has_focus:  # the priority binding caught a `/` typed into the filter itself
+        if self.focused is box:  # the priority binding caught a `/` typed into the filter itself
             box.insert_text_at_cursor("/")
             return
         if self.app.screen is not self:
@@ -302,11 +312,9 @@ class TableScreen(Screen):
         if event.input.id == "filter":
             self._close_filter()
 
-    def action_filter_done(self) -> None:
-        box = self.query_one("#filter", Input)
-        if not box.has_focus:
-            raise SkipAction()  # enter on the table: its own meaning (open)
-        self.set_filter(box.value)
+    def filter_done(self) -> None:
+        """Enter in the filter box: apply what it holds and give the keys back to the table."""
+        self.set_filter(self.query_one("#filter", Input).value)
         self._close_filter()
 
     # --- moving: j/k, gg/G, Home/End ---
@@ -402,7 +410,7 @@ class TableScreen(Screen):
 
     def action_back(self) -> None:
         box = self.query_one("#filter", Input)
-        if box.has_focus:
+        if self.focused is box:
             box.value = self._filter_before
             self.set_filter(self._filter_before)
             self._close_filter()
