@@ -31,12 +31,11 @@ from console.screens.feed import FeedScreen
 from console.screens.group import GroupScreen
 from console.screens.groups import GroupsScreen
 from console.screens.schedules import SchedulesScreen
-from console.screens.command_line import CommandLine
+from console.chrome import Chrome
 from console.screens.keymap import help_sections
-from console.screens.messages import MessagesScreen
 from console.screens.modals import ConfirmScreen, HelpScreen
 from console.service.api import COMMANDS, Command, HeaderView, NoticeView, Report
-from console.widgets.message_bar import NEWS, RESULT, MessageBar, MessageLog
+from console.widgets.message_bar import NEWS, MessageLog
 from console.widgets.screen_bar import SCREENS
 from console.widgets.status import status_text
 from console.service.host import Host
@@ -49,7 +48,7 @@ HIGH_ALERT = "high-alert"  # Service.HIGH_ALERT: notices announcing a new high a
 PROGRESS = "progress:"    # Service.PROGRESS + a session: how that console's bulk action goes
 
 
-class GroupWatchApp(OrderedKeys, App):
+class GroupWatchApp(Chrome, OrderedKeys, App):
     TITLE = "groupwatch"
     CSS_PATH = "app.tcss"
     COMMANDS = App.COMMANDS | {ScreenCommands}
@@ -153,42 +152,6 @@ class GroupWatchApp(OrderedKeys, App):
         await self._wind_down()
         self.exit()
 
-    def notify(self, message, *, title: str = "", severity="information", timeout: float | None = None,
-               markup: bool = False, lane: str = RESULT) -> None:
-        """Every message goes to the message bar (never a toast over the work) and the Messages screen,
-        as literal text: notices quote names and messages written by strangers. ``lane``: RESULT for
-        what this operator did, NEWS for what happened (alerts, others' actions)."""
-        text = message.plain if isinstance(message, Text) else str(message)
-        self.messages.add(text, severity if severity in ("information", "warning", "error") else "information",
-                          lane, title, timeout if timeout is not None else 6.0)
-        self.show_messages()
-
-    def show_messages(self) -> None:
-        for screen in self.screen_stack:
-            for bar in screen.query(MessageBar):
-                bar.show()
-
-    def action_messages(self) -> None:
-        if not isinstance(self.screen, MessagesScreen):
-            self.push_screen(MessagesScreen(self.messages))
-
-    def action_command_line(self) -> None:
-        if isinstance(self.screen, CommandLine):
-            return
-
-        def chosen(action: str | None) -> None:
-            if action:
-                self.call_later(self.run_action, action)
-
-        self.push_screen(CommandLine(), chosen)
-
-    def get_system_commands(self, screen):
-        """Textual's own palette entries, less those the console's own list already has (Quit,
-        the keys): the palette listed Quit three times."""
-        for command in super().get_system_commands(screen):
-            if command.title not in ("Quit", "Keys"):
-                yield command
-
     # --- live view ---
 
     def _on_push(self, kind: str, payload: Any) -> None:
@@ -218,18 +181,6 @@ class GroupWatchApp(OrderedKeys, App):
         if self.progress:
             t.append(f"  {self.progress}", style="bold reverse")
         return t
-
-    def show_progress(self, text: str) -> None:
-        """A bulk action of this console: "blacklist 3/12…" on the status line until its result."""
-        self.progress = text
-        if not self.screen_stack:
-            return
-        status = self.screen.query("#status")
-        if not status:
-            under = [s for s in self.screen_stack if s.query("#status")]
-            status = under[-1].query("#status") if under else status
-        if status:
-            status.first().update(self.status_text())
 
     def may(self, command: str) -> bool:
         """What the service said this operator may run (its own rule); unknown until the first header."""

@@ -8,7 +8,6 @@ marking re-render from memory without asking the service again.
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Sequence
 
@@ -16,11 +15,11 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import Screen
 from textual.widgets import DataTable, Input
 
 from console.engine.text import visible
 from console.screens.filtering import RowFilter, parse_filter
+from console.screens.moving import CursorKeys
 from console.widgets.keybar import KeyBar
 from console.widgets.keyed_table import KeyedTable
 from console.widgets.message_bar import MessageBar
@@ -81,7 +80,7 @@ class FilterBox(Input):
             screen.filter_done()
 
 
-class TableScreen(Screen):
+class TableScreen(CursorKeys):
     """A screen whose body is one live table of rows."""
 
     COLUMNS: ClassVar[tuple[Column, ...]] = ()
@@ -105,16 +104,7 @@ class TableScreen(Screen):
         Binding("s", "sort", "Sort", show=False),
         Binding("S", "sort_reverse", "Reverse sort", show=False),
         Binding("escape", "back", "Clear marks/filter, back", show=False),
-        # k9s/htop/less habits; home/end jump rows (the table's own scroll sideways) but stay the
-        # cursor keys of an input box
-        Binding("j", "cursor(1)", "Down", show=False),
-        Binding("k", "cursor(-1)", "Up", show=False),
-        Binding("g", "top_g", "Top (gg)", show=False),
-        Binding("G", "bottom", "Bottom", show=False),
-        Binding("home", "home", "First row", show=False, priority=True),
-        Binding("end", "end", "Last row", show=False, priority=True),
     ]
-    GG_SECONDS = 1.0  # the second g of gg within this
 
     def __init__(self) -> None:
         super().__init__()
@@ -128,7 +118,6 @@ class TableScreen(Screen):
         self._filter_before = ""
         self._ready = False  # pushed screens get timer ticks before their widgets exist
         self.data: Any = None  # the last answer to QUERY
-        self._g_at = float("-inf")
 
     @property
     def gw(self) -> "GroupWatchApp":
@@ -316,36 +305,6 @@ class TableScreen(Screen):
         """Enter in the filter box: apply what it holds and give the keys back to the table."""
         self.set_filter(self.query_one("#filter", Input).value)
         self._close_filter()
-
-    # --- moving: j/k, gg/G, Home/End ---
-
-    def action_cursor(self, step: int) -> None:
-        (self.table.action_cursor_down if step > 0 else self.table.action_cursor_up)()
-
-    def action_top_g(self) -> None:
-        now = time.monotonic()
-        if now - self._g_at <= self.GG_SECONDS:
-            self._g_at = float("-inf")
-            self.table.move_cursor(row=0, animate=False)
-        else:
-            self._g_at = now
-
-    def action_bottom(self) -> None:
-        self.table.move_cursor(row=max(self.table.row_count - 1, 0), animate=False)
-
-    def action_home(self) -> None:
-        focused = self.focused
-        if isinstance(focused, Input):
-            focused.action_home()
-        else:
-            self.table.move_cursor(row=0, animate=False)
-
-    def action_end(self) -> None:
-        focused = self.focused
-        if isinstance(focused, Input):
-            focused.action_end()
-        else:
-            self.action_bottom()
 
     def set_filter(self, text: str) -> None:
         self.row_filter = parse_filter(text, tuple(c.key for c in self.COLUMNS))

@@ -95,7 +95,7 @@ def own_keys(cls) -> list[tuple[str, str]]:
     return out
 
 
-def card(screens: Iterable[type], table_screen: type, app_cls) -> str:
+def card(screens: Iterable[type], every_screen: Iterable[type], app_cls) -> str:
     """The README's key reference card: each screen's own keys, then the keys of every table screen,
     then those that work everywhere. ``python -m console.screens.keymap`` rewrites it in README.md."""
     def cell(keys: list[tuple[str, str]]) -> str:
@@ -105,7 +105,7 @@ def card(screens: Iterable[type], table_screen: type, app_cls) -> str:
     for cls in screens:
         title = getattr(cls, "HELP_TITLE", "") or cls.__name__.removesuffix("Screen")
         lines.append(f"| {title} | {cell(own_keys(cls))} |")
-    lines.append(f"| every screen | {cell(own_keys(table_screen))} |")
+    lines.append(f"| every screen | {cell([k for cls in every_screen for k in own_keys(cls)])} |")
     lines.append(f"| everywhere | {cell(global_keys(app_cls))} |")
     return "\n".join(lines) + "\n"
 
@@ -117,8 +117,9 @@ def console_card() -> str:
     from console.app import GroupWatchApp
     from console.screens.base import TableScreen
     from console.screens.group import GroupScreen
+    from console.screens.moving import CursorKeys
 
-    return card([*GroupWatchApp.MODES.values(), GroupScreen], TableScreen, GroupWatchApp)
+    return card([*GroupWatchApp.MODES.values(), GroupScreen], [TableScreen, CursorKeys], GroupWatchApp)
 
 
 def with_card(readme: str) -> str:
