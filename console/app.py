@@ -45,6 +45,7 @@ log = logging.getLogger("groupwatch.console")
 REFRESH_STEPS = (0.25, 0.5, 1.0, 2.0, 5.0, 10.0)
 TOAST_EVERY = 10.0  # seconds between high-alert toasts
 HIGH_ALERT = "high-alert"  # Service.HIGH_ALERT: notices announcing a new high alert
+HIGH_ALERT_BELL = "high-alert-bell"  # Service.HIGH_ALERT_BELL: the same from an on-call route with bell = true
 PROGRESS = "progress:"    # Service.PROGRESS + a session: how that console's bulk action goes
 
 
@@ -162,7 +163,7 @@ class GroupWatchApp(Chrome, OrderedKeys, App):
                 if payload.actor == PROGRESS + (getattr(self.client.actor, "session", None) or ""):
                     if self._in_flight:  # one may come after the result: then nothing is running
                         self.show_progress(visible(payload.text, 60))
-            elif payload.actor == HIGH_ALERT:
+            elif payload.actor in (HIGH_ALERT, HIGH_ALERT_BELL):
                 self._new_high.append(payload)
             elif payload.actor != getattr(self.client.actor, "session", None):  # our own results we report
                 self.notify(Text(payload.text), severity=payload.severity if payload.severity in (
@@ -250,7 +251,7 @@ class GroupWatchApp(Chrome, OrderedKeys, App):
         if more > 0:
             text += f" (+{more} more; 2 shows the queue)"
         self.notify(text, title="High alert", severity="error", timeout=6, lane=NEWS)
-        if self.bell_on_high:
+        if self.bell_on_high or any(n.actor == HIGH_ALERT_BELL for n in new):
             self.bell()
 
     def action_pause(self) -> None:

@@ -223,14 +223,18 @@ class Recorder:
 
 
 async def _soak(groups: int, rate: float, seconds: float, seed: int, presses_per_minute: float,
-                size: tuple[int, int], warmup: float, sample_every: float | None) -> dict:
+                size: tuple[int, int], warmup: float, sample_every: float | None, routes: bool = True) -> dict:
     from connectors.demo import DemoConnector
     from textual.worker import WorkerState
 
     from console.app import GroupWatchApp
 
+    from console.oncall.bench_sink import WebhookSink
+
     settings = Settings()
     settings.demo.groups = groups
+    sink = WebhookSink()  # on-call routes at work during the soak (a webhook on loopback, the consoles)
+    settings.routes = sink.routes() if routes else []
     demo = DemoConnector(groups=groups, seed=seed, speed=settings.demo.speed, pace=False)
     live = LiveWorldConnector(demo, rate)
     every = sample_every or min(60.0, max(1.0, seconds / 20))
@@ -310,6 +314,7 @@ async def _soak(groups: int, rate: float, seconds: float, seed: int, presses_per
                 alerts_open, groups_seen = len(engine.alerts), len(engine.stats.groups)
         finally:
             rt.store.close()
+            sink.close()
 
     cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
     return {
@@ -329,13 +334,15 @@ async def _soak(groups: int, rate: float, seconds: float, seed: int, presses_per
         "terminal": f"{size[0]}x{size[1]}", **rec.key_figures(wall),
         "checkpoints": len(rec.checkpoints), "checkpoint_s_max": round(max(rec.checkpoints, default=0.0), 3),
         **rec.problem_figures(), "engine_running_at_end": engine_ok,
+        "oncall_webhook_posts": sink.posts,
     }
 
 
 def soak(groups: int, rate: float, minutes: float, seed: int = 7, presses_per_minute: float = 30.0,
-         size: tuple[int, int] = (80, 24), warmup: float | None = None, sample_every: float | None = None) -> dict:
+         size: tuple[int, int] = (80, 24), warmup: float | None = None, sample_every: float | None = None,
+         routes: bool = True) -> dict:
     """Run the soak for ``minutes`` of wall time after a warm-up (``WARMUP``, or a quarter of a shorter
     run). Memory is sampled every minute, or more often so that a run has at least twenty samples."""
     seconds = minutes * 60
     warmup = min(WARMUP, seconds / 4) if warmup is None else warmup
-    return asyncio.run(_soak(groups, rate, seconds, seed, presses_per_minute, size, warmup, sample_every))
+    return asyncio.run(_soak(groups, rate, seconds, seed, presses_per_minute, size, warmup, sample_every, routes))

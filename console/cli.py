@@ -55,6 +55,11 @@ def parser() -> argparse.ArgumentParser:
     _common(r)
     _demo_options(r)
     r.add_argument("--format", choices=("table", "json", "csv", "markdown"), default="table")
+    r.add_argument("--team", action="store_true",
+                   help="the team's work instead: per operator incidents claimed, acknowledged and resolved, "
+                        "median time to acknowledge, actions taken")
+    r.add_argument("--since", metavar="WHEN",
+                   help="with --team: since WHEN, ISO 8601 or a duration ago (default 7d)")
 
     b = sub.add_parser("bench", help="benchmarks that print machine-readable results")
     bsub = b.add_subparsers(dest="bench", metavar="BENCH", required=True)
@@ -216,8 +221,14 @@ async def _watch_async(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from console.commands import run_async
+    from console.commands import error, run_async
 
+    if args.team:
+        from console.commands import report_team
+
+        return report_team.run(args)
+    if args.since is not None:
+        return error("--since goes with --team (the tiering report is always the last 7 days)")
     return run_async(_report_async(args))
 
 
@@ -229,9 +240,16 @@ async def _report_async(args: argparse.Namespace) -> int:
 
     async with client_for(args, session="cli report") as at:
         rows = await at.client.query("report")
-        demo = (await at.client.query("header")).demo
-    label = " (DEMO: simulated groups)" if demo else ""
-    render(rows, args.format, Console(markup=False, highlight=False), f"groupwatch weekly tiering report{label}")
+        header = await at.client.query("header")
+    label = " (DEMO: simulated groups)" if header.demo else ""
+    console = Console(markup=False, highlight=False)
+    render(rows, args.format, console, f"groupwatch weekly tiering report{label}")
+    if args.format == "table":
+        from console.report_retention import weekly_table
+
+        retention = weekly_table(rows, header.now)
+        if retention is not None:
+            console.print(retention)
     return 0
 
 

@@ -1,5 +1,6 @@
 """The weekly tiering report: per group members, active ratio, tier, joins,
-leaves, exit rate and open alerts, worst first. Rendered from the service's
+leaves, exit rate, new-member retention (7 and 30 days), reactivation of
+mentioned quiet members and open alerts, worst first. Rendered from the service's
 ``report`` view (``GroupRow``s, in the service's worst-first order)."""
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from console.engine.text import json_line, neutralise_cell, visible
 from console.service.api import GroupRow
 
 COLUMNS = ("group", "name", "platform", "members", "active_ratio", "tier", "joins", "leaves", "exit_rate",
-           "open_alerts")
+           "open_alerts", "retention_7d", "retention_30d", "reactivation")
+RATIOS = ("active_ratio", "exit_rate", "retention_7d", "retention_30d", "reactivation")
 
 
 def _pct(x: float | None) -> str:
@@ -26,8 +28,14 @@ def rows(summaries: Iterable[GroupRow]) -> list[dict]:
     return [{"group": s.id, "name": s.name, "platform": s.platform, "members": s.members,
              "active_ratio": None if s.active_ratio is None else round(s.active_ratio, 4), "tier": s.tier,
              "joins": s.joins, "leaves": s.leaves,
-             "exit_rate": None if s.exit_rate is None else round(s.exit_rate, 4), "open_alerts": s.open_alerts}
+             "exit_rate": None if s.exit_rate is None else round(s.exit_rate, 4), "open_alerts": s.open_alerts,
+             **_weekly(s)}
             for s in summaries]
+
+
+def _weekly(s: GroupRow) -> dict:
+    return {k: None if getattr(s, k) is None else round(getattr(s, k), 4)
+            for k in ("retention_7d", "retention_30d", "reactivation")}
 
 
 def render(summaries: list[GroupRow], fmt: str, console: Console, title: str) -> None:
@@ -53,7 +61,7 @@ def render(summaries: list[GroupRow], fmt: str, console: Console, title: str) ->
 
 
 def _cell(v: object, col: str) -> str:
-    if col in ("active_ratio", "exit_rate"):
+    if col in RATIOS:
         return _pct(v)  # type: ignore[arg-type]
     s = visible(str(v)) if v is not None else "-"
     return s.replace("|", "\\|")

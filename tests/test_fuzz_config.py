@@ -136,7 +136,7 @@ def _fields(cls: type, table: tuple[str, ...]) -> list[Field]:
         tp = hints[f.name]
         if dataclasses.is_dataclass(tp):
             out += _fields(tp, table + (f.name,))
-        elif f.name not in ("group_rules", "connectors") and not (cls is OperatorSettings
+        elif f.name not in ("group_rules", "connectors", "routes") and not (cls is OperatorSettings
                                                                   and typing.get_origin(tp) is dict):
             out.append(Field(table, f.name, tp, cls))  # operators.users/groups: role tables, tested apart
     return out
@@ -196,7 +196,7 @@ def valid_value(f: Field) -> st.SearchStrategy:
             return st.integers(int(lo), int(hi))
         if limit == "any":
             return st.integers(*INT64)
-        return st.integers(limit if isinstance(limit, int) else 0, INT64[1])
+        return st.integers(limit if isinstance(limit, int) else 0, int(config_mod._MOST.get(key, INT64[1])))
     assert f.tp is float, f
     if lo is None:
         lo, hi = {RATIO: (0.0, 1.0), POSITIVE: (1e-6, 1e12)}.get(limit, (0.0, 1e12))
@@ -250,7 +250,8 @@ def bad_value(f: Field) -> st.SearchStrategy:
         if limit != "any":
             lo = limit if isinstance(limit, int) else 0
             below = st.integers(max_value=lo - 1, min_value=-10**6)
-        above = st.integers(2001, 10**9) if key == (DemoSettings, "groups") else st.nothing()
+        most = config_mod._MOST.get(key)
+        above = st.integers(int(most) + 1, 10**12) if most is not None else st.nothing()
         return st.one_of(wrong_type, st.sampled_from([1.5, 2.0, float("nan"), float("inf")]), huge, below, above)
     assert f.tp is float
     out_of_range = {RATIO: st.sampled_from([1.0001, 1.5, -0.1, 2, 1e308, -1]),

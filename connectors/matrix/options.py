@@ -13,7 +13,8 @@ from connectors.secrets import Secret, read_secret, scrub
 
 KEYS = ("homeserver", "user_id", "token_env", "token_file", "rooms")
 USER_ID = re.compile(r"^@[^:\s]+:\S+$")
-ROOM_REF = re.compile(r"^[!#][^:\s]+:\S+$")
+# Room ids of room version 12 (Synapse's default) carry no server name: "!<43 characters>".
+ROOM_REF = re.compile(r"^(![^:\s]+(:\S+)?|#[^:\s]+:\S+)$")
 
 
 @dataclass(slots=True, frozen=True)

@@ -68,6 +68,15 @@ def run(args: argparse.Namespace, connect: Connect | None = None, out: TextIO | 
         connectors = build_connectors(settings.connectors, environ)
     except ConfigError as e:
         return _errors(e.problems, err)
+    if settings.routes:
+        from console.oncall.receivers import check_urls
+
+        problems = check_urls(settings.routes, environ)  # secrets readable now, URLs Apprise knows
+        if problems:
+            asyncio.run(_close(connectors))
+            return _errors([f"{path}: {p}" for p in problems], err)
+        print(_safe(f"{path}: {len(settings.routes)} on-call route(s): "
+                    f"{', '.join(r.name for r in settings.routes)}"), file=out)
     if not connectors:
         print(f"{path}: ok; no connectors: groupwatch runs the built-in demo", file=out)
         return _connected(args, out, err)

@@ -30,6 +30,12 @@ def tier(ratio: float | None, s: ActivitySettings) -> str:
     return "high"
 
 
+def exit_rate(members: int, leaves: int, joins: int) -> float | None:
+    """Voluntary leaves in the period over the members the group (or fleet) had at its start."""
+    base = members + leaves - joins
+    return (leaves / base) if base > 0 else None
+
+
 @dataclass(slots=True)
 class GroupSummary:
     id: str
@@ -61,13 +67,11 @@ def summarize(g: GroupStats, now: float, s: ActivitySettings, open_alerts: int) 
     members = g.member_count
     leaves = g.leaves_between(since, now)
     joins = g.joins_between(since, now)
-    # Exit rate: voluntary leaves in the period over the members the group had at its start.
-    base = members + leaves - joins
     return GroupSummary(
         id=g.id, name=g.name, platform=g.platform, members=members,
         messages_1h=g.messages_between(now - HOUR + 1, now), messages_24h=g.messages_between(now - DAY + 1, now),
         active_ratio=ratio, tier=tier(ratio, s), last_message_at=g.last_message_at, joins=joins, leaves=leaves,
-        exit_rate=(leaves / base) if base > 0 else None, open_alerts=open_alerts,
+        exit_rate=exit_rate(members, leaves, joins), open_alerts=open_alerts,
         sparkline=g.hourly_series(g.hourly_messages, now, 24), tags=g.tags,
         leaves_24h=g.leaves_between(now - DAY, now),
     )

@@ -647,6 +647,13 @@ def _check_roles(ops: OperatorSettings, path: Path_, ctx: _Context, given: set[s
     if "default" in given and ops.default not in ROLES:
         ctx.error(path + ("default",), f"{_dotted(path + ('default',))} must be one of {', '.join(ROLES)}, "
                                        f"got {ops.default!r}"[:300])
+    for member, name in ops.chat.items():
+        p = path + ("chat", member)
+        if ":" not in member or not member.split(":", 1)[1]:
+            ctx.error(p, f"{_dotted(p)}: a chat user is a platform-qualified id like \"matrix:@alice:server\" "
+                         f"or \"telegram:12345\"")
+        elif not name.strip():
+            ctx.error(p, f"{_dotted(p)} must name an operator (an [operators.users] name or an OS user)")
     for table in ("users", "groups"):
         for name, role in getattr(ops, table).items():
             p = path + (table, name)
@@ -736,12 +743,12 @@ def _check_tiers(act: ActivitySettings, path: Path_, ctx: _Context, given: set[s
 
 # --- the top level and the special tables ------------------------------------------------------
 
-_TOP_SPECIAL = ("groups", "connector")
+_TOP_SPECIAL = ("groups", "connector", "route")
 
 
 def _settings_from(data: dict, ctx: _Context) -> Settings:
     plain = {k: v for k, v in data.items() if k not in _TOP_SPECIAL}
-    skip = ("group_rules", "connectors")
+    skip = ("group_rules", "connectors", "routes")
     hints = _hints(Settings)
     names = [f.name for f in dataclasses.fields(Settings) if f.name not in skip]
     kwargs: dict[str, Any] = {}
@@ -758,6 +765,11 @@ def _settings_from(data: dict, ctx: _Context) -> Settings:
         settings.group_rules = _group_rules(data["groups"], ctx)
     if "connector" in data:
         settings.connectors = _connectors(data["connector"], ctx)
+    if "route" in data:
+        from console.oncall.routes import parse_routes
+
+        names = {c.name for c in settings.connectors} if "connector" in data else {"demo"}
+        settings.routes = parse_routes(data["route"], ctx, names)
     return settings
 
 

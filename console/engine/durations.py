@@ -47,3 +47,20 @@ def iso(at: float | None) -> str:
     if at is None:
         return ""
     return dt.datetime.fromtimestamp(at, dt.timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def short(seconds: float | None) -> str:
+    """A duration in the fewest units an operator reads at a glance: "45s", "4m", "1h05m", "2d3h"
+    ("-" for None)."""
+    if seconds is None:
+        return "-"
+    s = max(0, int(round(seconds)))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m"
+    if s < 86400:
+        h, m = divmod(s // 60, 60)
+        return f"{h}h{m:02d}m" if m else f"{h}h"
+    d, h = divmod(s // 3600, 24)
+    return f"{d}d{h}h" if h else f"{d}d"

@@ -91,6 +91,9 @@ class Engine:
         self.group_owner: dict[str, str] = {}  # group id -> name of the connector that watches it
         self.observers: list = []  # objects with on_event(event) and on_tick(now): moderation
         self.services: list[Callable[[], Awaitable[None]]] = []  # long-running coroutines started by run()
+        # Chats a connector reads that are not watched groups (the moderators' chat of an on-call route):
+        # their events go to the listener, never to stats or detectors.
+        self.side_chats: dict[str, Callable[[Event], None]] = {}
         self.media = self._media_scanner()
 
     def _media_scanner(self):
@@ -120,6 +123,7 @@ class Engine:
             self.alerts.load_docs(self.store.read_table(STATE_DB, "alerts"))
             self.silences.load_docs(self.store.read_table(STATE_DB, "silences"))
             self.incidents.load_docs(self.store.read_table(STATE_DB, "incidents"))
+            self.stats.cohorts.load(self.store, STATE_DB)
             if self.media is not None:
                 self.media.load_bad(self.store.read_table(STATE_DB, "qr_bad"))
             meta = self.store.get_doc(STATE_DB, "meta", "engine")
@@ -158,6 +162,7 @@ class Engine:
         self.store.replace_table(STATE_DB, "alerts", self.alerts.to_docs())
         self.store.replace_table(STATE_DB, "incidents", self.incidents.to_docs())
         self.store.replace_table(STATE_DB, "silences", self.silences.to_docs())
+        self.stats.cohorts.save(self.store, STATE_DB)
         if self.media is not None:
             self.store.replace_table(STATE_DB, "qr_bad", self.media.bad_docs())
         self.store.put_doc(STATE_DB, "meta", "engine",
@@ -194,12 +199,28 @@ class Engine:
     def take(self, name: str, events: list[Event], cursor: str | None) -> int:
         """One connector's batch: note who watches each group, process it, then advance its cursor."""
         owner = self.group_owner
+        if self.side_chats:
+            events = self._divert(events)
         for ev in events:
             if ev.group not in owner:
                 owner[ev.group] = name
         n = self.ingest(events)
         self.cursors[name] = cursor
         return n
+
+    def _divert(self, events: list[Event]) -> list[Event]:
+        side = self.side_chats
+        kept = []
+        for ev in events:
+            listener = side.get(ev.group)
+            if listener is None:
+                kept.append(ev)
+                continue
+            try:
+                listener(ev)
+            except Exception:  # a broken listener must not cost the watched groups' events
+                log.exception("side chat listener failed")
+        return kept
 
     def maybe_tick(self) -> bool:
         now = self.now()
@@ -287,6 +308,8 @@ class Engine:
         try:
             groups = await conn.groups()
             for grp in groups:
+                if grp.id in self.side_chats:
+                    continue  # a moderators' chat, not a watched group
                 self.group_owner[grp.id] = name
                 self.stats.load_group(grp, now)
                 members = await conn.members(grp.id)

@@ -244,6 +244,9 @@ class OperatorSettings:
     """OS user name -> role."""
     groups: dict[str, str] = field(default_factory=dict)
     """Unix group name -> role (a user in several gets the highest)."""
+    chat: dict[str, str] = field(default_factory=dict)
+    """Platform user id ("matrix:@alice:server") -> operator name: who acts when they reply in a
+    route's moderators' chat (their role is that operator's, from users/groups/default)."""
 
 
 @dataclass(slots=True)
@@ -262,6 +265,8 @@ class Settings:
     demo: DemoSettings = field(default_factory=DemoSettings)
     operators: OperatorSettings = field(default_factory=OperatorSettings)
     connectors: list[ConnectorSettings] = field(default_factory=list)
+    routes: list = field(default_factory=list)
+    """``[[route]]`` tables: console.oncall.routes.Route (parsed there)."""
 
     @property
     def is_demo(self) -> bool:

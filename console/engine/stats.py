@@ -10,6 +10,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from connectors.events import Ban, Event, Group, Join, Leave, Member, Message, MessageDeleted, platform_of
+from console.engine.cohorts import Cohorts
 
 HOUR = 3600.0
 DAY = 86400.0
@@ -102,6 +103,7 @@ class FleetStats:
         self.groups: dict[str, GroupStats] = {}
         self.recent_messages = recent_messages
         self._pruned_hour = self._pruned_day = -1
+        self.cohorts = Cohorts()  # new-member retention, counted per join week (not per member)
 
     def group(self, group_id: str, at: float) -> GroupStats:
         g = self.groups.get(group_id)
@@ -141,6 +143,7 @@ class FleetStats:
             g.member_list_complete = True
             for mid, ms in g.members.items():
                 if mid not in seen and ms.present:
+                    self.cohorts.left(g.id, ms.joined_at, at)
                     g.set_present(ms, False)
                     ms.left_at = at
 
@@ -157,6 +160,8 @@ class FleetStats:
             ms = g.members.get(ev.member)
             if ms is None:
                 ms = g.members[ev.member] = MemberStats(id=ev.member, name=ev.member_name, present=False)
+            if not ms.present:
+                self.cohorts.joined(g.id, ev.at)
             g.set_present(ms, True)
             ms.name, ms.joined_at, ms.left_at = ev.member_name, ev.at, None
             ms.messages_seen = 0  # a rejoin is a newcomer again
@@ -167,6 +172,7 @@ class FleetStats:
             if ms is not None and not ms.present:
                 return  # a ban after the kick that removed them: one departure
             if ms is not None:
+                self.cohorts.left(g.id, ms.joined_at, ev.at)
                 g.set_present(ms, False)
                 ms.left_at = ev.at
             if type(ev) is Leave and ev.kicked_by is None:

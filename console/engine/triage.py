@@ -17,7 +17,8 @@ class Triage:
                 continue  # resolved by the engine meanwhile: nothing to do
             change(alert_id)
             self.ledger.audit(self.actor, f"alert {verb}", group=alert.group, member=alert.member,
-                              params={"alert": alert_id, "kind": alert.kind, **params}, origin="console",
+                              params={"alert": alert_id, "kind": alert.kind, "first_at": alert.first_at, **params},
+                              origin="console",
                               commit=False)
             done += 1
         if done:

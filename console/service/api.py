@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-PROTOCOL = 1
+PROTOCOL = 2
 """Bumped whenever a view, a command or a message changes shape: a console and a service of
 different protocols refuse each other with a one-line message."""
 
@@ -189,6 +189,11 @@ class GroupRow:
     sparkline: list[int]
     tags: list[str]
     leaves_24h: int
+    # New-member retention and reactivation: filled in the weekly report (None elsewhere, or when
+    # nobody joined in the judged week / nobody mentioned could be judged yet).
+    retention_7d: float | None = None    # of those who joined in the week judged, the share still here 7 days on
+    retention_30d: float | None = None   # ... 30 days on (an older week)
+    reactivation: float | None = None    # of the quiet members @-mentioned, the share who spoke soon after
 
 
 @dataclass(slots=True)
@@ -420,6 +425,26 @@ class AuditRow:
 
 
 @dataclass(slots=True)
+class TeamRow:
+    """One operator's work over the period (the playbook's butlers' work orders)."""
+    operator: str
+    claimed: int           # incidents (or alerts outside an incident) claimed
+    acknowledged: int
+    resolved: int
+    median_ack_s: float | None  # from when it began to the first acknowledgement or claim, theirs
+    timed: int             # the acknowledgements behind that median
+    actions: dict          # kind ("warn", "blacklist", "delete", ...) -> count
+    actions_total: int
+
+
+@dataclass(slots=True)
+class TeamReport:
+    since: float | None
+    until: float           # the engine's clock when it was built
+    operators: list[TeamRow]  # busiest first
+
+
+@dataclass(slots=True)
 class NoticeView:
     """Something an operator should hear about: an action's result, an automatic step, a warning."""
     at: float
@@ -431,7 +456,7 @@ class NoticeView:
 
 QUERIES = ("header", "groups", "alerts", "alert", "alert_changes", "feed", "group", "quiet", "blacklist",
            "blacklist_preview", "blacklist_export", "schedules", "schedule_dry_run", "audit", "report", "connectors",
-           "incidents", "incident", "silences", "alert_history")
+           "incidents", "incident", "silences", "alert_history", "team")
 """Every query the service answers (``Service.query``); a name not here is refused."""
 
 

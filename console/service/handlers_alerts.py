@@ -46,9 +46,18 @@ def _alerts(svc: "Service", cmd: Command) -> tuple[list[Alert], list[str]]:
     return out, missing
 
 
+def _incident_of(svc: "Service", a: Alert) -> dict:
+    """The incident the alert is in as it is acted on: the team report counts the work once per incident
+    even after the incidents have been regrouped or forgotten."""
+    incs = svc.engine.incidents.of_alert(a.id)
+    return {"incident": incs[0].id} if incs else {}
+
+
 def _audit(svc: "Service", actor: Actor, verb: str, a: Alert, **params) -> None:
     svc.moderation.ledger.audit(actor.user, f"alert {verb}", group=a.group, member=a.member,
-                                params={"alert": a.id, "kind": a.kind, **params}, origin=actor.session,
+                                params={"alert": a.id, "kind": a.kind, "first_at": a.first_at,
+                                        **_incident_of(svc, a), **params},
+                                origin=actor.session,
                                 commit=False)
 
 

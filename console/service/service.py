@@ -22,7 +22,7 @@ from console.engine.detectors.base import Severity
 from console.engine.store import StoreError
 from console.engine.text import visible
 from console.service import handlers
-from console.service.api import (COMMANDS, QUERIES, Actor, Command, HeaderView, NoticeView, OperatorView, Refused,
+from console.service.api import (COMMANDS, QUERIES, Actor, Command, ConnectorView, HeaderView, NoticeView, OperatorView, Refused,
                                  Report, ServiceError)
 from console.service.roles import allowed, role_for
 from console.service.views import Views
@@ -30,6 +30,7 @@ from console.service.views import Views
 log = logging.getLogger("groupwatch.service")
 Listener = Callable[[str, Any], None]
 HIGH_ALERT = "high-alert"  # the actor of a notice that announces a new high-severity alert
+HIGH_ALERT_BELL = "high-alert-bell"  # the same, from an on-call route that rings the bell
 PROGRESS = "progress:"    # + a session: the actor of a notice telling that console how its bulk action goes
 PROGRESS_EVERY = 0.25     # seconds between progress notices of one command
 PULSE = 0.5  # seconds between "changed" pushes while events flow
@@ -79,6 +80,15 @@ class Service:
         self.clock_speed = rt.settings.demo.speed if rt.is_demo else 1.0  # engine seconds per wall second
         self.moderation.listeners.append(lambda n: self._publish("notice", NoticeView(n.at, n.text)))
         self.engine.alerts.subscribe(self._on_alert)
+        self._told: tuple[str, str, bool] | None = None  # the first on-call notice since the last pulse...
+        self._told_count = 0  # ...and how many
+        self.oncall = None
+        if rt.settings.routes:
+            from console.oncall.wiring import OnCall
+
+            self.oncall = OnCall(self)
+        # With console routes configured, those tell the consoles (of incidents) instead of every new high alert.
+        self._routes_tell_consoles = self.oncall is not None and self.oncall.console_routes
 
     # --- sessions ---
 
@@ -124,7 +134,7 @@ class Service:
     def _on_alert(self, alert: Alert, change: Change) -> None:
         if change is Change.STATE:
             self.changed()  # triage by someone: every console should see it at its next refresh, at once
-        elif change is Change.NEW and alert.severity >= Severity.HIGH:
+        elif change is Change.NEW and alert.severity >= Severity.HIGH and not self._routes_tell_consoles:
             # Told at the next pulse, folded: a wave of ads is one notice to each console, not hundreds.
             if self._high is None:
                 self._high = alert
@@ -139,6 +149,22 @@ class Service:
         self._publish("notice", NoticeView(first.at, f"{first.kind} in {visible(where, 30)}: "
                                                      f"{visible(first.reason, 70)}", "error", HIGH_ALERT, count))
 
+    def announce(self, text: str, severity: str, bell: bool) -> None:
+        """An on-call route's notice for the consoles: told at the next pulse, folded (at most two a second)."""
+        if self._told is None:
+            self._told = (text, severity, bell)
+        elif bell and not self._told[2]:
+            self._told = (self._told[0], self._told[1], True)
+        self._told_count += 1
+
+    def _announce_oncall(self) -> None:
+        told, count = self._told, self._told_count
+        if told is None:
+            return
+        self._told, self._told_count = None, 0
+        self._publish("notice", NoticeView(self.engine.now(), told[0], told[1],
+                                           HIGH_ALERT_BELL if told[2] else HIGH_ALERT, count))
+
     def notice(self, text: str, severity: str = "information", actor: str = "") -> None:
         self._publish("notice", NoticeView(self.engine.now(), text, severity, actor))
 
@@ -147,6 +173,7 @@ class Service:
         while True:
             await asyncio.sleep(PULSE)
             self._announce_high()
+            self._announce_oncall()
             if self.engine.events_total != self._seen_events:
                 self._seen_events = self.engine.events_total
                 self.changed(by_operator=False)
@@ -154,8 +181,12 @@ class Service:
     def start(self) -> None:
         if self._pulse_task is None:
             self._pulse_task = asyncio.get_running_loop().create_task(self.pulse())
+        if self.oncall is not None:
+            self.oncall.start()
 
     async def stop(self) -> None:
+        if self.oncall is not None:
+            await self.oncall.stop()
         if self._pulse_task is not None:
             self._pulse_task.cancel()
             try:
@@ -170,12 +201,21 @@ class Service:
         high, medium, low = self.views.counts()
         you = self._sessions.get(actor.session) if actor is not None else None
         return HeaderView(version=self.version, demo=self.rt.is_demo, read_only=self.moderation.read_only,
-                          now=self.engine.now(), connectors=self.views.connectors(),
+                          now=self.engine.now(), connectors=self.views.connectors() + self._oncall_health(),
                           events_per_s=self.engine.rate.per_second(time.monotonic()), alerts_high=high,
                           alerts_medium=medium, alerts_low=low, save_error=self.engine.save_error,
                           operators=sorted(self._sessions.values(), key=lambda o: (o.user, o.session)), you=you,
                           refused={} if actor is None else self.refusals(actor),
                           events_total=self.engine.events_total)
+
+    def _oncall_health(self) -> list[ConnectorView]:
+        """Failing on-call receivers, as one more entry of the header's health line."""
+        problems = self.oncall.problems() if self.oncall is not None else []
+        if not problems:
+            return []
+        label, error = problems[0]
+        more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+        return [ConnectorView("on-call", "degraded", f"{error}{more}")]
 
     def refusals(self, actor: Actor) -> dict[str, str]:
         """The commands ``actor`` may not run, each with :meth:`authorize`'s own line (consoles refuse
@@ -248,6 +288,11 @@ class Service:
                 return v.silences()
             if name == "alert_history":
                 return v.alert_history(_opt_int(params, "limit"))
+            if name == "team":
+                since = params.get("since")
+                if since is not None and (isinstance(since, bool) or not isinstance(since, (int, float))):
+                    raise ServiceError("team since must be a time in seconds")
+                return v.team(since)
         except ActionError as e:
             raise ServiceError(str(e)) from None
         raise ServiceError(f"unknown view {name!r}")  # listed but not answered: a bug, said plainly

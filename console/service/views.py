@@ -6,6 +6,7 @@ so a refresh at a thousand groups costs what changed, not the whole fleet.
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import deque
 from typing import TYPE_CHECKING
@@ -15,9 +16,12 @@ from console.engine.alerts import Alert, AlertState, Change
 from console.engine.detectors.base import Severity
 from console.engine.feed import Feed, FeedItem
 from console.engine.stats import DAY
+from console.engine.team import OperatorWork, engine_team_work
+from console.engine.weekly import GroupWeek, weekly_numbers
 from console.service.api import (AlertChange, AlertChanges, AlertsPage, AlertView, AuditRow, BlacklistRow,
                                  ConnectorView, DryRunPost, FeedItemView, FeedPage, GroupDetail, GroupRow, MemberRow,
-                                 PreviewHit, RecentMessage, ScheduleRef, ScheduleRow, ServiceError)
+                                 PreviewHit, RecentMessage, ScheduleRef, ScheduleRow, ServiceError, TeamReport,
+                                 TeamRow)
 
 if TYPE_CHECKING:
     from console.runtime import Runtime
@@ -49,6 +53,24 @@ def group_row(s: GroupSummary) -> GroupRow:
                     last_message_at=s.last_message_at, joins=s.joins, leaves=s.leaves, exit_rate=s.exit_rate,
                     open_alerts=s.open_alerts, sparkline=list(s.sparkline), tags=list(s.tags),
                     leaves_24h=s.leaves_24h)
+
+
+def with_retention(rows: list[GroupRow], weeks: dict[str, GroupWeek]) -> list[GroupRow]:
+    """The report's rows with retention and reactivation (copies: the shared group rows stay as they are)."""
+    out = []
+    for r in rows:
+        w = weeks.get(r.id)
+        out.append(r if w is None else dataclasses.replace(
+            r, retention_7d=w.retention_7d.rate, retention_30d=w.retention_30d.rate,
+            reactivation=w.reactivation.rate if w.reactivation is not None else None))
+    return out
+
+
+def team_row(w: OperatorWork) -> TeamRow:
+    return TeamRow(operator=w.operator, claimed=len(w.claimed), acknowledged=len(w.acknowledged),
+                   resolved=len(w.resolved), median_ack_s=w.median_ack_s, timed=len(w.ack_seconds),
+                   actions=dict(sorted(w.actions.items(), key=lambda kv: (-kv[1], kv[0]))),
+                   actions_total=w.actions_total)
 
 
 class Views:
@@ -192,7 +214,13 @@ class Views:
         return out
 
     def report(self) -> list[GroupRow]:
-        return sorted(self.groups(), key=lambda r: (-r.open_alerts, -TIERS.index(r.tier), r.active_ratio or 0.0, r.id))
+        rows = sorted(self.groups(), key=lambda r: (-r.open_alerts, -TIERS.index(r.tier), r.active_ratio or 0.0, r.id))
+        return with_retention(rows, weekly_numbers(self.engine, self.rt.moderation, self.engine.now()))
+
+    def team(self, since: float | None) -> TeamReport:
+        e = self.engine
+        work = engine_team_work(e, self.rt.moderation.ledger.audit_entries(since))
+        return TeamReport(since=since, until=e.now(), operators=[team_row(w) for w in work])
 
     def group(self, group_id: str) -> GroupDetail:
         rt, e = self.rt, self.engine

@@ -93,13 +93,38 @@ class Mentions:
         for r in self._records:
             if group is not None and r.group != group:
                 continue
-            answered = r.responded_at is not None and r.responded_at - r.at <= self.window
-            if now - r.at < self.window and not answered:
+            verdict = self._verdict(r, now)
+            if verdict is None:
                 waiting += 1
                 continue
             judged += 1
-            reactivated += answered
+            reactivated += verdict
         return Reactivation(judged, reactivated, waiting)
+
+    def reactivation_by_group(self, now: float, since: float | None = None) -> dict[str, Reactivation]:
+        """Every group's reactivation in one pass (the weekly report), counting the mentions made
+        since ``since`` (all kept ones when None)."""
+        out: dict[str, Reactivation] = {}
+        for r in self._records:
+            if since is not None and r.at < since:
+                continue
+            x = out.get(r.group)
+            if x is None:
+                x = out[r.group] = Reactivation(0, 0, 0)
+            verdict = self._verdict(r, now)
+            if verdict is None:
+                x.waiting += 1
+            else:
+                x.mentioned += 1
+                x.reactivated += verdict
+        return out
+
+    def _verdict(self, r: MentionRecord, now: float) -> bool | None:
+        """Did the member speak within the window after the mention (None: too soon to tell)?"""
+        answered = r.responded_at is not None and r.responded_at - r.at <= self.window
+        if now - r.at < self.window and not answered:
+            return None
+        return answered
 
     def flush(self) -> None:
         if self.dirty:
