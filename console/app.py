@@ -12,8 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import signal
-import threading
 import time
 from typing import Any, Callable
 
@@ -22,7 +20,9 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding
 
+from console import colours, hangup
 from console.engine.text import visible
+from console.keyorder import OrderedKeys
 from console.screens.alerts import AlertsScreen
 from console.screens.audit import AuditScreen
 from console.screens.blacklist import BlacklistScreen
@@ -31,8 +31,11 @@ from console.screens.feed import FeedScreen
 from console.screens.group import GroupScreen
 from console.screens.groups import GroupsScreen
 from console.screens.schedules import SchedulesScreen
+from console.chrome import Chrome
+from console.screens.keymap import help_sections
 from console.screens.modals import ConfirmScreen, HelpScreen
 from console.service.api import COMMANDS, Command, HeaderView, NoticeView, Report
+from console.widgets.message_bar import NEWS, MessageLog
 from console.widgets.screen_bar import SCREENS
 from console.widgets.status import status_text
 from console.service.host import Host
@@ -43,9 +46,10 @@ REFRESH_STEPS = (0.25, 0.5, 1.0, 2.0, 5.0, 10.0)
 TOAST_EVERY = 10.0  # seconds between high-alert toasts
 HIGH_ALERT = "high-alert"  # Service.HIGH_ALERT: notices announcing a new high alert
 HIGH_ALERT_BELL = "high-alert-bell"  # Service.HIGH_ALERT_BELL: the same from an on-call route with bell = true
+PROGRESS = "progress:"    # Service.PROGRESS + a session: how that console's bulk action goes
 
 
-class GroupWatchApp(App):
+class GroupWatchApp(Chrome, OrderedKeys, App):
     TITLE = "groupwatch"
     CSS_PATH = "app.tcss"
     COMMANDS = App.COMMANDS | {ScreenCommands}
@@ -55,17 +59,21 @@ class GroupWatchApp(App):
     BINDINGS = [
         *(Binding(key, f"switch_mode('{mode}')", label, show=False) for key, mode, label in SCREENS),
         Binding("question_mark", "help", "Help"),
+        Binding("exclamation_mark", "messages", "Messages"),
+        Binding("colon", "command_line", "Command (:alerts, :q)"),
         Binding("p", "pause", "Pause"),
         Binding("plus,equals_sign", "faster", "Refresh faster", show=False),
         Binding("minus", "slower", "Refresh slower", show=False),
         Binding("q", "quit", "Quit"),
-        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
+        Binding("ctrl+c", "quit", show=False, priority=True),
     ]
 
     def __init__(self, source, refresh_seconds: float = 1.0, bell: bool = False, serve_socket: bool = False,
                  where: str = "") -> None:
         """``source``: a Runtime (the engine runs in this process) or a Client attached to a service."""
         super().__init__()
+        colours.apply(self)
+        self._init_key_order()
         if hasattr(source, "engine"):
             self.host: Host | None = Host(source, serve_socket)
             self.client = self.host.client
@@ -82,17 +90,16 @@ class GroupWatchApp(App):
         self._timer = None
         self._refreshing = False
         self.last_refresh_s = 0.0
+        self.messages = MessageLog()
+        self.progress = ""  # "blacklist 3/12…" while a bulk action of this console runs
+        self._in_flight = 0  # commands sent and not answered yet
         self.client.on_push(self._on_push)
 
     # --- lifecycle ---
 
     def on_mount(self) -> None:
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGHUP, signal.SIGTERM):
-            try:
-                loop.add_signal_handler(sig, lambda: self.call_later(self.hang_up))
-            except (NotImplementedError, RuntimeError, ValueError):
-                pass
+        if not self.is_headless:  # a terminal that can hang up (tests run headless in pytest's process)
+            hangup.install(self._hang_up_from_signal, HANG_UP_GRACE)
         if self.host is not None:
             self.run_engine()
             for warning in self.host.warnings:  # printed before the screen took over: say it here too
@@ -124,30 +131,27 @@ class GroupWatchApp(App):
             except (asyncio.TimeoutError, TimeoutError):
                 pass
 
+    def _hang_up_from_signal(self) -> None:
+        """In the signal handler (the watchdog is armed already): ask the loop to save and leave."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            os._exit(0)
+        loop.call_soon_threadsafe(self.call_later, self.hang_up)
+
     async def hang_up(self) -> None:
-        """SIGHUP (a dropped SSH session) or SIGTERM: save state and release the data dir first, then
-        leave. The terminal may be gone, and Textual can hang writing to it on the way out (its SIGCONT
-        handler restarts output on a dead tty), so a watchdog ends the process if leaving stalls."""
+        """Save state and release the data dir first, then leave. The terminal may be gone, and Textual
+        can hang writing to it on the way out: the watchdog armed by the signal ends the process then."""
         try:
             await self._wind_down()
         finally:
             if self.host is not None:
                 self.host.close()
-        watchdog = threading.Timer(3.0, os._exit, args=(0,))
-        watchdog.daemon = True
-        watchdog.start()
+        hangup.arm(LEAVE_GRACE)  # saved: only leaving is left, and Textual may hang on a dead tty
         self.exit()
 
     async def action_quit(self) -> None:
         await self._wind_down()
         self.exit()
-
-    def notify(self, message, *, title: str = "", severity="information", timeout: float | None = None,
-               markup: bool = False) -> None:
-        """Every toast is literal text: notices quote names and messages written by strangers."""
-        text = message.plain if isinstance(message, Text) else str(message)
-        text = "\n".join(visible(line, 300) for line in text.splitlines()[:12])
-        super().notify(text, title=title, severity=severity, timeout=timeout, markup=False)
 
     # --- live view ---
 
@@ -155,14 +159,18 @@ class GroupWatchApp(App):
         if not self.is_running or not self.screen_stack:
             return  # the console is closing: nothing left to tell
         if kind == "notice" and isinstance(payload, NoticeView):
-            if payload.actor in (HIGH_ALERT, HIGH_ALERT_BELL):
+            if payload.actor.startswith(PROGRESS):
+                if payload.actor == PROGRESS + (getattr(self.client.actor, "session", None) or ""):
+                    if self._in_flight:  # one may come after the result: then nothing is running
+                        self.show_progress(visible(payload.text, 60))
+            elif payload.actor in (HIGH_ALERT, HIGH_ALERT_BELL):
                 self._new_high.append(payload)
             elif payload.actor != getattr(self.client.actor, "session", None):  # our own results we report
                 self.notify(Text(payload.text), severity=payload.severity if payload.severity in (
-                    "information", "warning", "error") else "information", timeout=6)
+                    "information", "warning", "error") else "information", timeout=6, lane=NEWS)
         elif kind == "connection":
             self.notify("service lost, reconnecting" if payload == "lost" else "service back",
-                        severity="error" if payload == "lost" else "information", timeout=4)
+                        severity="error" if payload == "lost" else "information", timeout=4, lane=NEWS)
             self.refresh_view()
         elif kind == "resync":
             self.refresh_view()
@@ -171,6 +179,8 @@ class GroupWatchApp(App):
         t = status_text(self.header, self.paused, lost=self.client.lost, where=self.where)
         if self.refresh_seconds != 1.0:
             t.append(f"  every {self.refresh_seconds:g}s", style="dim")
+        if self.progress:
+            t.append(f"  {self.progress}", style="bold reverse")
         return t
 
     def may(self, command: str) -> bool:
@@ -184,6 +194,8 @@ class GroupWatchApp(App):
         self.refresh_view()
 
     def _live_screen(self):
+        if not self.screen_stack:
+            return None  # closing: the screens are gone, a last timer tick may still come
         screen = self.screen
         if hasattr(screen, "refresh_live"):
             return screen
@@ -221,7 +233,7 @@ class GroupWatchApp(App):
             log.debug("refresh failed: %s", e)
         if screen is not None:
             screen.refresh_live()
-        else:
+        elif self.screen_stack:
             status = self.screen.query("#status")
             if status:
                 status.first().update(self.status_text())
@@ -238,7 +250,7 @@ class GroupWatchApp(App):
         more = sum(n.count for n in new) - 1
         if more > 0:
             text += f" (+{more} more; 2 shows the queue)"
-        self.notify(text, title="High alert", severity="error", timeout=6)
+        self.notify(text, title="High alert", severity="error", timeout=6, lane=NEWS)
         if self.bell_on_high or any(n.actor == HIGH_ALERT_BELL for n in new):
             self.bell()
 
@@ -307,11 +319,16 @@ class GroupWatchApp(App):
     @work(group="actions", exit_on_error=False)
     async def _run_command(self, command: Command, done: Callable[[Report], None] | None) -> None:
         what = COMMANDS[command.name].what if command.name in COMMANDS else command.name
+        self.show_progress(f"{what}…")
+        self._in_flight += 1
         try:
             report = await self.client.run(command)
         except Exception as e:  # the service went away mid-command: say so, the ledger knows what was done
             self.notify(Text(f"{what}: {visible(str(e), 200) or type(e).__name__}"), severity="error", timeout=10)
             return
+        finally:
+            self._in_flight -= 1
+            self.show_progress("")
         self.show_report(what, report)
         if done is not None and not report.refused:
             done(report)
@@ -333,42 +350,12 @@ async def _nothing() -> None:
 
 def help_for(app: GroupWatchApp) -> HelpScreen:
     screen = app.screen
-    own = [(b.key_display or key_name(b.key), b.description) for b in _bindings(type(screen))
-           if b.description]
-    global_keys = [(key_name(k), label) for k, _, label in SCREENS]
-    global_keys += [(b.key_display or key_name(b.key), b.description) for b in _bindings(type(app))
-                    if b.description and not b.action.startswith("switch_mode")]
-    global_keys += [("ctrl+p", "command palette: every action by name")]
     title = getattr(screen, "HELP_TITLE", "") or type(screen).__name__.removesuffix("Screen")
-    notes = list(getattr(screen, "HELP_NOTES", ()))
-    return HelpScreen(title, [(title, own), ("Everywhere", global_keys)], notes)
+    return HelpScreen(title, help_sections(type(screen), type(app)), list(getattr(screen, "HELP_NOTES", ())))
 
 
-def _bindings(cls) -> list[Binding]:
-    """A screen's bindings, its own first, then inherited ones it did not override."""
-    seen: set[str] = set()
-    out: list[Binding] = []
-    for klass in cls.__mro__:
-        if not klass.__module__.startswith("console."):
-            continue  # Textual's own (tab focus, ctrl+c copy) are not ours to offer: ctrl+c quits here
-        for b in klass.__dict__.get("BINDINGS", ()):
-            if isinstance(b, tuple):
-                b = Binding(*b)
-            if b.key not in seen:
-                seen.add(b.key)
-                out.append(b)
-    return out
-
-
-# Spelled out rather than Textual's key display, which shows enter as "⏎": not every SSH terminal font has it.
-KEY_NAMES = {"slash": "/", "space": "space", "asterisk": "*", "question_mark": "?", "plus": "+",
-             "equals_sign": "=", "minus": "-", "escape": "esc", "enter": "enter", "less_than_sign": "<",
-             "greater_than_sign": ">", "exclamation_mark": "!"}
-
-
-def key_name(key: str) -> str:
-    """How a binding's keys read in the help and the palette ("slash" -> "/")."""
-    return ",".join(KEY_NAMES.get(k, k) for k in key.split(","))
+HANG_UP_GRACE = 20.0  # seconds to save state and leave after a hang-up before the process is ended
+LEAVE_GRACE = 3.0     # seconds to leave once the state is saved
 
 
 def run_console(source, bell: bool = False, serve_socket: bool = True, where: str = "") -> None:

@@ -88,9 +88,9 @@ def parser() -> argparse.ArgumentParser:
     bs.add_argument("--seed", type=int, default=7)
     bs.add_argument("--format", choices=("json", "text"), default="text")
 
-    from console.commands import audit, blacklist, config, schedule, serve
+    from console.commands import audit, blacklist, config, schedule, serve, web
 
-    for module in (serve, blacklist, schedule, audit, config):
+    for module in (serve, blacklist, schedule, audit, config, web):
         module.add_parser(sub)
     from console import eval_ads
 
@@ -139,6 +139,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from console.commands import config
 
         return config.run(args)
+    if args.command == "web":
+        from console.commands import web
+
+        return web.run(args)
     if args.command == "bench":
         from console import bench
 

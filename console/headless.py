@@ -31,6 +31,7 @@ from rich.text import Text
 
 from console.engine.durations import iso
 from console.engine.text import json_line, visible
+from console.service.service import PROGRESS
 from console.service.api import AlertChange, AlertChanges, AlertView, NoticeView
 
 SEVERITY_STYLE = {"low": "cyan", "medium": "yellow", "high": "bold red"}
@@ -116,6 +117,8 @@ class Printer:
                 f()
 
     def notice(self, n: NoticeView) -> None:
+        if n.actor.startswith(PROGRESS):
+            return  # a console's own "blacklist 3/12…": the result follows as its own notice
         line = Text(f"{dt.datetime.fromtimestamp(n.at):%H:%M:%S} action   ", style="bold")
         line.append(visible(n.text, 200))
         self._write(lambda: self.console.print(line))

@@ -52,6 +52,7 @@ FRAGMENTS: dict[str, str] = {
     "crlf_tab": "line1\r\nline2\roverwrite\ttab\n",
     "backspace": "secret\x08\x08\x08\x08\x08\x08public",
     "cjk_wide": "全角ＡＢＣ１２３广告加微信",
+    "format_chars": "soft\u00adhyphen \u0600\u0605\u06dd\u070f\u0890\u08e2 \U00013430\U0001bca0\U0001d173",
     "emoji_zwj": "👨\u200d👩\u200d👧\u200d👦🏳️\u200d🌈🇨🇳",
     "cq_code": "[CQ:at,qq=all][CQ:image,file=http://evil.example/x.png]&#91;&amp;",
     "html": "<script>alert(1)</script><a href=\"https://matrix.to/#/@evil:x\">x</a>",
@@ -67,11 +68,16 @@ CORPUS: list[str] = [
     "",
 ]
 
-# Where the display layer must not let these through (what a test scans rendered lines for).
+# Where the display layer must not let these through (what a test scans rendered lines for). A
+# zero-width joiner is let through only inside an emoji sequence (between two pictographs: 👨‍👩‍👧).
+_EMOJI = "\u2600-\u27bf\ufe0f\U0001f300-\U0001faff"
 UNSAFE_ON_SCREEN = re.compile(
     "[\x00-\x1f\x7f-\x9f"            # C0 (also \n, \t: a cell is one line), DEL, C1
-    "\u061c\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff"  # bidi controls, zero-width, line breaks
+    "\u00ad\u0600-\u0605\u06dd\u070f\u0890\u0891\u08e2\U000110bd\U000110cd"  # other format chars
+    "\U00013430-\U00013438\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
+    "\u061c\u200b\u200c\u200e\u200f\u2028-\u202e\u2066-\u2069\ufeff"  # bidi controls, zero-width, breaks
     "\ud800-\udfff]"                 # lone surrogates cannot even be encoded
+    f"|(?<![{_EMOJI}])\u200d|\u200d(?![{_EMOJI}])"
 )
 
 # --- hypothesis ---------------------------------------------------------------------------

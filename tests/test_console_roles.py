@@ -39,7 +39,8 @@ def test_every_changing_binding_is_listed_here():
 
     harmless = {"start_filter", "mark", "mark_all", "sort", "sort_reverse", "back", "open", "alerts",
                 "mark_quiet", "flagged", "this_group", "dry_run", "sort_pick", "freeze", "toggle_detail", "copy_id",
-                "export"}
+                "export",
+                "cursor(1)", "cursor(-1)", "top_g", "bottom", "home", "end"}  # moving
     for mode, cls in {**App.MODES, "group": __import__("console.screens.group", fromlist=["GroupScreen"]).GroupScreen}.items():
         keys = set()
         for klass in cls.__mro__:

@@ -117,7 +117,7 @@ async def test_the_console_says_so_and_sends_nothing_it_cannot_record(tmp_path, 
         assert "NOT SAVED" in (header.plain if isinstance(header, Text) else str(header))
         before = len(rt.demo.received)
         app.act(Command("post", groups, {"text": "notice"}))
-        await until(lambda: any("could not save the action record" in str(n.message) for n in app._notifications))
+        await until(lambda: any("could not save the action record" in n.text for n in app.messages.notes))
         assert len(rt.demo.received) == before  # recorded before sent: unrecorded means unsent
         assert app.is_running
         disk.full = False

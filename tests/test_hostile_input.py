@@ -822,11 +822,11 @@ async def test_every_screen_shows_hostile_groups_members_and_messages_as_inert_l
     # The fixed corpus, a handful of random hostile strings, and a 1 MB message, in one session.
     texts = [*CORPUS, *draw(hostile_text(), 4), "A" * MB]
     async with hostile_console(tmp_path, texts, NAMES + draw(hostile_name(), 3), TITLES) as (app, rt, pilot):
-        await until(pilot, lambda: app._notifications, "the high-alert toast")
+        await until(pilot, lambda: any(n.title == "High alert" for n in app.messages.notes), "the high alert")
         await pilot.pause(0.3)
-        shown = assert_inert(app, "groups + toast")
+        shown = assert_inert(app, "groups + message bar")
         assert CLICK + " G0 ␛]52;c;" in shown  # markup shown literally, escapes as visible pictures
-        assert "High alert" in shown  # the toast is rendered (and was checked above)
+        assert "High alert" in shown  # the message bar is rendered (and was checked above)
 
         # The group screen: members, recent messages, the title; then its help.
         table(app).move_cursor(row=[r.key for r in app.screen.shown].index("fake:g0"))
@@ -880,14 +880,20 @@ async def test_every_screen_shows_hostile_groups_members_and_messages_as_inert_l
             assert "Blacklist 2 member(s)?" in shown or "Warn 2 member(s)?" in shown
             await pilot.press("n")
             await until(pilot, lambda: app.screen is screen, "dialog closed")
-        n_toasts, members = len(app._notifications), {a.member for a in screen.chosen()}
+        n_notes, members = len(app.messages.notes), {a.member for a in screen.chosen()}
         await pilot.press("b")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "confirm blacklist")
         await pilot.press("y")
-        await until(pilot, lambda: len(app._notifications) > n_toasts, "the action's toast")
+        await until(pilot, lambda: any("blacklist" in n.text for n in list(app.messages.notes)[n_notes:]),
+                    "the action's result")
         assert {e.pattern for e in rt.moderation.blacklist.entries()} == members
         await pilot.pause(0.3)
-        assert_inert(app, "alerts + action toast")
+        assert_inert(app, "alerts + action result")
+        await pilot.press("exclamation_mark")  # every message so far, in the Messages screen
+        await until(pilot, lambda: type(app.screen).__name__ == "MessagesScreen", "messages")
+        assert_inert(app, "messages")
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen is screen, "messages closed")
 
         # Feed, and its blacklist dialog (it quotes the sender's name).
         await pilot.press("3")

@@ -888,7 +888,13 @@ token_env = "GW_OB"
             await until(lambda: done(ActionState.FAILED) >= 7, "the transport failures")
             wire.raising = {}
             await pilot.pause(0.3)
-            shot("after failed actions (their toasts)")
+            shot("after failed actions (their results)")
+            send_key(app, "exclamation_mark")  # every result so far, in the Messages screen
+            await until(lambda: type(app.screen).__name__ == "MessagesScreen", "the Messages screen")
+            await pilot.pause(0.3)
+            shot("the Messages screen")
+            send_key(app, "escape")
+            await until(lambda: type(app.screen).__name__ != "MessagesScreen", "the Messages screen closed")
 
             # Polling faults, one of each connector's at a time; the header shows every reason.
             steps = [
@@ -980,7 +986,7 @@ token_env = "GW_OB"
                   **reprs})
     assert_clean([(f"screenshot: {what}", text) for what, text in shots])
     # What was searched did hold the servers' texts that quoted the tokens (scrubbed): in the ledger,
-    # the audit log and the toasts; and the header showed every fault's reason.
+    # the audit log and the console's messages; and the header showed every fault's reason.
     failed = [a.result for a in rt.moderation.ledger.actions() if a.state is ActionState.FAILED]
     assert any("Bearer *** may not do this" in r for r in failed), failed
     assert any("permission denied for Bearer ***" in r for r in failed), failed
@@ -989,4 +995,5 @@ token_env = "GW_OB"
     shown = dict(shots)
     assert "shop:down (telegram: the bot token was refused" in shown["fault step 1: header: status line"]
     assert "hq:down (matrix sync: M_UNKNOWN (Bearer ***)" in shown["fault step 1: header: status line"]
-    assert "permission denied for Bearer ***" in shown["after failed actions (their toasts)"]
+    results = [n.text for n in app.messages.notes]  # the message bar's lane and the Messages screen
+    assert any("permission denied for Bearer ***" in r for r in results), results

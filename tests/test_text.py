@@ -37,3 +37,27 @@ def test_json_line_round_trips_exactly_but_prints_inertly():
     line = json_line({"t": HOSTILE})
     assert json.loads(line)["t"] == HOSTILE
     assert "\x1b" not in line and "\u202e" not in line and "\x9b" not in line
+
+
+def test_every_format_character_is_tagged_by_category_except_what_an_emoji_sequence_needs():
+    import sys
+    import unicodedata
+
+    from console.engine.text import visible
+
+    for c in range(sys.maxunicode + 1):
+        ch = chr(c)
+        if unicodedata.category(ch) == "Cf":
+            assert visible(f"a{ch}b") == f"a⟨U+{c:04X}⟩b", hex(c)
+    # the 35 the old list missed, by name
+    assert visible("soft\u00adhyphen") == "soft⟨U+00AD⟩hyphen"
+    assert visible("\u0600\u06dd\u070f\u0890\u08e2") == "⟨U+0600⟩⟨U+06DD⟩⟨U+070F⟩⟨U+0890⟩⟨U+08E2⟩"
+    assert visible("\U00013430\U0001bca0\U0001d173") == "⟨U+13430⟩⟨U+1BCA0⟩⟨U+1D173⟩"
+    # an emoji sequence keeps its joiners and flag tags; a joiner or tag anywhere else is tagged
+    family = "👨\u200d👩\u200d👧"
+    assert visible(family) == family
+    england = "\U0001f3f4\U000e0067\U000e0062\U000e0065\U000e006e\U000e0067\U000e007f"
+    assert visible(england) == england
+    assert visible("a\u200d👩") == "a⟨U+200D⟩👩"
+    assert visible("\u202e\u200d👩") == "⟨U+202E⟩⟨U+200D⟩👩"
+    assert visible("x\U000e0067\U000e007f") == "x⟨U+E0067⟩⟨U+E007F⟩"

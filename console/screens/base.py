@@ -15,14 +15,16 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from console.engine.text import visible
 from console.screens.filtering import RowFilter, parse_filter
-from console.screens.table_layout import Column, fit, uniquify
+from console.screens.moving import CursorKeys
 from console.screens.table_actions import TableActions
+from console.screens.table_layout import Column, fit, uniquify
+from console.widgets.keybar import KeyBar
 from console.widgets.keyed_table import KeyedTable
+from console.widgets.message_bar import MessageBar
 from console.widgets.screen_bar import ScreenBar
 from console.widgets.status import StatusLine
 
@@ -59,7 +61,20 @@ def sort_value(v: Any) -> tuple:
     return (0, 0, str(v).lower())
 
 
-class TableScreen(TableActions, Screen):
+class FilterBox(Input):
+    """The `/` filter box. Its enter is a priority binding, so it is handled when the key is read: the
+    keys typed after it (a burst) already go to the table. (Input's own enter posts a message that a
+    burst outruns; and a screen's enter binding is the screen's: open.)"""
+
+    BINDINGS = [Binding("enter", "apply", "Apply the filter", show=False, priority=True)]
+
+    def action_apply(self) -> None:
+        screen = self.screen
+        if isinstance(screen, TableScreen):
+            screen.filter_done()
+
+
+class TableScreen(TableActions, CursorKeys):
     """A screen whose body is one live table of rows."""
 
     COLUMNS: ClassVar[tuple[Column, ...]] = ()
@@ -127,9 +142,12 @@ class TableScreen(TableActions, Screen):
             yield table
             yield from self.compose_below()
             yield Static(id="row-detail")
-        yield Input(id="filter", placeholder="filter: text or regex, field:value, !negate  (enter apply, esc cancel)")
+        yield FilterBox(id="filter", placeholder="filter: text or regex, field:value, !negate  (enter apply, esc cancel)")
+        yield MessageBar(id="messages")
         yield ScreenBar(self.SCREEN_NAME)
-        yield Footer()
+        from console.screens.keymap import footer_keys
+
+        yield KeyBar(footer_keys(type(self), type(self.app)), id="keys")
 
     def compose_above(self) -> ComposeResult:
         return iter(())
@@ -143,7 +161,11 @@ class TableScreen(TableActions, Screen):
 
     def on_mount(self) -> None:
         self.fit_columns()
-        self.table.focus()
+        t = self.table
+        t.focus()
+        # until the first answer (attached, a moment): say so, not an empty 0/0 table
+        t.border_title = Text(f"{self.TABLE_TITLE} · loading…" if self.TABLE_TITLE else "loading…")
+        self.query_one("#status", StatusLine).update(self.gw.status_text())
         self._ready = True
         self.gw.refresh_view()
 
@@ -218,9 +240,10 @@ class TableScreen(TableActions, Screen):
 
     def refresh_live(self) -> None:
         """Show the last view's rows (unless paused)."""
-        if not self._ready:
-            return
-        self.query_one("#status", StatusLine).update(self.gw.status_text())
+        status = self.query("#status") if self._ready else None
+        if not status:
+            return  # not composed yet, or being taken down as the console closes
+        status.first(StatusLine).update(self.gw.status_text())
         if self.gw.paused and self.rows:
             return
         if self.data is None:
@@ -330,7 +353,7 @@ class TableScreen(TableActions, Screen):
 
     def action_start_filter(self) -> None:
         box = self.query_one("#filter", Input)
-        if box.has_focus:  # the priority binding caught a `/` typed into the filter itself
+        if self.focused is box:  # the priority binding caught a `/` typed into the filter itself
             box.insert_text_at_cursor("/")
             return
         if self.app.screen is not self:
@@ -361,6 +384,11 @@ class TableScreen(TableActions, Screen):
                 if w and w not in keys:
                     aliases.setdefault(w, c.key)
         return tuple(keys), aliases
+
+    def filter_done(self) -> None:
+        """Enter in the filter box: apply what it holds and give the keys back to the table."""
+        self.set_filter(self.query_one("#filter", Input).value)
+        self._close_filter()
 
     def set_filter(self, text: str) -> None:
         fields, aliases = self.filter_names()
@@ -397,7 +425,7 @@ class TableScreen(TableActions, Screen):
 
     def action_back(self) -> None:
         box = self.query_one("#filter", Input)
-        if box.has_focus:
+        if self.focused is box:
             box.value = self._filter_before
             self.set_filter(self._filter_before)
             self._close_filter()

@@ -12,7 +12,8 @@ from console.engine.text import visible
 SPARK = " ▁▂▃▄▅▆▇█"
 TIER_STYLE = {"high": "green", "ordinary": "", "inactive": "yellow", "critical": "bold red"}
 SEVERITY_SHORT = {"low": "low", "medium": "med", "high": "HIGH"}
-SEVERITY_STYLE = {"low": "cyan", "medium": "yellow", "high": "bold red"}
+# HIGH reversed and medium bold: told apart without colour too (NO_COLOR); red and yellow on 16 colours
+SEVERITY_STYLE = {"low": "cyan", "medium": "bold yellow", "high": "bold reverse red"}
 TIER_SHORT = {"high": "high", "ordinary": "ord", "inactive": "inac", "critical": "crit"}
 PLATFORM_SHORT = {"matrix": "mx", "telegram": "tg", "qq": "qq", "demo": "dm"}
 

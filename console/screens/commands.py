@@ -10,7 +10,7 @@ from console.widgets.screen_bar import SCREENS
 
 class ScreenCommands(Provider):
     def _commands(self) -> list[tuple[str, str, object]]:
-        from console.app import _bindings, key_name  # one source for binding lists and key names
+        from console.screens.keymap import bindings_of as _bindings, key_name  # one source for both
 
         app = self.app
         screen = self.screen

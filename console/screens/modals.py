@@ -66,7 +66,9 @@ class FormScreen(ModalScreen[dict[str, str] | None]):
     """
 
     CSS_PATH = "modals.tcss"
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    # priority: enter moves on (or submits) when the key is read, so keys typed right after it land in
+    # the next field or on the screen below, not in this one
+    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("enter", "next_field", "Next/submit", priority=True)]
 
     def __init__(self, title: str, fields: Sequence[Field], validate: Validator | None = None,
                  note: str = "") -> None:
@@ -90,12 +92,12 @@ class FormScreen(ModalScreen[dict[str, str] | None]):
     def values(self) -> dict[str, str]:
         return {f.name: self.query_one(f"#field-{f.name}", Input).value for f in self.fields}
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
+    def action_next_field(self) -> None:
         ids = [f"field-{f.name}" for f in self.fields]
-        i = ids.index(event.input.id)
+        focused = self.focused
+        i = ids.index(focused.id) if isinstance(focused, Input) and focused.id in ids else len(ids) - 1
         if i + 1 < len(ids):
-            self.query_one(f"#{ids[i + 1]}", Input).focus()
+            self.set_focus(self.query_one(f"#{ids[i + 1]}", Input))
             return
         self.submit()
 

@@ -16,7 +16,7 @@ import pwd
 import time
 from typing import Any, Callable
 
-from console.engine.actions.model import ACTING_AS, ActionError, ReadOnlyError
+from console.engine.actions.model import ACTING_AS, REPORTING_TO, ActionError, BulkReport, ReadOnlyError
 from console.engine.alerts import Alert, Change
 from console.engine.detectors.base import Severity
 from console.engine.store import StoreError
@@ -31,6 +31,8 @@ log = logging.getLogger("groupwatch.service")
 Listener = Callable[[str, Any], None]
 HIGH_ALERT = "high-alert"  # the actor of a notice that announces a new high-severity alert
 HIGH_ALERT_BELL = "high-alert-bell"  # the same, from an on-call route that rings the bell
+PROGRESS = "progress:"    # + a session: the actor of a notice telling that console how its bulk action goes
+PROGRESS_EVERY = 0.25     # seconds between progress notices of one command
 PULSE = 0.5  # seconds between "changed" pushes while events flow
 
 
@@ -322,6 +324,7 @@ class Service:
         if not isinstance(cmd.targets, list) or not isinstance(cmd.params, dict):
             return Report(cmd.name, refused=True, message=f"{cmd.name}: targets must be a list and params a table")
         token = ACTING_AS.set(actor.user)
+        progress_token = REPORTING_TO.set(self._progress_to(actor, cmd))
         try:
             report = await handlers.run(self, actor, cmd)
         except (ActionError, ReadOnlyError, ServiceError, ValueError, KeyError) as e:
@@ -336,12 +339,33 @@ class Service:
                             message=f"{COMMANDS[cmd.name].what}: failed: {type(e).__name__}: {_one_line(e)}")
         finally:
             ACTING_AS.reset(token)
+            REPORTING_TO.reset(progress_token)
         if not report.refused:
             self.changed()
             if report.total or report.message:
                 self.notice(f"{actor.user}: {COMMANDS[cmd.name].what}: {report.summary()}",
                             "error" if report.failed else "information", actor.session)
         return report
+
+    def _progress_to(self, actor: Actor, cmd: Command) -> Callable[[BulkReport], None]:
+        """How a bulk action goes ("blacklist 3/12…": actions finished of those started so far, over
+        every batch the command runs), told to the console that asked a few times a second at most: a
+        notice its console shows on its status line until the result comes; the others ignore it."""
+        what = COMMANDS[cmd.name].what if cmd.name in COMMANDS else str(cmd.name)
+        batches: dict[int, BulkReport] = {}
+        last = [0.0]
+
+        def tell(report: BulkReport) -> None:
+            batches[id(report)] = report
+            finished = sum(r.finished for r in batches.values())
+            total = sum(r.total for r in batches.values())
+            now = time.monotonic()
+            if total < 2 or now - last[0] < PROGRESS_EVERY:
+                return
+            last[0] = now
+            self._publish("notice", NoticeView(self.engine.now(), f"{what} {finished}/{total}…", "information",
+                                               PROGRESS + actor.session))
+        return tell
 
 
 def _one_line(e: BaseException) -> str:

@@ -29,9 +29,9 @@ def status_text(h: HeaderView | None, paused: bool, *, lost: str = "", where: st
             t.append(f" ({visible(c.reason, 40)})", style=HEALTH_STYLE.get(c.state, "bold red"))
     t.append(f"  {h.events_per_s:.0f} ev/s")
     t.append("  ")
-    t.append(f"H{h.alerts_high}", style="bold red")
+    t.append(f"H{h.alerts_high}", style="bold reverse red" if h.alerts_high else "bold")  # seen without colour
     t.append(" ")
-    t.append(f"M{h.alerts_medium}", style="yellow")
+    t.append(f"M{h.alerts_medium}", style="bold yellow")
     t.append(f" L{h.alerts_low}")
     t.append("  " + dt.datetime.fromtimestamp(h.now).strftime("%m-%d %H:%M"), style="dim")
     me = h.you.session if h.you else None

@@ -3,9 +3,13 @@ from __future__ import annotations
 
 import enum
 from contextvars import ContextVar
+from typing import Callable
 from dataclasses import asdict, dataclass, field
 
 ACTING_AS: ContextVar[str | None] = ContextVar("acting_as", default=None)
+# Who hears how a batch is going (the service tells the console that asked): called with each
+# batch's report as its actions finish, when the caller gave no progress callback of its own.
+REPORTING_TO: ContextVar["Callable[[BulkReport], None] | None"] = ContextVar("reporting_to", default=None)
 """The operator a command runs for. The service sets it per command (each connection's requests run
 in their own task, so two moderators' commands never see each other's name); unset, the engine's
 own operator name applies."""

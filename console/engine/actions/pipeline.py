@@ -16,7 +16,7 @@ from typing import Callable
 from connectors.contract import Connector, ConnectorError, RateLimited, Unsupported
 from connectors.secrets import scrub
 from console.engine.actions.ledger import Ledger
-from console.engine.actions.model import ACTING_AS, Action, ActionKind, ActionState, BulkReport, ReadOnlyError
+from console.engine.actions.model import ACTING_AS, REPORTING_TO, Action, ActionKind, ActionState, BulkReport, ReadOnlyError
 from console.engine.actions.ratelimit import RateLimiter
 
 log = logging.getLogger("groupwatch.actions")
@@ -49,6 +49,7 @@ class ActionPipeline:
             what = ", ".join(sorted({a.kind.value for a in actions})) or "action"
             raise ReadOnlyError(f"read-only mode: {len(actions)} {what} action(s) refused")
         report = BulkReport(total=len(actions))
+        progress = progress or REPORTING_TO.get()
         fresh, again = [], []
         for a in actions:
             a.actor = a.actor or self.actor
