@@ -31,6 +31,7 @@ from console.screens.feed import FeedScreen
 from console.screens.group import GroupScreen
 from console.screens.groups import GroupsScreen
 from console.screens.schedules import SchedulesScreen
+from console.screens.silences import SilencesScreen
 from console.screens.modals import ConfirmScreen, HelpScreen
 from console.service.api import COMMANDS, Command, HeaderView, NoticeView, Report
 from console.widgets.screen_bar import SCREENS
@@ -49,7 +50,7 @@ class GroupWatchApp(App):
     CSS_PATH = "app.tcss"
     COMMANDS = App.COMMANDS | {ScreenCommands}
     MODES = {"groups": GroupsScreen, "alerts": AlertsScreen, "feed": FeedScreen, "blacklist": BlacklistScreen,
-             "schedules": SchedulesScreen, "audit": AuditScreen}
+             "schedules": SchedulesScreen, "audit": AuditScreen, "silences": SilencesScreen}
     DEFAULT_MODE = "groups"
     BINDINGS = [
         *(Binding(key, f"switch_mode('{mode}')", label, show=False) for key, mode, label in SCREENS),

@@ -225,6 +225,23 @@ class AlertBook:
         self._resolve(alert, at, by)
         return alert
 
+    def reopen(self, alert_id: int) -> Alert:
+        """An ended alert back in the queue (an operator's undo of a resolve): refused when it left the
+        history or a newer alert holds its key."""
+        alert = self._by_id.get(alert_id)
+        if alert is None:
+            raise KeyError(f"no alert #{alert_id} in the history")
+        if alert.is_live:
+            raise KeyError(f"alert #{alert_id} is still open")
+        if alert.key in self._live:
+            raise KeyError(f"alert #{alert_id}: a newer alert #{self._live[alert.key].id} is open for the same thing")
+        self._resolved.remove(alert)
+        alert.state, alert.resolved_by, alert.snoozed_until = AlertState.OPEN, None, None
+        alert.handled_by = alert.handled_at = alert.handled_how = None
+        self._live[alert.key] = alert
+        self._emit(alert, Change.STATE)
+        return alert
+
     def unacknowledge(self, alert_id: int) -> Alert:
         alert = self._require_live(alert_id)
         alert.state, alert.snoozed_until = AlertState.OPEN, None

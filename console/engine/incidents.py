@@ -200,7 +200,11 @@ class Incidents:
         if change is Change.NEW:
             self._place(alert)
             return
-        for inc in self.of_alert(alert.id):
+        owners = self.of_alert(alert.id)
+        if not owners and change is Change.STATE and alert.is_live:
+            self._revive(alert)  # reopened by an operator after its incident ended
+            return
+        for inc in owners:
             if change is Change.UPDATED:
                 if alert.severity > inc.severity:
                     inc.severity = alert.severity
@@ -263,6 +267,25 @@ class Incidents:
             self._emit(inc, "grew")  # a silent member of a silent group joins without paging
         else:
             self.dirty = True
+
+    def _revive(self, a: Alert) -> None:
+        """The ended incident that held this alert comes back (unless its key was taken since); else
+        the alert is placed as if new."""
+        old = next((i for i in reversed(self._ended) if a.id in i.alert_ids), None)
+        if old is None or any(self._by_key.get(k) in self._live for k in [old.key, *old.aliases]):
+            self._place(a)
+            return
+        self._ended.remove(old)
+        self._live[old.id] = old
+        for k in [old.key, *old.aliases]:
+            self._by_key[k] = old.id
+        for aid in old.alert_ids:
+            self._of_alert.setdefault(aid, []).append(old.id)
+        old.state, old.resolved_by, old.resolved_at = IncidentState.OPEN, None, None
+        old.note(self.clock(), f"reopened: {self._alert_words(a)}")
+        self._recount(old, quiet=True)
+        self._check_silence(old, quiet=True)
+        self._emit(old, "reopened")
 
     def _join(self, inc: Incident, a: Alert) -> None:
         if a.id in inc.alert_ids:
