@@ -72,7 +72,7 @@ def incident_aware(handler: Handler) -> Handler:
         incs = svc.engine.incidents
         with incs.batch():
             report = await handler(svc, actor, cmd)
-        if cmd.name == "blacklist_alerts" and report.done:
+        if cmd.name == "blacklist_alerts" and not report.refused:
             resolve_blacklisted(svc, actor)
         _audit_changes(svc, actor, cmd, before)
         return report
