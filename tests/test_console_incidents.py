@@ -5,6 +5,7 @@ exactly which incidents there are."""
 from __future__ import annotations
 
 import asyncio
+import re
 
 import pytest
 
@@ -196,5 +197,16 @@ async def test_silences_screen_adds_with_a_form_and_removes_after_a_confirmation
         await pilot.press("y")
         await until(pilot, lambda: table(app).row_count == 0)
         assert rt.engine.silences.list() == [] and sender_incident(rt).silenced_by is None
+        await pilot.press("q")
+    rt.close()
+
+
+async def test_a_group_filter_finds_the_incidents_that_span_that_group(tmp_path):
+    rt, svc, app = await world(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        inc = await to_incidents(pilot, app, rt)
+        third = rt.engine.group_name(inc.groups[2])
+        app.screen.set_filter(f"group:^{re.escape(third)}$")
+        await until(pilot, lambda: keys(app) == [inc.target])
         await pilot.press("q")
     rt.close()

@@ -68,7 +68,10 @@ def incident_row(i: IncidentView, now: float) -> Row:
     cells = [Text(SEVERITY_SHORT[sev], style=SEVERITY_STYLE[sev]), ago(now, i.at), incident_state(i), kind,
              str(i.count), untrusted(groups, 40), untrusted(i.title, 200), untrusted(who, 20, "cyan")]
     sort = [SEVERITY_RANK.get(sev, 0), -i.at, i.state, kind, i.count, groups, i.title, who]
-    return Row(i.target, cells, sort, extra={"id": str(i.id), "rule": i.rule, "member_id": " ".join(i.members[:20]),
+    # the group filter (`group:^fans$`, the Groups screen's `a`) finds an incident by any of its groups
+    extra_groups = "\n".join(visible(n, 80) for n in i.group_names)
+    return Row(i.target, cells, sort, extra={"id": str(i.id), "rule": i.rule, "group": extra_groups,
+                                            "member_id": " ".join(i.members[:20]),
                                             "group_id": " ".join(i.groups[:20]), "claimed": i.claimed_by or "",
                                             "acked": i.acked_by or ""})
 

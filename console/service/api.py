@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-PROTOCOL = 1
+PROTOCOL = 2
 """Bumped whenever a view, a command or a message changes shape: a console and a service of
 different protocols refuse each other with a one-line message."""
 
