@@ -21,13 +21,13 @@ __all__ = ["AlertsScreen", "alert_row", "incident_row", "check_duration", "visib
 
 STATE_SHORT = {"open": "open", "acknowledged": "ack", "snoozed": "zz", "resolved": "done", "expired": "exp"}
 SEVERITY_RANK = {"low": 0, "medium": 1, "high": 2}
-RULE_SHORT = {"sender": "sender", "wave": "wave", "churn": "churn", "group_silence": "silence", "single": ""}
+RULE_SHORT = {"sender": "", "wave": "wave", "churn": "", "group_silence": "", "single": ""}  # the rest: the kind says it
+KIND_SHORT = {"silent_member": "silent", "silent_group": "silent", "churn_spike": "churn"}
 
 
-INCIDENT_COLUMNS = (
-    Column("sev", "sev", 4), Column("age", "age", 3), Column("state", "st", 4), Column("kind", "kind", 14),
-    Column("count", "n", 3), Column("group", "groups", 12), Column("title", "incident", flex=True),
-    Column("who", "who", 8),
+INCIDENT_COLUMNS = (  # the title names the sender and the group (or how many): the widest column
+    Column("sev", "sev", 4), Column("age", "age", 3), Column("state", "st", 4), Column("kind", "kind", 10),
+    Column("count", "n", 3), Column("title", "incident", flex=True), Column("who", "who", 6),
 )
 ALERT_COLUMNS = (
     Column("sev", "sev", 4), Column("age", "age", 3), Column("state", "st", 4), Column("kind", "kind", 13),
@@ -62,12 +62,11 @@ def incident_state(i: IncidentView) -> str:
 def incident_row(i: IncidentView, now: float) -> Row:
     sev = i.severity
     rule = RULE_SHORT.get(i.rule, i.rule)
-    kind = f"{i.kind}/{rule}" if rule else i.kind
-    groups = i.group_names[0] if len(i.groups) == 1 and i.group_names else f"{len(i.groups)} groups"
+    kind = KIND_SHORT.get(i.kind, i.kind) + (f"/{rule}" if rule else "")
     who = i.claimed_by or i.acked_by or ""
     cells = [Text(SEVERITY_SHORT[sev], style=SEVERITY_STYLE[sev]), ago(now, i.at), incident_state(i), kind,
-             str(i.count), untrusted(groups, 40), untrusted(i.title, 200), untrusted(who, 20, "cyan")]
-    sort = [SEVERITY_RANK.get(sev, 0), -i.at, i.state, kind, i.count, groups, i.title, who]
+             str(i.count), untrusted(i.title, 200), untrusted(who, 20, "cyan")]
+    sort = [SEVERITY_RANK.get(sev, 0), -i.at, i.state, kind, i.count, i.title, who]
     # the group filter (`group:^fans$`, the Groups screen's `a`) finds an incident by any of its groups
     extra_groups = "\n".join(visible(n, 80) for n in i.group_names)
     return Row(i.target, cells, sort, extra={"id": str(i.id), "rule": i.rule, "group": extra_groups,
