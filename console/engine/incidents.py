@@ -50,6 +50,7 @@ class Incidents:
         self._by_key: dict[str, int] = {}
         self._of_alert: dict[int, list[int]] = {}
         self._texts: dict[str, int] = {}
+        self._texts_of: dict[int, list[str]] = {}  # incident id -> its texts in _texts (forgotten when it ends)
         self._ids = itertools.count(1)
         self._listeners: list[Listener] = []
         self._batch: set[int] | None = None
@@ -226,6 +227,8 @@ class Incidents:
         inc.title = title(self, inc)
 
     def _remember_text(self, text: str, iid: int) -> None:
+        if self._texts.get(text) != iid:
+            self._texts_of.setdefault(iid, []).append(text)
         self._texts[text] = iid
         if len(self._texts) > WAVE_KEYS_MAX:
             for t in [t for t, i in self._texts.items() if i not in self._live]:
@@ -315,6 +318,9 @@ class Incidents:
                 del self._by_key[k]
         for aid in inc.alert_ids:
             self._unlink(aid, inc.id)
+        for text in self._texts_of.pop(inc.id, ()):
+            if self._texts.get(text) == inc.id:
+                del self._texts[text]
         self._ended.append(inc)
         change = inc.state.value
         inc.note(now, change + (f" by {inc.resolved_by}" if inc.resolved_by not in ("auto", EXPIRED_BY) else ""))
@@ -378,7 +384,7 @@ class Incidents:
                     self._of_alert.setdefault(aid, []).append(inc.id)
                     a = self.book.get(aid)
                     if a is not None and a.kind == "ad" and (text := wave_text(a)) is not None:
-                        self._texts[text] = inc.id
+                        self._remember_text(text, inc.id)
             else:
                 self._ended.append(inc)
         self._ids = itertools.count(top + 1)
