@@ -15,6 +15,7 @@ from console.engine.text import visible
 from console.screens.alert_keys import TriageKeys, check_duration, visible_name
 from console.screens.base import Column, Row, TableScreen
 from console.screens.cells import SEVERITY_SHORT, SEVERITY_STYLE, ago, untrusted
+from console.screens.filtering import parse_filter
 from console.service.api import AlertsPage, AlertView, IncidentsPage, IncidentView
 
 __all__ = ["AlertsScreen", "alert_row", "incident_row", "check_duration", "visible_name"]
@@ -52,6 +53,8 @@ def alert_row(a: AlertView, now: float) -> Row:
 
 
 def incident_state(i: IncidentView) -> str:
+    if i.claimed_by and i.state in ("open", "acknowledged"):
+        return "clm"  # someone is on it: the detail pane says who
     if i.state == "open" and i.silenced_by is not None:
         return "sil"
     if i.state == "open" and i.inhibited:
@@ -75,8 +78,11 @@ def incident_row(i: IncidentView, now: float) -> Row:
                                             "acked": i.acked_by or ""})
 
 
-def handled(state: str, handled_by: str | None = None) -> bool:
-    """Work someone took: acknowledged, snoozed or acted on (hidden unless `h`)."""
+def handled(state: str, handled_by: str | None = None, claimed_by: str | None = None) -> bool:
+    """Work someone took: acknowledged, snoozed or acted on (hidden unless `h`). A claimed incident stays
+    in sight: the team sees who is on it (state clm)."""
+    if claimed_by and state in ("open", "acknowledged"):
+        return False
     return state in ("acknowledged", "snoozed", "resolved", "expired") or bool(handled_by)
 
 
@@ -185,7 +191,8 @@ class AlertsScreen(TriageKeys, TableScreen):
         items = self.data.incidents if isinstance(self.data, IncidentsPage) else self.data.alerts
         make = incident_row if isinstance(self.data, IncidentsPage) else alert_row
         for x in items:
-            if self.hide_handled and handled(x.state, getattr(x, "handled_by", None)):
+            if self.hide_handled and handled(x.state, getattr(x, "handled_by", None),
+                                                x.claimed_by if isinstance(x, IncidentView) else None):
                 continue
             # an unchanged row of the same age keeps its Row: the table skips it without comparing cells
             age = ago(now, x.at)
@@ -197,6 +204,12 @@ class AlertsScreen(TriageKeys, TableScreen):
             out.append(hit[2])
         self._cache = fresh
         return out
+
+    def set_filter(self, text: str) -> None:
+        # an incident's groups and rule are filterable fields without being columns (`group:^fans$`)
+        self.row_filter = parse_filter(text, tuple(c.key for c in self.COLUMNS) + ("group", "rule"))
+        if self._ready:
+            self.render_rows()
 
     # --- keys of this screen ---
 
