@@ -206,3 +206,17 @@ def test_alert_lifecycle_settings_are_checked(text, message):
 def test_alert_lifecycle_settings_are_read():
     s = parse_settings("[alerts]\nexpire_hours = 12\nmax_open = 5000\nkeep_history = 100\n")
     assert (s.alerts.expire_hours, s.alerts.max_open, s.alerts.keep_history) == (12.0, 5000, 100)
+
+
+async def test_ended_alerts_and_incidents_stay_queryable_in_the_bounded_history(svc):
+    inc = the_incident(svc)
+    await svc.execute(actor(), Command("resolve", [inc.target]))
+    history = await svc.query(actor(), "alert_history", {"limit": 10})
+    assert {a.id for a in history} >= set(inc.alert_ids) and all(a.state == "resolved" for a in history[:4])
+    live = await svc.query(actor(), "incidents", {})
+    assert inc.id not in [i.id for i in live.incidents]
+    every = await svc.query(actor(), "incidents", {"ended": True})
+    ended = next(i for i in every.incidents if i.id == inc.id)
+    assert ended.state == "resolved" and ended.resolved_by == "alice" and ended.count == 4
+    detail = await svc.query(actor(), "incident", {"id": inc.id})
+    assert [a.id for a in detail.alerts] and {a.state for a in detail.alerts} == {"resolved"}
