@@ -220,3 +220,30 @@ async def test_ended_alerts_and_incidents_stay_queryable_in_the_bounded_history(
     assert ended.state == "resolved" and ended.resolved_by == "alice" and ended.count == 4
     detail = await svc.query(actor(), "incident", {"id": inc.id})
     assert [a.id for a in detail.alerts] and {a.state for a in detail.alerts} == {"resolved"}
+
+
+def test_an_expired_standing_condition_is_not_raised_again_until_it_clears_or_worsens():
+    s = Settings()
+    s.alerts.expire_hours = 1.0
+    e = Engine(s, [], None, clock=lambda: T0, detectors=[])
+    quiet = Finding("silent_group", Severity.LOW, "demo:g1", None, ("quiet 2 days",), T0)
+    first, _ = e.alerts.apply(quiet)
+    e.tick(T0 + 7200)
+    assert first.state.value == "expired"
+    raised: list = []
+    e.incidents.subscribe(lambda i, c: raised.append(c))
+    assert e.alerts.apply(Finding("silent_group", Severity.LOW, "demo:g1", None, ("quiet 3 days",), T0 + 7300)) is None
+    assert raised == [] and len(e.alerts) == 0  # the detector's next tick: no new alert, nobody paged
+    worse, _ = e.alerts.apply(Finding("silent_group", Severity.MEDIUM, "demo:g1", None, ("quiet 5 days",), T0 + 9000))
+    assert worse.id != first.id and raised == ["opened"]
+    # an ad: a new message is news even where an older one expired
+    old, _ = e.alerts.apply(Finding("ad", Severity.MEDIUM, "demo:g2", "demo:u1", ("x",), T0, message_id="m1"))
+    e.tick(T0 + 20000)
+    new = e.alerts.apply(Finding("ad", Severity.MEDIUM, "demo:g2", "demo:u1", ("x",), T0 + 20001, message_id="m2"))
+    assert new is not None and new[0].id != old.id
+    # the group spoke again: the next silence is news again
+    e.alerts.apply(Finding("silent_group", Severity.LOW, "demo:g3", None, ("q",), T0 + 20000))
+    e.tick(T0 + 40000)
+    e.alerts.apply(Finding("silent_group", Severity.LOW, "demo:g3", None, (), T0 + 40001, clears=True))
+    again = e.alerts.apply(Finding("silent_group", Severity.LOW, "demo:g3", None, ("q",), T0 + 50000))
+    assert again is not None
