@@ -152,7 +152,9 @@ def test_read_only_with_a_service_running_is_refused_by_the_service(home, capsys
         after = state(home, run)  # through the service as well
     assert s.error is None
     assert after["blacklist"] == before["blacklist"] and after["schedules"] == before["schedules"]
-    assert after["audit"] == before["audit"] and after["silences"] == before["silences"]
+    def by_operators(audit: list) -> list:  # the demo's clock runs on: a schedule may fire meanwhile
+        return [e for e in audit if not e["actor"].startswith("auto:")]
+    assert by_operators(after["audit"]) == by_operators(before["audit"]) and after["silences"] == before["silences"]
 
 
 def test_subcommands_decide_nothing_themselves():

@@ -66,7 +66,7 @@ async def _add(connect: Connect, args: argparse.Namespace, matchers: dict, secon
     from console.engine.text import visible
     from console.service.api import Command
 
-    async with connect(args, session=_session(args)) as at:
+    async with connect(args, session=_session(args), current=False) as at:  # no fresh picture needed
         report = await at.client.run(Command("silence_add", [], {"matchers": matchers, "seconds": seconds,
                                                                  "comment": args.comment}))
         check(report)
@@ -79,7 +79,7 @@ async def _list(connect: Connect, args: argparse.Namespace) -> int:
 
     from console.engine.text import json_line, visible
 
-    async with connect(args, session=_session(args)) as at:
+    async with connect(args, session=_session(args), current=False) as at:  # no fresh picture needed
         items = await at.client.query("silences")
     if args.format == "json":
         sys.stdout.write(json_line([{"id": s.id, "matchers": s.matchers, "starts_at": s.starts_at,
@@ -101,7 +101,7 @@ async def _list(connect: Connect, args: argparse.Namespace) -> int:
 async def _remove(connect: Connect, args: argparse.Namespace, sid: int) -> int:
     from console.service.api import Command
 
-    async with connect(args, session=_session(args)) as at:
+    async with connect(args, session=_session(args), current=False) as at:  # no fresh picture needed
         report = await at.client.run(Command("silence_remove", [sid]))
         check(report)
     if not report.done:
