@@ -33,6 +33,7 @@ from console.screens.groups import GroupsScreen
 from console.screens.schedules import SchedulesScreen
 from console.chrome import Chrome
 from console.screens.keymap import help_sections
+from console.screens.silences import SilencesScreen
 from console.screens.modals import ConfirmScreen, HelpScreen
 from console.service.api import COMMANDS, Command, HeaderView, NoticeView, Report
 from console.widgets.message_bar import NEWS, MessageLog
@@ -54,7 +55,7 @@ class GroupWatchApp(Chrome, OrderedKeys, App):
     CSS_PATH = "app.tcss"
     COMMANDS = App.COMMANDS | {ScreenCommands}
     MODES = {"groups": GroupsScreen, "alerts": AlertsScreen, "feed": FeedScreen, "blacklist": BlacklistScreen,
-             "schedules": SchedulesScreen, "audit": AuditScreen}
+             "schedules": SchedulesScreen, "audit": AuditScreen, "silences": SilencesScreen}
     DEFAULT_MODE = "groups"
     BINDINGS = [
         *(Binding(key, f"switch_mode('{mode}')", label, show=False) for key, mode, label in SCREENS),

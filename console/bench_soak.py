@@ -266,7 +266,7 @@ async def _soak(groups: int, rate: float, seconds: float, seed: int, presses_per
                         "sim_hours": round((live.clock - sim0) / 3600, 2),
                         "events": engine.events_total - processed0,
                         # state that grows with simulated time, next to the memory that holds it
-                        "open_alerts": len(engine.alerts),
+                        "open_alerts": len(engine.alerts), "open_incidents": len(engine.incidents),
                         "members": sum(len(g.members) for g in engine.stats.groups.values()),
                         "world_people": len(demo.world.people),
                         "checkpoint_s": round(engine.last_checkpoint_s, 3),  # the latest: grows with the state
@@ -312,6 +312,7 @@ async def _soak(groups: int, rate: float, seconds: float, seed: int, presses_per
                 await app.workers.wait_for_complete()
                 generated, delivered, processed = live.generated, live.delivered, engine.events_total - taken0
                 alerts_open, groups_seen = len(engine.alerts), len(engine.stats.groups)
+                incidents_open = len(engine.incidents)
         finally:
             rt.store.close()
             sink.close()
@@ -326,7 +327,7 @@ async def _soak(groups: int, rate: float, seconds: float, seed: int, presses_per
         "events_behind_at_end": behind, "sustained": behind <= rate * MAX_BATCH_SECONDS * 2,
         "cpu_percent": round(100 * cpu / wall, 1),
         "alerts_raised": dict(sorted(rec.raised.items())), "alerts_raised_total": sum(rec.raised.values()),
-        "alerts_open_end": alerts_open,
+        "alerts_open_end": alerts_open, "incidents_open_end": incidents_open,
         **rec.memory_figures(wall),
         # Live Python objects after a full collection, start and end: growth here is state kept, while RSS
         # also keeps what the allocator holds on to after each checkpoint's transient copy of the state.

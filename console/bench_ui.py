@@ -120,8 +120,13 @@ def send_key(app, key: str) -> None:
 
 def ui_state(app) -> tuple:
     """What a key press can change that the operator sees: the key has taken effect once this differs."""
+    from textual.css.query import NoMatches
+
     screen = app.screen
-    table = getattr(screen, "table", None) if hasattr(screen, "refresh_live") else None
+    try:
+        table = getattr(screen, "table", None) if hasattr(screen, "refresh_live") else None
+    except NoMatches:  # a screen just switched to, not composed yet (a loaded machine)
+        table = None
     return (id(screen), len(app.screen_stack), id(app.focused), app.paused,
             table.cursor_key() if table is not None else None,
             len(getattr(screen, "marks", ())), getattr(getattr(screen, "row_filter", None), "text", None),

@@ -88,9 +88,9 @@ def parser() -> argparse.ArgumentParser:
     bs.add_argument("--seed", type=int, default=7)
     bs.add_argument("--format", choices=("json", "text"), default="text")
 
-    from console.commands import audit, blacklist, config, schedule, serve, web
+    from console.commands import audit, blacklist, config, schedule, serve, silence, web
 
-    for module in (serve, blacklist, schedule, audit, config, web):
+    for module in (serve, blacklist, schedule, audit, config, silence, web):
         module.add_parser(sub)
     from console import eval_ads
 
@@ -181,7 +181,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         from console import eval_ads
 
         return eval_ads.run(args)
-    if args.command in ("blacklist", "schedule", "audit"):
+    if args.command in ("blacklist", "schedule", "audit", "silence"):
         import importlib
 
         # Through the service: the running one's socket, else the engine opened (and closed) here.

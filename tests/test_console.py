@@ -151,7 +151,7 @@ async def test_marks_space_star_and_esc(tmp_path):
 
 
 async def _to_alerts_with_members(pilot, app, rt, n: int, kind: str = "ad"):
-    await pilot.press("2")
+    await pilot.press("2", "v")  # single alerts rather than incidents
     await until(pilot, lambda: len({(a.group, a.member) for a in rt.engine.alerts.live()
                                     if a.kind == kind and a.member}) >= n, timeout=30)
     await pilot.pause(0.4)

@@ -17,14 +17,16 @@ from console.widgets.keyed_table import KeyedTable
 # The keys that change something (the rest move, mark, filter, sort, open and help), per screen.
 CHANGING = {
     "groups": ("m", "P"),
-    "alerts": ("a", "u", "c", "z", "r", "w", "b", "d", "M", "n"),
+    "alerts": ("a", "u", "c", "z", "r", "w", "b", "d", "M", "n", "U", "ctrl+z"),
     "feed": ("b", "d"),
     "group": ("m", "P", "w", "b", "k"),
     "blacklist": ("a", "e", "d", "X"),
     "schedules": ("a", "e", "t", "r", "d"),
     "audit": (),
+    "silences": ("a", "d"),
 }
-SCREEN_KEY = {"groups": "1", "alerts": "2", "feed": "3", "blacklist": "4", "schedules": "5", "audit": "6"}
+SCREEN_KEY = {"groups": "1", "alerts": "2", "feed": "3", "blacklist": "4", "schedules": "5", "audit": "6",
+              "silences": "7"}
 
 
 @pytest.fixture(autouse=True)
@@ -39,7 +41,7 @@ def test_every_changing_binding_is_listed_here():
 
     harmless = {"start_filter", "mark", "mark_all", "sort", "sort_reverse", "back", "open", "alerts",
                 "mark_quiet", "flagged", "this_group", "dry_run", "sort_pick", "freeze", "toggle_detail", "copy_id",
-                "export",
+                "export", "toggle_handled", "toggle_view",
                 "cursor(1)", "cursor(-1)", "top_g", "bottom", "home", "end"}  # moving
     for mode, cls in {**App.MODES, "group": __import__("console.screens.group", fromlist=["GroupScreen"]).GroupScreen}.items():
         keys = set()
@@ -59,6 +61,7 @@ async def _prepared(tmp_path, read_only: bool, service: bool = False):
                       read_only=read_only)
     rt.moderation.blacklist.add(BlacklistEntry(pattern="demo:u9", reason="seed"), "owner")
     rt.moderation.schedules.add(times="09:00", target="all", template="hello {group}", actor="owner")
+    rt.engine.silences.add({"kind": "flood", "group": "tag:archive"}, 86400, "owner", "seed")
     svc = Service(rt, owner="owner") if service else None  # before the events: its feed sees them
     for _ in range(400):
         await poll_once(rt.engine)
@@ -71,7 +74,8 @@ def _state(rt) -> tuple:
     mod = rt.moderation
     return (len(mod.ledger.actions()), len(mod.ledger.audit_entries()),
             [(e.pattern, e.reason) for e in mod.blacklist.entries()],
-            [(s.id, s.paused, s.template) for s in mod.schedules.list()])
+            [(s.id, s.paused, s.template) for s in mod.schedules.list()],
+            [(s.id, s.matchers, s.ends_at) for s in rt.engine.silences.list()])
 
 
 def _untouched(rt) -> None:

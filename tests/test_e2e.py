@@ -262,7 +262,7 @@ def test_startup_at_80x24_shows_demo_label_health_rows_and_screen_bar(term):
     assert table_title(s) == "Groups (worst first) · 40/40", s
     assert len(group_rows(s)) >= 15, s  # 80x24 leaves room for more than a handful of the 40 groups
     bar = next((line for line in lines if "1 Groups" in line), "")
-    assert re.search(r"1 Groups +2 Alerts +3 Feed +4 Blacklist +5 Schedules +6 Audit +\? help", bar), s
+    assert re.search(r"1 Groups +2 Alerts +3 Feed +4 Blacklist +5 Schedules +6 Audit +7 Silences +\? help", bar), s
     assert all(len(line) <= 80 for line in lines)
 
 
@@ -272,7 +272,7 @@ def test_keys_switch_screens_open_help_filter_and_pause(term):
     term.wait_started()
 
     term.keys("2")
-    s = term.wait("the Alerts screen", lambda s: table_title(s).startswith("Alerts"))
+    s = term.wait("the Alerts screen", lambda s: table_title(s).startswith("Incidents · "))
     assert not group_rows(s)
     term.keys("3")
     term.wait("the Feed screen", lambda s: table_title(s).startswith("Feed · "))
@@ -481,7 +481,7 @@ def test_read_only_refuses_blacklist_with_a_message_and_no_dialog(term):
     s = term.wait_started()
     assert "READ-ONLY" in s.split("\n")[0]
     term.keys("2")
-    term.wait("alerts to act on", lambda s: re.match(r"Alerts · [1-9]", table_title(s)) is not None, STARTUP)
+    term.wait("alerts to act on", lambda s: re.match(r"Incidents · [1-9]", table_title(s)) is not None, STARTUP)
     term.keys("b")
     s = term.wait("the read-only message", "read-only mode")
     assert "blacklist refused" in s

@@ -90,7 +90,9 @@ def test_serve_and_two_consoles_in_tmux_see_each_others_keys(tmp_path):
         t.keys("one", "p")  # hold one's rows still: the cursor stays on the alert it claims
         first = rows(t.screen("one"))[1]
         t.keys("one", "c")
-        t.wait("one", "the claim shown", lambda s: " clm " in s or "claimed by" in s or "claim: 1/1 done" in s)
+        t.keys("one", "p")  # live again: the claimed incident stays in sight, state clm
+        t.wait("one", "the claim shown", lambda s: " clm " in s or "claimed by" in s
+               or re.search(r"claim: (\d+)/\1 done", s) is not None)
         # the other console shows the claim: its state column says clm, its detail pane says who
         s = t.wait("two", "the claim made in console one", lambda s: " clm " in s or "claimed by" in s)
         assert "clm" in s or "claimed by" in s

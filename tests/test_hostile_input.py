@@ -844,9 +844,22 @@ async def test_every_screen_shows_hostile_groups_members_and_messages_as_inert_l
         # Alerts: the queue, and the detail pane of one alert of each kind and of the hostile id's.
         rt.engine.tick(rt.engine.now())  # now, not at the next tick: churn and silent members
         await pilot.press("2")
-        await until(pilot, lambda: type(app.screen).__name__ == "AlertsScreen" and table(app).row_count > 5, "alerts")
+        await until(pilot, lambda: type(app.screen).__name__ == "AlertsScreen" and table(app).row_count > 2,
+                    "incidents")
         await pilot.press("p")  # hold the rows still while the cursor walks them
         screen = app.screen
+        for i, r in enumerate(screen.shown):  # incidents: titles name members and groups
+            table(app).move_cursor(row=i)
+            await pilot.pause()
+            assert_inert(app, f"incidents, detail of {r.key}")
+        await pilot.press("enter")
+        await until(pilot, lambda: type(app.screen).__name__ == "IncidentScreen" and table(app).row_count > 0,
+                    "an incident's alerts")
+        assert_inert(app, "an incident's alerts")
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen is screen, "back to the incidents")
+        await pilot.press("p", "v", "p")  # single alerts, held still
+        await until(pilot, lambda: table(app).row_count > 5, "alerts")
         alert = lambda r: rt.engine.alerts.get(int(r.key))  # noqa: E731
         keys = [r.key for r in screen.shown]
         sample = {alert(r).kind: r.key for r in reversed(screen.shown)}
@@ -926,8 +939,9 @@ async def test_the_alerts_confirm_dialog_shows_a_hostile_member_id_inertly(tmp_p
     from console.screens.modals import ConfirmScreen
 
     async with hostile_console(tmp_path, SMALL, NAMES, TITLES) as (app, rt, pilot):
-        await pilot.press("2")
-        await until(pilot, lambda: type(app.screen).__name__ == "AlertsScreen" and table(app).row_count > 0, "alerts")
+        await pilot.press("2", "v")  # single alerts
+        await until(pilot, lambda: type(app.screen).__name__ == "AlertsScreen" and table(app).row_count > 0
+                    and app.screen.by_key, "alerts")
         await pilot.press("p")
         evil = next(i for i, r in enumerate(app.screen.shown)
                     if rt.engine.alerts.get(int(r.key)).member == HOSTILE_ID)

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # answer on either side of the socket; nothing here holds or reads engine state.
 PURE = {"console.engine.text", "console.engine.durations", "console.engine.activity",
         "console.engine.actions.model", "console.engine.actions.schedules", "console.engine.actions.blacklist",
-        "console.engine.config", "console.engine.paths", "console.engine.settings"}
+        "console.engine.config", "console.engine.paths", "console.engine.settings", "console.engine.silence_rules"}
 INTERNALS = {"console.runtime", "console.service.service", "console.service.views", "console.service.handlers",
              "console.service.host"}
 ENGINE_ATTRIBUTES = {"rt", "engine", "moderation", "ledger", "stats", "pipeline", "triage", "alerts_book"}

@@ -115,6 +115,10 @@ class AlertBook:
         # Woken every tick: looked up apart, since the open queue of an unattended fleet grows for days.
         self._snoozed: dict[int, Alert] = {}
         self._keep_resolved = keep_resolved
+        # Standing conditions whose alert expired (a silent group nobody attended): the detectors find
+        # them again every tick, and re-raising each would page again and churn the queue. Quiet until
+        # the condition clears, gets worse, or (an ad) a new message is found. key -> (severity, message)
+        self._expired: dict[AlertKey, tuple[Severity, str | None]] = {}
         self._ids = itertools.count(1)
         self._listeners: list[Listener] = []
         self.dirty = False
@@ -147,9 +151,15 @@ class AlertBook:
         key = (f.kind, f.group, f.member)
         current = self._live.get(key)
         if f.clears:
+            self._expired.pop(key, None)
             if current is None:
                 return None
             return current, self._resolve(current, f.at, "auto")
+        if current is None and key in self._expired:
+            severity, message = self._expired[key]
+            if f.severity <= severity and (f.message_id is None or f.message_id == message):
+                return None  # the same condition that expired unattended: still known, not news
+            del self._expired[key]
         if current is None:
             alert = Alert(id=next(self._ids), kind=f.kind, severity=f.severity, group=f.group, member=f.member,
                           reasons=f.reasons, first_at=f.at, at=f.at, excerpt=f.excerpt, message_id=f.message_id,
@@ -179,6 +189,10 @@ class AlertBook:
 
     def _resolve(self, alert: Alert, at: float, by: str, state: AlertState = AlertState.RESOLVED) -> Change:
         alert.state, alert.at, alert.resolved_by = state, at, by
+        if state is AlertState.EXPIRED:
+            self._expired[alert.key] = (alert.severity, alert.message_id)
+            while len(self._expired) > max(4 * self._keep_resolved, 50_000):
+                del self._expired[next(iter(self._expired))]
         del self._live[alert.key]
         self._snoozed.pop(alert.id, None)
         self._resolved.append(alert)
@@ -223,6 +237,23 @@ class AlertBook:
     def resolve(self, alert_id: int, at: float, by: str) -> Alert:
         alert = self._require_live(alert_id)
         self._resolve(alert, at, by)
+        return alert
+
+    def reopen(self, alert_id: int) -> Alert:
+        """An ended alert back in the queue (an operator's undo of a resolve): refused when it left the
+        history or a newer alert holds its key."""
+        alert = self._by_id.get(alert_id)
+        if alert is None:
+            raise KeyError(f"no alert #{alert_id} in the history")
+        if alert.is_live:
+            raise KeyError(f"alert #{alert_id} is still open")
+        if alert.key in self._live:
+            raise KeyError(f"alert #{alert_id}: a newer alert #{self._live[alert.key].id} is open for the same thing")
+        self._resolved.remove(alert)
+        alert.state, alert.resolved_by, alert.snoozed_until = AlertState.OPEN, None, None
+        alert.handled_by = alert.handled_at = alert.handled_how = None
+        self._live[alert.key] = alert
+        self._emit(alert, Change.STATE)
         return alert
 
     def unacknowledge(self, alert_id: int) -> Alert:

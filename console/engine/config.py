@@ -602,9 +602,7 @@ _LIMITS: dict[tuple[type, str], Any] = {
 
 # Upper bounds, the same as the command line's (--groups, --speed) and a demo [[connector]] table's: a
 # bigger simulated fleet would take the memory of the machine before the first screen.
-_MOST: dict[tuple[type, str], float] = {(DemoSettings, "groups"): 2000, (DemoSettings, "speed"): 100000,
-                                        (AlertSettings, "max_open"): 1_000_000,
-                                        (AlertSettings, "keep_history"): 1_000_000}
+_MOST: dict[tuple[type, str], float] = {(DemoSettings, "groups"): 2000, (DemoSettings, "speed"): 100000}
 _INT64 = (-2**63, 2**63 - 1)
 
 _NON_EMPTY_ITEMS = {(AdSettings, "keywords"), (AdSettings, "regexes"), (AdSettings, "allow"),

@@ -16,103 +16,20 @@ alert), its silent-member alerts join without paging, and an incident of nothing
 from __future__ import annotations
 
 import contextlib
-import enum
 import itertools
 from collections import deque
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Iterator
 
 from console.engine.alerts import Alert, AlertBook, AlertState, Change, EXPIRED_BY
-from console.engine.detectors.base import Severity
-from console.engine.text import visible
+from console.engine.incident_model import (CHANGES, ENDED, Incident, IncidentState,  # noqa: F401 (the API)
+                                           last_attention, wave_text)
+from console.engine.incident_words import alert_words, title
 
 if TYPE_CHECKING:
     from console.engine.silences import Silences
 
-TIMELINE_MAX = 30      # entries of an incident's timeline (the first few and the latest are kept)
 IDS_MAX = 500          # alert ids an incident keeps; beyond, ended ones are forgotten (count still counts)
-WAVE_TEXT_MIN = 8      # shorter texts are too common to tie senders together
 WAVE_KEYS_MAX = 20000  # remembered ad texts (each names a live incident)
-
-
-class IncidentState(enum.StrEnum):
-    OPEN = "open"
-    ACKNOWLEDGED = "acknowledged"
-    SNOOZED = "snoozed"
-    RESOLVED = "resolved"
-    EXPIRED = "expired"
-
-
-ENDED = (IncidentState.RESOLVED, IncidentState.EXPIRED)
-CHANGES = ("opened", "grew", "acknowledged", "claimed", "snoozed", "reopened", "resolved", "expired", "silenced",
-           "unsilenced")
-
-
-@dataclass(slots=True)
-class Incident:
-    id: int
-    rule: str
-    key: str
-    kind: str
-    severity: Severity
-    title: str
-    alert_ids: list[int]
-    groups: list[str]
-    members: list[str]
-    first_at: float
-    at: float
-    state: IncidentState = IncidentState.OPEN
-    acked_by: str | None = None
-    acked_at: float | None = None
-    claimed_by: str | None = None
-    claimed_at: float | None = None
-    resolved_by: str | None = None
-    resolved_at: float | None = None
-    snoozed_until: float | None = None
-    silenced_by: int | None = None
-    inhibited: bool = False
-    timeline: list[tuple[float, str]] = field(default_factory=list)
-    count: int = 0                       # alerts that ever joined (alert_ids may have forgotten ended ones)
-    inhibited_ids: list[int] = field(default_factory=list)  # its alerts that join without paging
-    aliases: list[str] = field(default_factory=list)        # other keys that lead here (a wave's senders)
-    open_count: int = 0                  # its alerts still open (not ended, not handled)
-
-    @property
-    def paging(self) -> bool:
-        return self.state is IncidentState.OPEN and self.silenced_by is None and not self.inhibited
-
-    @property
-    def is_live(self) -> bool:
-        return self.state not in ENDED
-
-    @property
-    def target(self) -> str:
-        return f"incident:{self.id}"
-
-    def note(self, at: float, text: str) -> None:
-        self.timeline.append((at, text))
-        if len(self.timeline) > TIMELINE_MAX:
-            del self.timeline[5]  # keep how it began and the latest
-
-    def to_doc(self) -> dict:
-        return {"id": self.id, "rule": self.rule, "key": self.key, "kind": self.kind, "severity": self.severity.label,
-                "title": self.title, "alert_ids": list(self.alert_ids), "groups": list(self.groups),
-                "members": list(self.members), "first_at": self.first_at, "at": self.at, "state": self.state.value,
-                "acked_by": self.acked_by, "acked_at": self.acked_at, "claimed_by": self.claimed_by,
-                "claimed_at": self.claimed_at, "resolved_by": self.resolved_by, "resolved_at": self.resolved_at,
-                "snoozed_until": self.snoozed_until, "silenced_by": self.silenced_by, "inhibited": self.inhibited,
-                "timeline": [[t, s] for t, s in self.timeline], "count": self.count,
-                "inhibited_ids": list(self.inhibited_ids), "aliases": list(self.aliases),
-                "open_count": self.open_count}
-
-    @classmethod
-    def from_doc(cls, d: dict) -> "Incident":
-        d = dict(d)
-        d.pop("_key", None)
-        d["severity"] = Severity[d["severity"].upper()]
-        d["state"] = IncidentState(d["state"])
-        d["timeline"] = [(float(t), str(s)) for t, s in d.get("timeline", [])]
-        return cls(**d)
 
 
 Listener = Callable[[Incident, str], None]
@@ -133,6 +50,7 @@ class Incidents:
         self._by_key: dict[str, int] = {}
         self._of_alert: dict[int, list[int]] = {}
         self._texts: dict[str, int] = {}
+        self._texts_of: dict[int, list[str]] = {}  # incident id -> its texts in _texts (forgotten when it ends)
         self._ids = itertools.count(1)
         self._listeners: list[Listener] = []
         self._batch: set[int] | None = None
@@ -200,7 +118,11 @@ class Incidents:
         if change is Change.NEW:
             self._place(alert)
             return
-        for inc in self.of_alert(alert.id):
+        owners = self.of_alert(alert.id)
+        if not owners and change is Change.STATE and alert.is_live:
+            self._revive(alert)  # reopened by an operator after its incident ended
+            return
+        for inc in owners:
             if change is Change.UPDATED:
                 if alert.severity > inc.severity:
                     inc.severity = alert.severity
@@ -216,7 +138,7 @@ class Incidents:
     def _place(self, a: Alert) -> None:
         rule, key = "single", f"alert:{a.id}"
         joined: list[Alert] = [a]
-        text = _wave_text(a) if a.kind == "ad" else None
+        text = wave_text(a) if a.kind == "ad" else None
         if a.kind in ("silent_group", "silent_member") and a.group is not None:
             rule, key = "group_silence", f"silence:{a.group}"
         elif a.kind == "churn_spike" and a.group is not None:
@@ -246,7 +168,7 @@ class Incidents:
             self._by_key[key] = inc.id
             for x in joined:
                 self._join(inc, x)
-            inc.note(a.at, f"opened: {self._alert_words(a)}")
+            inc.note(a.at, f"opened: {alert_words(self.names, a)}")
             self._recount(inc, quiet=True)
             self._check_silence(inc, quiet=True)
             if text is not None:
@@ -256,13 +178,32 @@ class Incidents:
         self._join(inc, a)
         if text is not None:
             self._remember_text(text, inc.id)
-        inc.note(a.at, f"grew: {self._alert_words(a)}")
+        inc.note(a.at, f"grew: {alert_words(self.names, a)}")
         self._recount(inc, quiet=True)
         self._check_silence(inc)
         if a.id not in inc.inhibited_ids:
             self._emit(inc, "grew")  # a silent member of a silent group joins without paging
         else:
             self.dirty = True
+
+    def _revive(self, a: Alert) -> None:
+        """The ended incident that held this alert comes back (unless its key was taken since); else
+        the alert is placed as if new."""
+        old = next((i for i in reversed(self._ended) if a.id in i.alert_ids), None)
+        if old is None or any(self._by_key.get(k) in self._live for k in [old.key, *old.aliases]):
+            self._place(a)
+            return
+        self._ended.remove(old)
+        self._live[old.id] = old
+        for k in [old.key, *old.aliases]:
+            self._by_key[k] = old.id
+        for aid in old.alert_ids:
+            self._of_alert.setdefault(aid, []).append(old.id)
+        old.state, old.resolved_by, old.resolved_at = IncidentState.OPEN, None, None
+        old.note(self.clock(), f"reopened: {alert_words(self.names, a)}")
+        self._recount(old, quiet=True)
+        self._check_silence(old, quiet=True)
+        self._emit(old, "reopened")
 
     def _join(self, inc: Incident, a: Alert) -> None:
         if a.id in inc.alert_ids:
@@ -283,9 +224,11 @@ class Incidents:
             for gone in set(inc.alert_ids) - set(keep):
                 self._unlink(gone, inc.id)
             inc.alert_ids = keep
-        inc.title = self._title(inc)
+        inc.title = title(self, inc)
 
     def _remember_text(self, text: str, iid: int) -> None:
+        if self._texts.get(text) != iid:
+            self._texts_of.setdefault(iid, []).append(text)
         self._texts[text] = iid
         if len(self._texts) > WAVE_KEYS_MAX:
             for t in [t for t, i in self._texts.items() if i not in self._live]:
@@ -333,7 +276,7 @@ class Incidents:
         if attended:
             state = IncidentState.ACKNOWLEDGED
             if inc.state is not IncidentState.ACKNOWLEDGED or inc.acked_by is None:
-                inc.acked_at, inc.acked_by = _last_attention(attended, now)
+                inc.acked_at, inc.acked_by = last_attention(attended, now)
         elif len(snoozed) == len(pending):
             state = IncidentState.SNOOZED
         else:
@@ -343,7 +286,7 @@ class Incidents:
         inc.state = state
         if state is not IncidentState.ACKNOWLEDGED:
             inc.acked_by = inc.acked_at = None
-        inc.title = self._title(inc)
+        inc.title = title(self, inc)
         self.dirty = True
         if quiet:
             return
@@ -375,6 +318,9 @@ class Incidents:
                 del self._by_key[k]
         for aid in inc.alert_ids:
             self._unlink(aid, inc.id)
+        for text in self._texts_of.pop(inc.id, ()):
+            if self._texts.get(text) == inc.id:
+                del self._texts[text]
         self._ended.append(inc)
         change = inc.state.value
         inc.note(now, change + (f" by {inc.resolved_by}" if inc.resolved_by not in ("auto", EXPIRED_BY) else ""))
@@ -415,39 +361,6 @@ class Incidents:
         for inc in list(self._live.values()):
             self._check_silence(inc)
 
-    # --- words ---
-
-    def _group(self, gid: str | None) -> str:
-        name = self.names.group_name(gid) if self.names is not None and gid else gid
-        return visible(name or "fleet", 30)
-
-    def _member(self, gid: str | None, mid: str | None) -> str:
-        name = self.names.member_name(gid, mid) if self.names is not None and mid else mid
-        return visible(name or "?", 30)
-
-    def _alert_words(self, a: Alert) -> str:
-        who = f" by {self._member(a.group, a.member)}" if a.member else ""
-        return f"{a.kind} in {self._group(a.group)}{who}"
-
-    def _title(self, inc: Incident) -> str:
-        n = len(inc.groups)
-        first_group = inc.groups[0] if inc.groups else None
-        groups = self._group(first_group) if n <= 1 else f"{n} groups"
-        if inc.rule == "sender":
-            who = self._member(first_group, inc.members[0] if inc.members else None)
-            return f"{inc.kind} from {who} in {groups}"
-        if inc.rule == "wave":
-            excerpt = next((a.excerpt for a in self.alerts_of(inc) if a.excerpt), "") or ""
-            return f"ad wave: {len(inc.members)} senders in {groups}: {visible(excerpt, 40)}"
-        if inc.rule == "churn":
-            ads = sum(1 for a in self.alerts_of(inc) if a.kind == "ad")
-            return f"churn spike in {groups} after {ads} ad alert(s)"
-        if inc.rule == "group_silence":
-            kinds = {a.kind for a in self.alerts_of(inc) if a.is_live}
-            return f"{groups} silent" if "silent_group" in kinds else f"silent members in {groups}"
-        a = self.book.get(inc.alert_ids[0]) if inc.alert_ids else None
-        return self._alert_words(a) if a is not None else inc.kind
-
     # --- ticks and persistence ---
 
     def tick(self, now: float) -> None:
@@ -470,8 +383,8 @@ class Incidents:
                 for aid in inc.alert_ids:
                     self._of_alert.setdefault(aid, []).append(inc.id)
                     a = self.book.get(aid)
-                    if a is not None and a.kind == "ad" and (text := _wave_text(a)) is not None:
-                        self._texts[text] = inc.id
+                    if a is not None and a.kind == "ad" and (text := wave_text(a)) is not None:
+                        self._remember_text(text, inc.id)
             else:
                 self._ended.append(inc)
         self._ids = itertools.count(top + 1)
@@ -483,26 +396,3 @@ class Incidents:
         for inc in list(self._live.values()):
             self._recount(inc, quiet=True)
         self.dirty = False
-
-
-def _last_attention(alerts: list[Alert], now: float) -> tuple[float, str | None]:
-    """When and by whom the latest acknowledgement, claim or action on these alerts was."""
-    marks: list[tuple[float, str]] = []
-    for a in alerts:
-        if a.state is AlertState.ACKNOWLEDGED and a.state_by:
-            marks.append((a.state_at or now, a.state_by))
-        if a.claimed_by:
-            marks.append((a.claimed_at or now, a.claimed_by))
-        if a.handled_by:
-            marks.append((a.handled_at or now, a.handled_by))
-    return max(marks) if marks else (now, None)
-
-
-def _wave_text(a: Alert) -> str | None:
-    """The normalised text two senders' ads share (digits kept: a phone number is the ad)."""
-    if not a.excerpt:
-        return None
-    from console.engine.detectors.ad_text import normalize, squeeze
-
-    text = squeeze(normalize(a.excerpt))
-    return text if len(text) >= WAVE_TEXT_MIN else None

@@ -5,6 +5,7 @@ A pattern is a comma-separated list of terms, united: a group id (``platform:id`
 """
 from __future__ import annotations
 
+import weakref
 from typing import Any, Protocol
 
 from console.engine.activity import summarize
@@ -67,14 +68,36 @@ class _Facts:
         self.id, self.tags, self.tier = id, tags, tier
 
 
+# per engine: group id -> (its version, the minute, its tier)
+_TIERS: "weakref.WeakKeyDictionary[Any, dict[str, tuple[int, int, str]]]" = weakref.WeakKeyDictionary()
+TIER_CACHE_MAX = 50_000
+
+
+def _tier(engine: Any, g: Any) -> str:
+    """A group's tier, computed at most once a (simulated) minute per group version: re-checking every
+    open alert against a tier: silence must not summarise a group per alert."""
+    now = engine.now()
+    minute = int(now // 60)
+    cache = _TIERS.get(engine)
+    if cache is None:
+        cache = _TIERS[engine] = {}
+    hit = cache.get(g.id)
+    if hit is not None and hit[0] == g.version and hit[1] == minute:
+        return hit[2]
+    tier = summarize(g, now, engine.settings.detectors.activity, 0).tier
+    if len(cache) > TIER_CACHE_MAX:
+        cache.clear()
+    cache[g.id] = (g.version, minute, tier)
+    return tier
+
+
 def _facts(source: Any, group_id: str, need_tier: bool) -> GroupFacts | None:
     stats = getattr(source, "stats", None)
     if stats is not None and hasattr(source, "settings"):  # the engine
         g = stats.groups.get(group_id)
         if g is None:
             return None
-        tier = summarize(g, source.now(), source.settings.detectors.activity, 0).tier if need_tier else ""
-        return _Facts(g.id, g.tags, tier)
+        return _Facts(g.id, g.tags, _tier(source, g) if need_tier else "")
     if isinstance(source, dict):
         return source.get(group_id)
     for row in source or ():

@@ -152,9 +152,10 @@ class AlertSettings:
     expire_hours: float = 72.0
     """Unattended low and medium alerts (nobody acknowledged, snoozed, claimed or acted on them) end as
     "expired" this many hours after they were last seen (0: never). High alerts wait for someone."""
-    max_open: int = 20000
-    """At most this many alerts open at once: beyond it the oldest low ones expire first, so memory stays
-    flat however long nobody looks."""
+    max_open: int = 4000
+    """At most this many alerts open at once: beyond it the oldest low ones expire first (then medium, then
+    high; unattended ones before those someone took), so memory stays flat however long nobody looks. Their
+    incidents carry on with the alerts left."""
     keep_history: int = 2000
     """Ended (resolved or expired) alerts and incidents kept, and saved, for the history."""
     churn_ads_hours: float = 2.0

@@ -1,4 +1,9 @@
-"""Alerts: the live queue, most severe and newest first, one member's alerts side by side; act from here."""
+"""Alerts: the queue as incidents (alerts that belong together, one row each), or as single alerts
+(`v`); act on the rows from here. `enter` on an incident opens the alerts inside it.
+
+Handled work is hidden by default (acknowledged, snoozed, acted on): `h` shows it again. `U` (or
+ctrl+z) undoes this console's last acknowledge, snooze, resolve or "not an ad" through the service.
+"""
 from __future__ import annotations
 
 from rich.text import Text
@@ -6,16 +11,32 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
-from console.engine.actions.model import ActionError
-from console.engine.durations import parse_duration
 from console.engine.text import visible
+from console.screens.alert_keys import TriageKeys, check_duration, visible_name
 from console.screens.base import Column, Row, TableScreen
 from console.screens.cells import SEVERITY_SHORT, SEVERITY_STYLE, ago, untrusted
-from console.screens.modals import Field, FormScreen
-from console.service.api import AlertsPage, AlertView, Command
+from console.screens.filtering import parse_filter
+from console.service.api import AlertsPage, AlertView, IncidentsPage, IncidentView
 
-STATE_SHORT = {"open": "open", "acknowledged": "ack", "snoozed": "zz"}
+__all__ = ["AlertsScreen", "alert_row", "incident_row", "check_duration", "visible_name"]
+
+STATE_SHORT = {"open": "open", "acknowledged": "ack", "snoozed": "zz", "resolved": "done", "expired": "exp"}
 SEVERITY_RANK = {"low": 0, "medium": 1, "high": 2}
+RULE_SHORT = {"sender": "", "wave": "wave", "churn": "", "group_silence": "", "single": ""}  # the rest: the kind says it
+KIND_SHORT = {"silent_member": "silent", "silent_group": "silent", "churn_spike": "churn"}
+
+
+INCIDENT_COLUMNS = (  # the title names the sender and the group (or how many): the widest column
+    Column("sev", "sev", 4), Column("age", "age", 3), Column("state", "st", 4), Column("kind", "kind", 10),
+    Column("count", "n", 3), Column("title", "incident", 20, flex=3, aliases=("title",)),
+    Column("who", "who", 6, flex=0.5, max=20),
+)
+ALERT_COLUMNS = (
+    Column("sev", "sev", 4), Column("age", "age", 3), Column("state", "st", 4), Column("kind", "kind", 13),
+    Column("group", "group", 12, flex=1, max=40, unique="group_id"),
+    Column("member", "member", 10, flex=1, max=30, unique="member_id"),
+    Column("reason", "reasons", 12, flex=2, aliases=("reason",)), Column("evidence", "evidence", flex=2, drop=1),
+)
 
 
 def alert_row(a: AlertView, now: float) -> Row:
@@ -33,50 +54,91 @@ def alert_row(a: AlertView, now: float) -> Row:
                                                "handled": a.handled_by or ""})
 
 
-class AlertsScreen(TableScreen):
+def incident_state(i: IncidentView) -> str:
+    if i.claimed_by and i.state in ("open", "acknowledged"):
+        return "clm"  # someone is on it: the detail pane says who
+    if i.state == "open" and i.silenced_by is not None:
+        return "sil"
+    if i.state == "open" and i.inhibited:
+        return "inh"
+    return STATE_SHORT.get(i.state, i.state)
+
+
+def incident_row(i: IncidentView, now: float) -> Row:
+    sev = i.severity
+    rule = RULE_SHORT.get(i.rule, i.rule)
+    kind = KIND_SHORT.get(i.kind, i.kind) + (f"/{rule}" if rule else "")
+    who = i.claimed_by or i.acked_by or ""
+    cells = [Text(SEVERITY_SHORT[sev], style=SEVERITY_STYLE[sev]), ago(now, i.at), incident_state(i), kind,
+             str(i.count), untrusted(i.title, 200), untrusted(who, 20, "cyan")]
+    sort = [SEVERITY_RANK.get(sev, 0), -i.at, i.state, kind, i.count, i.title, who]
+    # the group filter (`group:^fans$`, the Groups screen's `a`) finds an incident by any of its groups
+    extra_groups = "\n".join(visible(n, 80) for n in i.group_names)
+    return Row(i.target, cells, sort, extra={"id": str(i.id), "rule": i.rule, "group": extra_groups,
+                                            "member_id": " ".join(i.members[:20]),
+                                            "group_id": " ".join(i.groups[:20]), "claimed": i.claimed_by or "",
+                                            "acked": i.acked_by or ""})
+
+
+def handled(state: str, handled_by: str | None = None, claimed_by: str | None = None) -> bool:
+    """Work someone took: acknowledged, snoozed or acted on (hidden unless `h`). A claimed incident stays
+    in sight: the team sees who is on it (state clm)."""
+    if claimed_by and state in ("open", "acknowledged"):
+        return False
+    return state in ("acknowledged", "snoozed", "resolved", "expired") or bool(handled_by)
+
+
+class AlertsScreen(TriageKeys, TableScreen):
     CSS_PATH = "alerts.tcss"
     SCREEN_NAME = "alerts"
-    QUERY = "alerts"
-    TABLE_TITLE = "Alerts"
+    QUERY = "incidents"
+    TABLE_TITLE = "Incidents"
     MAX_ROWS = 500  # a queue longer than this is worked through a filter, not by scrolling
     HELP_TITLE = "Alerts"
-    HELP_NOTES = ("Filter examples: kind:ad   sev:high   group:fans   !state:ack",
-                  "Actions apply to the marked alerts, or to the cursor row when none is marked.",
-                  "Triage is shared: an ack, snooze, resolve or claim (c: I'm on it) shows on every console; "
-                  "state clm means claimed (the pane below says by whom).",
+    HELP_NOTES = ("One row per incident: alerts that belong together (one sender across groups, one ad text "
+                  "from several senders, a churn spike after an ad burst, a silent group). enter opens it; "
+                  "v shows single alerts instead.",
+                  "Filter examples: kind:ad   sev:high   rule:wave   group:fans   !state:ack",
+                  "Actions apply to the marked rows, or to the cursor row when none is marked; on an incident "
+                  "they act on all its alerts (blacklist: the sender everywhere; delete: every copy).",
+                  "h shows or hides handled work (acknowledged, snoozed, acted on); U or ctrl+z undoes this "
+                  "console's last ack, snooze, resolve or not-an-ad.",
+                  "States: sil silenced (pages nobody), inh inhibited (its group is silent), clm claimed.",
                   "A viewer or --read-only console sees everything and every change is refused.")
-    COLUMNS = (
-        Column("sev", "sev", 4), Column("age", "age", 3), Column("state", "st", 4), Column("kind", "kind", 13),
-        Column("group", "group", 12, flex=1, max=40, unique="group_id"),
-        Column("member", "member", 10, flex=1, max=30, unique="member_id"),
-        Column("reason", "reasons", 12, flex=2, aliases=("reason",)), Column("evidence", "evidence", flex=2, drop=1),
-    )
+    INCIDENT_COLUMNS = INCIDENT_COLUMNS
+    ALERT_COLUMNS = ALERT_COLUMNS
+    COLUMNS = INCIDENT_COLUMNS
     BINDINGS = [
-        Binding("enter", "open", "Open group"),
-        Binding("a", "acknowledge", "Ack"),
-        Binding("c", "claim", "Claim"),
-        Binding("u", "reopen", "Un-ack", show=False),
-        Binding("z", "snooze", "Snooze"),
-        Binding("r", "resolve", "Resolve"),
-        Binding("w", "warn", "Warn"),
-        Binding("b", "blacklist", "Blacklist"),
-        Binding("d", "delete", "Delete msg", show=False),
-        Binding("M", "mute", "Mute", show=False),
-        Binding("n", "not_ad", "Not an ad", show=False),
+        Binding("enter", "open", "Open"),
+        *TriageKeys.TRIAGE_BINDINGS,
+        Binding("h", "toggle_handled", "Hide/show handled"),
+        Binding("v", "toggle_view", "Incidents/alerts", show=False),
     ]
 
     def __init__(self) -> None:
         super().__init__()
-        self._cache: dict[int, tuple[AlertView, str, Row]] = {}
+        self._cache: dict[str, tuple[object, str, Row]] = {}
         self.by_key: dict[str, AlertView] = {}
+        self.incidents: dict[str, IncidentView] = {}
+        self.hide_handled = True
+        self.by_incident = True
+
+    # --- the view ---
 
     def query_params(self) -> dict:
-        # a queue longer than the table is worked through a filter or a sort: then every alert is needed
+        # a queue longer than the table is worked through a filter or a sort: then every row is needed
         return {} if self.row_filter.active or self.sort_col is not None else {"limit": self.MAX_ROWS}
 
-    def take(self, data: AlertsPage) -> None:
+    def take(self, data) -> None:
+        if isinstance(data, IncidentsPage) != self.by_incident:
+            return  # an answer to the other view, asked for before a toggle
         self.data = data
-        self.by_key = {str(a.id): a for a in data.alerts}
+        if isinstance(data, IncidentsPage):
+            self.incidents = {i.target: i for i in data.incidents}
+            self.by_key = {}
+        else:
+            self.by_key = {str(a.id): a for a in data.alerts}
+            self.incidents = {}
 
     def compose_below(self) -> ComposeResult:
         yield Static(id="detail")
@@ -90,188 +152,98 @@ class AlertsScreen(TableScreen):
 
     def update_title(self) -> None:
         super().update_title()
-        if self.data is not None and self.data.total > len(self.rows):
-            title = self.table.border_title
-            self.table.border_title = Text.assemble(title if isinstance(title, Text) else str(title or ""),
-                                                    f" · first {len(self.rows)} of {self.data.total}")
+        title = self.table.border_title
+        extra = []
+        if self.data is not None and self.data.total > len(self.rows) and not self.hide_handled:
+            extra.append(f"first {len(self.rows)} of {self.data.total}")
+        extra.append("handled hidden (h shows)" if self.hide_handled else "handled shown (h hides)")
+        self.table.border_title = Text.assemble(title if isinstance(title, Text) else str(title or ""),
+                                                " · " + " · ".join(extra))
 
     def show_detail(self) -> None:
-        """The cursor alert in full: the table crops reasons and evidence to fit 80 columns."""
+        """The cursor row in full: the table crops to fit 80 columns."""
         row = self.cursor_row()
-        a = self.by_key.get(row.key) if row is not None else None
+        now = self.gw.header.now if self.gw.header else 0.0
         t = Text(no_wrap=False)
-        if a is not None:
-            now = self.gw.header.now if self.gw.header else a.at
-            t.append(f"#{a.id} {a.kind} {a.severity}", style=SEVERITY_STYLE[a.severity])
-            t.append(f"  {a.state}  hits {a.hits}  ")
-            t.append(untrusted(a.group_name or a.group or "(fleet)", 40))
-            if a.member:
-                t.append(" / ")
-                t.append(untrusted(a.member_name or a.member, 30))
-                t.append(f" ({visible(a.member, 40)})", style="dim")
-            if a.state_by and a.state != "open":
-                t.append(f"  {a.state} by {visible(a.state_by, 30)} {ago(now, a.state_at)} ago", style="cyan")
-            if a.claimed_by:
-                t.append(f"  claimed by {visible(a.claimed_by, 30)} {ago(now, a.claimed_at)} ago", style="cyan")
-            if a.handled_by:
-                t.append(f"  {visible(a.handled_how or 'handled', 20)} by {visible(a.handled_by, 30)} "
-                         f"{ago(now, a.handled_at)} ago", style="cyan")
+        if row is not None and row.key in self.incidents:
+            i = self.incidents[row.key]
+            t.append(f"incident #{i.id} {i.kind} {i.severity}", style=SEVERITY_STYLE[i.severity])
+            t.append(f"  {i.state}  {i.count} alert(s), {i.open_count} waiting  rule {i.rule}")
+            if i.acked_by:
+                t.append(f"  acknowledged by {visible(i.acked_by, 30)} {ago(now, i.acked_at)} ago", style="cyan")
+            if i.claimed_by:
+                t.append(f"  claimed by {visible(i.claimed_by, 30)} {ago(now, i.claimed_at)} ago", style="cyan")
+            if i.silenced_by is not None:
+                t.append(f"  silenced by #{i.silenced_by}", style="dim")
+            if i.inhibited:
+                t.append("  inhibited: its group is silent", style="dim")
             t.append("\n")
-            t.append(untrusted(a.reason, 300))
-            if a.excerpt:
+            t.append(untrusted(i.title, 300))
+            if i.timeline:
                 t.append("\n")
-                t.append(untrusted(a.excerpt, 300, "dim"))
+                t.append(untrusted(" · ".join(str(s) for _at, s in i.timeline[-3:]), 300, "dim"))
+        elif row is not None and row.key in self.by_key:
+            self.alert_detail(t, self.by_key[row.key], now)
         self.query_one("#detail", Static).update(t)
 
     def collect(self) -> list[Row]:
         now = self.gw.header.now if self.gw.header else 0.0
         cache, fresh = self._cache, {}
         out = []
-        for a in self.data.alerts:
-            # an unchanged alert of the same age keeps its Row: the table skips it without comparing cells
-            age = ago(now, a.at)
-            hit = cache.get(a.id)
-            if hit is None or hit[1] != age or (hit[0] is not a and hit[0] != a):
-                hit = (a, age, alert_row(a, now))
-            fresh[a.id] = hit
+        items = self.data.incidents if isinstance(self.data, IncidentsPage) else self.data.alerts
+        make = incident_row if isinstance(self.data, IncidentsPage) else alert_row
+        for x in items:
+            if self.hide_handled and handled(x.state, getattr(x, "handled_by", None),
+                                                x.claimed_by if isinstance(x, IncidentView) else None):
+                continue
+            # an unchanged row of the same age keeps its Row: the table skips it without comparing cells
+            age = ago(now, x.at)
+            key = x.target if isinstance(x, IncidentView) else str(x.id)
+            hit = cache.get(key)
+            if hit is None or hit[1] != age or (hit[0] is not x and hit[0] != x):
+                hit = (x, age, make(x, now))
+            fresh[key] = hit
             out.append(hit[2])
         self._cache = fresh
         return out
 
-    # --- helpers ---
+    def set_filter(self, text: str) -> None:
+        # an incident's groups and rule are filterable fields without being columns (`group:^fans$`)
+        fields, aliases = self.filter_names()
+        self.row_filter = parse_filter(text, tuple(dict.fromkeys(fields + ("group", "rule"))), aliases)
+        if self._ready:
+            self.render_rows()
 
-    def chosen(self) -> list[AlertView]:
-        return [self.by_key[r.key] for r in self.targets() if r.key in self.by_key]
-
-    def _members(self, alerts: list[AlertView], what: str) -> list[AlertView]:
-        """The alerts about a member, one per member; tells the operator what was left out."""
-        out, seen = [], set()
-        for a in alerts:
-            if a.member is not None and a.group is not None and (a.group, a.member) not in seen:
-                seen.add((a.group, a.member))
-                out.append(a)
-        skipped = len([a for a in alerts if a.member is None])
-        if skipped:
-            self.gw.notify(f"{what}: {skipped} alert(s) are about a whole group, not a member: left out")
-        return out
-
-    def _names(self, alerts: list[AlertView]) -> Text:
-        names = [f"{visible_name(a.member_name or a.member)} ({visible(a.member or '', 60)})" for a in alerts[:8]]
-        more = f" and {len(alerts) - 8} more" if len(alerts) > 8 else ""
-        return Text(", ".join(names) + more)
-
-    def _after(self, _report=None) -> None:
-        self.clear_marks()
-
-    def _ids(self, alerts: list[AlertView]) -> list[int]:
-        return [a.id for a in alerts]
-
-    # --- triage ---
+    # --- keys of this screen ---
 
     def action_open(self) -> None:
         row = self.cursor_row()
-        a = self.by_key.get(row.key) if row is not None else None
-        if a is not None:
-            self.gw.open_group(a.group)
-
-    def _triage(self, name: str, params: dict | None = None) -> None:
-        if not self.gw.writable(name):
+        if row is None:
             return
-        ids = self._ids(self.chosen())
-        if ids:
-            self.gw.act(Command(name, ids, params or {}), done=self._after)
+        if row.key in self.incidents:
+            from console.screens.incident import IncidentScreen
 
-    def action_acknowledge(self) -> None:
-        self._triage("ack")
+            self.app.push_screen(IncidentScreen(self.incidents[row.key].id))
+        elif row.key in self.by_key:
+            self.gw.open_group(self.by_key[row.key].group)
 
-    def action_reopen(self) -> None:
-        self._triage("unack")
+    def action_toggle_handled(self) -> None:
+        self.hide_handled = not self.hide_handled
+        self.gw.notify("handled alerts hidden" if self.hide_handled else "handled alerts shown")
+        if self.data is not None:
+            self.refresh_live()
 
-    def action_claim(self) -> None:
-        self._triage("claim")
-
-    def action_resolve(self) -> None:
-        self._triage("resolve")
-
-    def action_snooze(self) -> None:
-        ids = self._ids(self.chosen())
-        if not ids or not self.gw.writable("snooze"):
-            return
-
-        def chosen(v: dict[str, str] | None) -> None:
-            if v is not None:
-                self.gw.act(Command("snooze", ids, {"seconds": parse_duration(v["for"])}), done=self._after)
-
-        self.app.push_screen(FormScreen(f"Snooze {len(ids)} alert(s)", [Field("for", "For how long", "1h")],
-                                        check_duration), chosen)
-
-    def action_not_ad(self) -> None:
-        if not self.gw.writable("not_ad"):
-            return
-        ads = [a for a in self.chosen() if a.kind == "ad"]
-        if not ads:
-            self.gw.notify("'not an ad' applies to ad alerts only")
-            return
-        self.gw.act(Command("not_ad", self._ids(ads)), done=self._after)
-
-    # --- platform actions ---
-
-    def action_warn(self) -> None:
-        if not self.gw.writable("warn_alerts"):
-            return
-        alerts = self._members(self.chosen(), "warn")
-        if alerts:
-            self.gw.act(Command("warn_alerts", self._ids(alerts)), confirm=f"Warn {len(alerts)} member(s)?",
-                        done=self._after,
-                        detail=Text.assemble("Posts the group's rules with a mention; repeated warnings escalate "
-                                             "by the policy.\n", self._names(alerts)))
-
-    def action_blacklist(self) -> None:
-        if not self.gw.writable("blacklist_alerts"):
-            return
-        alerts = self._members(self.chosen(), "blacklist")
-        if alerts:
-            self.gw.act(Command("blacklist_alerts", self._ids(alerts)), confirm=f"Blacklist {len(alerts)} member(s)?",
-                        done=self._after,
-                        detail=Text.assemble("Bans them in every watched group of their platform and removes "
-                                             "them again if they rejoin.\n", self._names(alerts)))
-
-    def action_delete(self) -> None:
-        if not self.gw.writable("delete_alerts"):
-            return
-        alerts = [a for a in self.chosen() if a.message_id and a.group]
-        if not alerts:
-            self.gw.notify("no message to delete: these alerts are not about one message")
-            return
-        self.gw.act(Command("delete_alerts", self._ids(alerts)), confirm=f"Delete {len(alerts)} message(s)?",
-                    done=self._after, detail=Text("\n".join(visible_name(a.excerpt or "")[:70] for a in alerts[:5])))
-
-    def action_mute(self) -> None:
-        if not self.gw.writable("mute_alerts"):
-            return
-        alerts = self._members(self.chosen(), "mute")
-        if not alerts:
-            return
-
-        def chosen(v: dict[str, str] | None) -> None:
-            if v is None:
-                return
-            self.gw.act(Command("mute_alerts", self._ids(alerts), {"seconds": int(parse_duration(v["for"]))}),
-                        confirm=f"Mute {len(alerts)} member(s) for {v['for']}?", detail=self._names(alerts),
-                        done=self._after)
-
-        self.app.push_screen(FormScreen(f"Mute {len(alerts)} member(s)", [Field("for", "For how long", "1d")],
-                                        check_duration), chosen)
-
-
-def check_duration(v: dict[str, str]) -> str | None:
-    """The form's check of its "for" field: the duration parser's one-line error, or None."""
-    try:
-        parse_duration(v["for"])
-    except ActionError as e:
-        return str(e)
-    return None
-
-
-def visible_name(text: str | None) -> str:
-    return visible(text or "", 40)
+    def action_toggle_view(self) -> None:
+        self.by_incident = not self.by_incident
+        self.QUERY = "incidents" if self.by_incident else "alerts"
+        self.TABLE_TITLE = "Incidents" if self.by_incident else "Alerts"
+        self.COLUMNS = self.INCIDENT_COLUMNS if self.by_incident else self.ALERT_COLUMNS
+        self.data, self.rows, self.marks, self._cache = None, [], set(), {}
+        self.sort_col = None
+        t = self.table
+        t.clear(columns=True)
+        t._cells.clear()  # the keyed table's memory of the rows it set: the other view's keys differ
+        self._col_index = []  # fit_columns adds the other view's columns
+        self.set_filter(self.row_filter.text)
+        self.fit_columns()
+        self.gw.refresh_view()

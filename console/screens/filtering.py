@@ -86,8 +86,10 @@ def parse_filter(text: str, fields: tuple[str, ...] = (), aliases: Mapping[str, 
             continue
         literal = False
         try:
-            pattern = re.compile(word, re.IGNORECASE)
+            # MULTILINE: a field may list several values, one a line (an incident's groups); a cell
+            # never holds a newline (untrusted text shows it as a symbol), so ^ and $ keep their meaning
+            pattern = re.compile(word, re.IGNORECASE | re.MULTILINE)
         except re.error:
-            pattern, literal = re.compile(re.escape(word), re.IGNORECASE), True
+            pattern, literal = re.compile(re.escape(word), re.IGNORECASE | re.MULTILINE), True
         terms.append(Term(pattern, field, negate, literal))
     return RowFilter(text, tuple(terms), tuple(unknown))

@@ -60,6 +60,7 @@ COMMANDS: dict[str, CommandSpec] = {
     "resolve": CommandSpec(Role.MODERATOR, "resolve"),
     "claim": CommandSpec(Role.MODERATOR, "claim"),
     "not_ad": CommandSpec(Role.MODERATOR, "not an ad"),
+    "reopen": CommandSpec(Role.MODERATOR, "reopen"),  # resolved alerts back in the queue (a console's undo)
     # platform actions from alerts (targets: alert ids)
     "warn_alerts": CommandSpec(Role.MODERATOR, "warn", True),
     "blacklist_alerts": CommandSpec(Role.MODERATOR, "blacklist", True),

@@ -16,7 +16,7 @@ from console.service.api import Actor, Command, Report, ServiceError
 from console.service.handlers_alerts import (_blacklist_alerts, _delete_alerts, _mute_alerts, _not_ad, _triage,
                                              _warn_alerts)
 from console.service.handlers_common import ago, already_blacklisted, report_of
-from console.service.handlers_incidents import resolve_blacklisted, silence_add, silence_remove
+from console.service.handlers_incidents import reopen, resolve_blacklisted, silence_add, silence_remove
 from console.service.handlers_purge import _purge
 
 if TYPE_CHECKING:
@@ -278,7 +278,7 @@ async def _schedule_run_now(svc: "Service", actor: Actor, cmd: Command) -> Repor
 
 HANDLERS = {
     "ack": _triage, "unack": _triage, "snooze": _triage, "resolve": _triage, "claim": _triage,
-    "not_ad": _not_ad,
+    "not_ad": _not_ad, "reopen": reopen,
     "warn_alerts": _warn_alerts, "blacklist_alerts": _blacklist_alerts, "delete_alerts": _delete_alerts,
     "mute_alerts": _mute_alerts,
     "warn": _warn, "kick": _kick, "ban": _kick, "mention": _mention, "delete": _delete, "post": _post,

@@ -67,6 +67,7 @@ async def _triage(svc: "Service", actor: Actor, cmd: Command) -> Report:
     book, now = svc.engine.alerts, svc.engine.now()
     done = 0
     seconds = seconds_of(cmd) if cmd.name == "snooze" else None
+    acted: list[int] = []
     for a in alerts:
         if cmd.name == "ack" and a.state.value == "acknowledged":
             skipped.append(f"#{a.id}: already acknowledged by {a.state_by or '?'} {ago(now, a.state_at)}")
@@ -100,12 +101,15 @@ async def _triage(svc: "Service", actor: Actor, cmd: Command) -> Report:
                 book.claim(a.id, actor.user, now)
                 _audit(svc, actor, "claimed", a)
         done += 1
+        acted.append(a.id)
     if done:
         svc.moderation.ledger.commit()
     verb = {"ack": "acknowledged", "unack": "reopened", "snooze": "snoozed", "resolve": "resolved",
             "claim": "claimed"}[cmd.name]
-    return Report(cmd.name, total=done + len(skipped), done=done, skipped=len(skipped), errors=skipped,
-                  message=f"{done} alert(s) {verb}")
+    out = Report(cmd.name, total=done + len(skipped), done=done, skipped=len(skipped), errors=skipped,
+                 message=f"{done} alert(s) {verb}")
+    out.data["alerts"] = acted  # what an undo gives back
+    return out
 
 
 @incident_aware
@@ -113,14 +117,18 @@ async def _not_ad(svc: "Service", actor: Actor, cmd: Command) -> Report:
     alerts, skipped = _alerts(svc, cmd)
     notes = []
     done = 0
+    acted: list[int] = []
     for a in alerts:
         if a.kind != "ad":
             skipped.append(f"#{a.id}: a {a.kind} alert; 'not an ad' is for ad alerts")
             continue
         notes.append(svc.moderation.verdict(a.id, False))
         done += 1
-    return Report(cmd.name, total=done + len(skipped), done=done, skipped=len(skipped), errors=skipped,
-                  message="; ".join(notes[:3]) if notes else "nothing to teach")
+        acted.append(a.id)
+    out = Report(cmd.name, total=done + len(skipped), done=done, skipped=len(skipped), errors=skipped,
+                 message="; ".join(notes[:3]) if notes else "nothing to teach")
+    out.data["alerts"] = acted
+    return out
 
 
 # --- platform actions from alerts ---

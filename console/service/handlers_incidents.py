@@ -72,7 +72,7 @@ def incident_aware(handler: Handler) -> Handler:
         incs = svc.engine.incidents
         with incs.batch():
             report = await handler(svc, actor, cmd)
-        if cmd.name == "blacklist_alerts" and report.done:
+        if cmd.name == "blacklist_alerts" and not report.refused:
             resolve_blacklisted(svc, actor)
         _audit_changes(svc, actor, cmd, before)
         return report
@@ -112,6 +112,39 @@ def resolve_blacklisted(svc: "Service", actor: Actor) -> int:
             book.resolve(a.id, now, actor.user)
             done += 1
     return done
+
+
+async def reopen(svc: "Service", actor: Actor, cmd: Command) -> Report:
+    """Ended alerts back in the queue: the inverse of resolve and of "not an ad" (the ad model keeps
+    what it learned)."""
+    book = svc.engine.alerts
+    ids: list[int] = []
+    for t in cmd.targets:
+        if isinstance(t, str) and t.startswith(PREFIX):
+            ids.extend(a.id for a in svc.engine.incidents.alerts_of(incident_of_target(svc, t)) if not a.is_live)
+        elif isinstance(t, int) and not isinstance(t, bool):
+            ids.append(t)
+        else:
+            raise ServiceError("reopen targets must be alert ids or incident:<id>")
+    skipped: list[str] = []
+    done: list[int] = []
+    with svc.engine.incidents.batch():
+        for aid in dict.fromkeys(ids):
+            try:
+                a = book.reopen(aid)
+            except KeyError as e:
+                skipped.append(str(e).strip("'\""))
+                continue
+            a.state_by, a.state_at = actor.user, svc.engine.now()
+            svc.moderation.ledger.audit(actor.user, "alert reopened", group=a.group, member=a.member,
+                                        params={"alert": a.id, "kind": a.kind}, origin=actor.session, commit=False)
+            done.append(aid)
+    if done:
+        svc.moderation.ledger.commit()
+    out = Report(cmd.name, total=len(done) + len(skipped), done=len(done), skipped=len(skipped), errors=skipped,
+                 message=f"{len(done)} alert(s) back in the queue")
+    out.data["alerts"] = done
+    return out
 
 
 # --- silences ---

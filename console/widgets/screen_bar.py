@@ -12,6 +12,7 @@ SCREENS: tuple[tuple[str, str, str], ...] = (
     ("4", "blacklist", "Blacklist"),
     ("5", "schedules", "Schedules"),
     ("6", "audit", "Audit"),
+    ("7", "silences", "Silences"),
 )
 
 
