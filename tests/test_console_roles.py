@@ -19,7 +19,7 @@ CHANGING = {
     "groups": ("m", "P"),
     "alerts": ("a", "u", "c", "z", "r", "w", "b", "d", "M", "n", "U", "ctrl+z"),
     "feed": ("b", "d"),
-    "group": ("m", "P", "w", "b", "k"),
+    "group": ("m", "P", "w", "b", "K"),
     "blacklist": ("a", "e", "d", "X"),
     "schedules": ("a", "e", "t", "r", "d"),
     "audit": (),

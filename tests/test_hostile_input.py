@@ -961,7 +961,7 @@ async def test_the_feed_title_shows_a_hostile_group_name_inertly(tmp_path):
         table(app).move_cursor(row=[i for i, r in enumerate(app.screen.shown)
                                     if app.screen.items[r.key].group == "fake:g0"][0])
         await pilot.pause()
-        await pilot.press("g")
+        await pilot.press("t")
         await until(pilot, lambda: app.screen.only_group == "fake:g0", "one group")
         await pilot.pause(0.3)
         assert_inert(app, "feed title naming a hostile group")

@@ -44,7 +44,7 @@ class FeedScreen(TableScreen):
     BINDINGS = [
         Binding("enter", "open", "Open group"),
         Binding("f", "flagged", "Flagged only"),
-        Binding("g", "this_group", "This group only"),
+        Binding("t", "this_group", "This group only"),
         Binding("b", "blacklist", "Blacklist sender", show=False),
         Binding("d", "delete", "Delete msg", show=False),
     ]

@@ -34,7 +34,7 @@ class GroupScreen(TableScreen):
         Binding("P", "post", "Post now"),
         Binding("w", "warn", "Warn", show=False),
         Binding("b", "blacklist", "Blacklist", show=False),
-        Binding("k", "kick", "Kick", show=False),
+        Binding("K", "kick", "Kick", show=False),
     ]
 
     def __init__(self, group_id: str) -> None:
