@@ -22,15 +22,15 @@ from connectors.contract import (AuthFailed, Capability, Connector, ConnectorErr
 from connectors.events import Event
 from connectors.secrets import scrub
 from console.engine.activity import GroupSummary, summarize
-from console.engine.alerts import AlertBook
+from console.engine.alerts import AlertBook, AlertState
+from console.engine.checkpoint import STATE_DB, StateWriter
 from console.engine.detectors.base import Context, Detector
 from console.engine.detectors.registry import build_detectors
 from console.engine.settings import Settings
-from console.engine.stats import FleetStats, group_from_doc, group_to_doc
+from console.engine.stats import FleetStats
 
 log = logging.getLogger("groupwatch.engine")
 
-STATE_DB = "state"
 SUMMARY_TTL = 10.0  # wall seconds an unchanged group's summary is reused
 
 
@@ -86,6 +86,10 @@ class Engine:
         self.observers: list = []  # objects with on_event(event) and on_tick(now): moderation
         self.services: list[Callable[[], Awaitable[None]]] = []  # long-running coroutines started by run()
         self.media = self._media_scanner()
+        self.writer: StateWriter | None = None
+        if store is not None:
+            store.journal(STATE_DB)  # checkpoints append what changed (console.engine.journal)
+            self.writer = StateWriter(self)
 
     def _media_scanner(self):
         """Images in messages checked for QR codes, off the hot path (see console.engine.media)."""
@@ -103,21 +107,8 @@ class Engine:
 
     def restore(self) -> None:
         """Load the last checkpoint, if any."""
-        if self.store is None:
-            return
-        with self.store.decoding(STATE_DB):
-            for doc in self.store.read_table(STATE_DB, "cursors"):
-                self.cursors[doc["connector"]] = doc["cursor"]
-            for doc in self.store.read_table(STATE_DB, "groups"):
-                g = group_from_doc(doc, self.settings.store.recent_messages)
-                self.stats.groups[g.id] = g
-            self.alerts.load_docs(self.store.read_table(STATE_DB, "alerts"))
-            if self.media is not None:
-                self.media.load_bad(self.store.read_table(STATE_DB, "qr_bad"))
-            meta = self.store.get_doc(STATE_DB, "meta", "engine")
-            if meta:
-                self.events_total = meta.get("events_total", 0)
-                self._next_tick = meta.get("next_tick")
+        if self.writer is not None:
+            self.writer.restore()
 
     def checkpoint(self) -> None:
         """One atomic write of cursors, stats and alerts together."""
@@ -140,18 +131,16 @@ class Engine:
             self.last_checkpoint_s = time.perf_counter() - started
 
     def _stage(self) -> bool:
-        """Put the state into the store's memory (a consistent copy: taken between two events)."""
-        if self.store is None:
+        """Put what changed into the store's memory (on the loop: proportional to the changes)."""
+        if self.writer is None:
             return False
-        self.store.replace_table(STATE_DB, "cursors",
-                                 [{"connector": k, "cursor": v} for k, v in self.cursors.items()])
-        self.store.replace_table(STATE_DB, "groups", [group_to_doc(g) for g in self.stats.groups.values()])
-        self.store.replace_table(STATE_DB, "alerts", self.alerts.to_docs())
-        if self.media is not None:
-            self.store.replace_table(STATE_DB, "qr_bad", self.media.bad_docs())
-        self.store.put_doc(STATE_DB, "meta", "engine",
-                           {"events_total": self.events_total, "next_tick": self._next_tick})
+        self.writer.stage()
         return True
+
+    @property
+    def last_checkpoint_loop_s(self) -> float:
+        """How long the last checkpoint held the event loop (the rest runs in a thread)."""
+        return self.writer.last_stage_s if self.writer is not None else 0.0
 
     @property
     def dirty(self) -> bool:
@@ -172,13 +161,20 @@ class Engine:
             ctx.now = ev.at
             for d in detectors:
                 for f in d.on_event(ev, ctx):
-                    findings_to_alerts(f)
+                    if findings_to_alerts(f) is None and not f.clears:
+                        self._kept_quiet(f)
             for o in observers:
                 o.on_event(ev)
             n += 1
         self.events_total += n
         self._dirty = self._dirty or n > 0
         return n
+
+    def _kept_quiet(self, f) -> None:
+        """A finding that changed an alert without telling anyone (a snoozed one): still saved."""
+        alert = self.alerts.open_for(f.kind, f.group, f.member)
+        if alert is not None and alert.state is AlertState.SNOOZED and self.writer is not None:
+            self.writer.alert_touched(alert)
 
     def take(self, name: str, events: list[Event], cursor: str | None) -> int:
         """One connector's batch: note who watches each group, process it, then advance its cursor."""
@@ -201,7 +197,8 @@ class Engine:
         ctx = Context(self.stats, now)
         for d in self.detectors:
             for f in d.on_tick(ctx):
-                self.alerts.apply(f)
+                if self.alerts.apply(f) is None and not f.clears:
+                    self._kept_quiet(f)
         self.alerts.wake_snoozed(now)
         self.stats.prune(now)
         for o in self.observers:

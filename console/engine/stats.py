@@ -15,6 +15,9 @@ HOUR = 3600.0
 DAY = 86400.0
 HOUR_BUCKETS_KEPT = 8 * 24  # a week of baseline plus the current day
 DAY_BUCKETS_KEPT = 31
+# A member who left is forgotten this long after leaving (their 30-day count has run out by then); one
+# who comes back is a newcomer again anyway. Without it a fleet's churn piles up for ever.
+LEFT_MEMBER_KEPT_DAYS = 31
 
 
 def hour_index(at: float) -> int:
@@ -95,12 +98,41 @@ class GroupStats:
         return [buckets.get(h, 0) for h in range(last - hours + 1, last + 1)]
 
 
+@dataclass(slots=True)
+class StatsChanges:
+    """What changed since the checkpoint last took it (see console.engine.checkpoint): marked where
+    the change is made, so a checkpoint costs what changed instead of a comparison of everything."""
+
+    groups: set[str] = field(default_factory=set)
+    members: set[tuple[str, str]] = field(default_factory=set)  # (group, member): changed, or forgotten
+    days: set[tuple[str, int]] = field(default_factory=set)  # (group, day index) whose hour buckets changed
+    recent: set[str] = field(default_factory=set)  # groups whose recent messages changed
+
+    def __bool__(self) -> bool:
+        return bool(self.groups or self.members or self.days or self.recent)
+
+    def take(self) -> StatsChanges:
+        """The changes so far, leaving this empty for the next ones."""
+        out = StatsChanges(self.groups, self.members, self.days, self.recent)
+        self.groups, self.members, self.days, self.recent = set(), set(), set(), set()
+        return out
+
+    def merge(self, other: StatsChanges) -> None:
+        """Give back changes taken by a checkpoint that did not reach the disk."""
+        self.groups |= other.groups
+        self.members |= other.members
+        self.days |= other.days
+        self.recent |= other.recent
+
+
 class FleetStats:
     """Every watched group's stats; applies events and member snapshots."""
 
-    def __init__(self, recent_messages: int = 50) -> None:
+    def __init__(self, recent_messages: int = 50, left_member_days: float = LEFT_MEMBER_KEPT_DAYS) -> None:
         self.groups: dict[str, GroupStats] = {}
         self.recent_messages = recent_messages
+        self.left_member_days = left_member_days
+        self.changes = StatsChanges()
         self._pruned_hour = self._pruned_day = -1
 
     def group(self, group_id: str, at: float) -> GroupStats:
@@ -109,11 +141,13 @@ class FleetStats:
             g = GroupStats(id=group_id, name=group_id, platform=platform_of(group_id), observed_since=at,
                            recent=deque(maxlen=self.recent_messages))
             self.groups[group_id] = g
+            self.changes.groups.add(group_id)
         return g
 
     def load_group(self, group: Group, at: float) -> GroupStats:
         g = self.group(group.id, at)
         g.version += 1
+        self.changes.groups.add(g.id)
         g.name, g.platform, g.tags = group.name, group.platform, group.tags
         if group.member_count is not None:
             g.member_count_hint = group.member_count
@@ -123,9 +157,12 @@ class FleetStats:
         """Merge a members snapshot; members absent from a complete list have left."""
         g = self.group(group_id, at)
         g.version += 1
+        changed = self.changes.members
+        self.changes.groups.add(g.id)
         seen = set()
         for m in members:
             seen.add(m.id)
+            changed.add((g.id, m.id))
             ms = g.members.get(m.id)
             if ms is None:
                 ms = g.members[m.id] = MemberStats(id=m.id, name=m.name, present=False)
@@ -143,6 +180,7 @@ class FleetStats:
                 if mid not in seen and ms.present:
                     g.set_present(ms, False)
                     ms.left_at = at
+                    changed.add((g.id, mid))
 
     def member(self, group_id: str, member_id: str) -> MemberStats | None:
         g = self.groups.get(group_id)
@@ -151,9 +189,12 @@ class FleetStats:
     def apply(self, ev: Event) -> None:
         g = self.group(ev.group, ev.at)
         g.version += 1
+        changes = self.changes
+        changes.groups.add(g.id)
         if type(ev) is Message:
             self._message(g, ev)
         elif type(ev) is Join:
+            changes.members.add((g.id, ev.member))
             ms = g.members.get(ev.member)
             if ms is None:
                 ms = g.members[ev.member] = MemberStats(id=ev.member, name=ev.member_name, present=False)
@@ -162,6 +203,7 @@ class FleetStats:
             ms.messages_seen = 0  # a rejoin is a newcomer again
             h = hour_index(ev.at)
             g.hourly_joins[h] = g.hourly_joins.get(h, 0) + 1
+            changes.days.add((g.id, h // 24))
         elif type(ev) is Leave or type(ev) is Ban:
             ms = g.members.get(ev.member)
             if ms is not None and not ms.present:
@@ -169,13 +211,16 @@ class FleetStats:
             if ms is not None:
                 g.set_present(ms, False)
                 ms.left_at = ev.at
+                changes.members.add((g.id, ev.member))
             if type(ev) is Leave and ev.kicked_by is None:
                 h = hour_index(ev.at)
                 g.hourly_leaves[h] = g.hourly_leaves.get(h, 0) + 1
+                changes.days.add((g.id, h // 24))
         elif type(ev) is MessageDeleted:
             for i, m in enumerate(g.recent):
                 if m.id == ev.message_id:
                     del g.recent[i]
+                    changes.recent.add(g.id)
                     break
 
     def _message(self, g: GroupStats, ev: Message) -> None:
@@ -198,9 +243,14 @@ class FleetStats:
         if g.last_message_at is None or ev.at > g.last_message_at:
             g.last_message_at = ev.at
         g.recent.append(ev)
+        changes = self.changes
+        changes.members.add((g.id, ev.sender))
+        changes.days.add((g.id, h // 24))
+        changes.recent.add(g.id)
 
     def prune(self, now: float) -> None:
-        """Drop buckets that fell out of every window we report on (once an hour, members' once a day)."""
+        """Drop what fell out of every window we report on: hour buckets once an hour; once a day,
+        members' day buckets and the members who left more than ``left_member_days`` ago."""
         hour, day = hour_index(now), day_index(now)
         if hour == self._pruned_hour:
             return
@@ -209,62 +259,26 @@ class FleetStats:
         oldest_day = day - DAY_BUCKETS_KEPT
         members_too = day != self._pruned_day
         self._pruned_day = day
+        left_before = now - self.left_member_days * DAY
+        changes = self.changes
         for g in self.groups.values():
             for buckets in (g.hourly_messages, g.hourly_joins, g.hourly_leaves):
-                for h in [h for h in buckets if h < oldest_hour]:
-                    del buckets[h]
+                if buckets and next(iter(buckets)) < oldest_hour or len(buckets) > HOUR_BUCKETS_KEPT + 1:
+                    for h in [h for h in buckets if h < oldest_hour]:
+                        del buckets[h]
+                        changes.days.add((g.id, h // 24))
             if not members_too:
                 continue
+            gone = []
             for ms in g.members.values():
                 if ms.daily and len(ms.daily) > 1:
                     for d in [d for d in ms.daily if d < oldest_day]:
                         del ms.daily[d]
-
-
-# --- persistence: compact documents, since a fleet holds hundreds of thousands of members ---
-
-def _buckets_doc(b: dict[int, int]) -> dict[str, int]:
-    return {str(k): v for k, v in b.items()}
-
-
-def _buckets(d: dict[str, int]) -> dict[int, int]:
-    return {int(k): v for k, v in d.items()}
-
-
-def group_to_doc(g: GroupStats) -> dict:
-    ms = list(g.members.values())
-    return {
-        "id": g.id, "name": g.name, "platform": g.platform, "observed_since": g.observed_since,
-        "tags": list(g.tags), "member_count_hint": g.member_count_hint,
-        "member_list_complete": g.member_list_complete, "last_message_at": g.last_message_at,
-        # Columns, not a list per member: no new object per member, a fraction of the memory.
-        "members": {
-            "id": [m.id for m in ms], "name": [m.name for m in ms], "joined_at": [m.joined_at for m in ms],
-            "last_message_at": [m.last_message_at for m in ms], "seen": [m.messages_seen for m in ms],
-            "present": [m.present for m in ms], "left_at": [m.left_at for m in ms],
-            "daily": [_buckets_doc(m.daily) if m.daily else None for m in ms],
-        },
-        "hourly_messages": _buckets_doc(g.hourly_messages), "hourly_joins": _buckets_doc(g.hourly_joins),
-        "hourly_leaves": _buckets_doc(g.hourly_leaves),
-        "recent": [[m.id, m.sender, m.sender_name, m.text, m.at, m.reply_to, list(m.mentions)] for m in g.recent],
-    }
-
-
-def group_from_doc(d: dict, recent_messages: int) -> GroupStats:
-    g = GroupStats(id=d["id"], name=d["name"], platform=d["platform"], observed_since=d["observed_since"],
-                   tags=tuple(d.get("tags", ())), member_count_hint=d.get("member_count_hint"),
-                   member_list_complete=d.get("member_list_complete", False),
-                   last_message_at=d.get("last_message_at"), recent=deque(maxlen=recent_messages))
-    c = d["members"]
-    for mid, name, joined, last, seen, present, left, daily in zip(
-            c["id"], c["name"], c["joined_at"], c["last_message_at"], c["seen"], c["present"], c["left_at"],
-            c["daily"]):
-        g.members[mid] = MemberStats(mid, name, joined, last, seen, present, left, _buckets(daily) if daily else None)
-        g.present_count += 1 if present else 0
-    g.hourly_messages = _buckets(d["hourly_messages"])
-    g.hourly_joins = _buckets(d["hourly_joins"])
-    g.hourly_leaves = _buckets(d["hourly_leaves"])
-    for mid, sender, sname, text, at, reply, mentions in d["recent"]:
-        g.recent.append(Message(group=g.id, sender=sender, sender_name=sname, text=text, at=at, id=mid,
-                                reply_to=reply, mentions=tuple(mentions)))
-    return g
+                if not ms.present and ms.left_at is not None and ms.left_at < left_before:
+                    gone.append(ms.id)
+            if gone:
+                for mid in gone:
+                    del g.members[mid]
+                    changes.members.add((g.id, mid))
+                changes.groups.add(g.id)
+                g.version += 1

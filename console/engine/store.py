@@ -150,9 +150,7 @@ class Store:
         """Write database ``name`` as a journal of changed documents (see :mod:`console.engine.journal`)
         from now on. Call before its first use; a database with a journal on disk is always read as one."""
         with self._lock:
-            if name in self._mws:
-                raise StoreError(f"database {name} is already open without a journal")
-            self._journaled.add(name)
+            self._journaled.add(name)  # (already open as a plain file: it stays one until reopened)
 
     def db(self, name: str) -> TinyDB:
         """The TinyDB for ``name``, opened on first use (may raise StoreDamaged)."""
