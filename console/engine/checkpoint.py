@@ -28,7 +28,6 @@ class StateWriter:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.store = engine.store
-        self._recent_saved: dict[str, set[str]] = {}  # group -> ids of its recent messages in the store
         self._alerts_dirty: set[int] = set()
         self._alerts_saved: set[int] = set()
         self._cursors_saved: dict[str, str | None] | None = None
@@ -71,8 +70,7 @@ class StateWriter:
                     add_member(groups, doc)
                 for doc in store.read_table(STATE_DB, "days"):
                     add_day(groups, doc)
-                for doc in store.read_table(STATE_DB, "recent"):
-                    add_recent(groups, doc)
+                add_recent(groups, store.read_table(STATE_DB, "recent"))
                 for gid, count in expected.items():
                     check_members(groups[gid], count)
             alerts = store.read_table(STATE_DB, "alerts")
@@ -86,7 +84,6 @@ class StateWriter:
         stats.changes = StatsChanges()
         self._alerts_dirty.clear()
         self._alerts_saved = {a["id"] for a in alerts}
-        self._recent_saved = {g.id: {m.id for m in g.recent} for g in stats.groups.values() if g.recent}
         self._cursors_saved = dict(e.cursors)
         self._meta_saved = meta
 
@@ -104,52 +101,32 @@ class StateWriter:
 
     def _stage_changes(self) -> None:
         store, stats = self.store, self.engine.stats
-        put, delete = store.put_doc, store.delete_doc
         groups = stats.groups
         ch = stats.changes.take()
-        for gid in ch.groups:
-            g = groups.get(gid)
-            if g is not None:
-                put(STATE_DB, "groups", gid, group_doc(g))
-            else:
-                delete(STATE_DB, "groups", gid)
-        for gid, mid in ch.members:
-            g = groups.get(gid)
-            m = g.members.get(mid) if g is not None else None
-            if m is not None:
-                put(STATE_DB, "members", member_key(gid, mid), member_doc(gid, m))
-            else:
-                delete(STATE_DB, "members", member_key(gid, mid))
-        for gid, day in ch.days:
-            g = groups.get(gid)
-            doc = day_doc(g, day) if g is not None else None
-            if doc is not None:
-                put(STATE_DB, "days", day_key(gid, day), doc)
-            else:
-                delete(STATE_DB, "days", day_key(gid, day))
-        saved = self._recent_saved
-        for gid in ch.recent:
-            g = groups.get(gid)
-            now = {m.id: m for m in g.recent} if g is not None else {}
-            before = saved.get(gid, set())
-            for mid, m in now.items():
-                if mid not in before:
-                    put(STATE_DB, "recent", recent_key(gid, mid), recent_doc(m))
-            for mid in before:
-                if mid not in now:
-                    delete(STATE_DB, "recent", recent_key(gid, mid))
-            saved[gid] = set(now)
+        get = groups.get
+        store.put_docs(STATE_DB, "groups", {gid: group_doc(g) if (g := get(gid)) is not None else None
+                                            for gid in ch.groups})
+        store.put_docs(STATE_DB, "members", {
+            member_key(gid, mid): member_doc(gid, m) if (g := get(gid)) is not None
+            and (m := g.members.get(mid)) is not None else None
+            for gid, mid in ch.members})
+        store.put_docs(STATE_DB, "days", {day_key(gid, day): day_doc(g, day) if (g := get(gid)) is not None else None
+                                          for gid, day in ch.days})
+        store.put_docs(STATE_DB, "recent", {recent_key(gid, slot): (recent_doc(*item) if item is not None else None)
+                                            for (gid, slot), item in ch.recent.items()})
         alerts = self.engine.alerts
         dirty, self._alerts_dirty = self._alerts_dirty, set()
+        docs = {}
         for alert_id in dirty:
             a = alerts.get(alert_id)
             if a is not None:
-                put(STATE_DB, "alerts", str(alert_id), a.to_doc())
+                docs[str(alert_id)] = a.to_doc()
                 self._alerts_saved.add(alert_id)
-        gone = [i for i in self._alerts_saved if alerts.get(i) is None]  # expired or past the book's cap
+        gone = [i for i in self._alerts_saved if alerts.get(i) is None]  # expired, or past the book's cap
         for alert_id in gone:
-            delete(STATE_DB, "alerts", str(alert_id))
+            docs[str(alert_id)] = None
             self._alerts_saved.discard(alert_id)
+        store.put_docs(STATE_DB, "alerts", docs)
 
     def _stage_everything(self) -> None:
         """Every document (after reading the old layout): one big commit, then changes as usual."""
@@ -165,15 +142,19 @@ class StateWriter:
                 if doc is not None:
                     days.append({**doc, "_key": day_key(g.id, day)})
         store.replace_table(STATE_DB, "days", days)
-        store.replace_table(STATE_DB, "recent", [{**recent_doc(m), "_key": recent_key(g.id, m.id)}
-                                                 for g in groups for m in g.recent])
+        recent = []
+        for g in groups:
+            size = g.recent.maxlen or 1
+            first = g.recent_seq - len(g.recent)
+            recent.extend({**recent_doc(n, m), "_key": recent_key(g.id, n % size)}
+                          for n, m in enumerate(g.recent, first))
+        store.replace_table(STATE_DB, "recent", recent)
         alerts = self.engine.alerts
         docs = [{**a.to_doc(), "_key": str(a.id)} for a in (*alerts.live(), *alerts.resolved())]
         store.replace_table(STATE_DB, "alerts", docs)
         stats.changes = StatsChanges()
         self._alerts_dirty.clear()
         self._alerts_saved = {d["id"] for d in docs}
-        self._recent_saved = {g.id: {m.id for m in g.recent} for g in groups if g.recent}
         self._full = False
 
     def _stage_small(self) -> None:

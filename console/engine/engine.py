@@ -200,6 +200,7 @@ class Engine:
                 if self.alerts.apply(f) is None and not f.clears:
                     self._kept_quiet(f)
         self.alerts.wake_snoozed(now)
+        self.stats.touched.clear()  # (before pruning: what it changes is for the next tick to see)
         self.stats.prune(now)
         for o in self.observers:
             o.on_tick(now)
@@ -334,7 +335,8 @@ class Engine:
         while not self._stop.is_set():
             await asyncio.sleep(0.5)
             self.maybe_tick()
-            interval = max(self.settings.store.checkpoint_seconds, 20 * self.last_checkpoint_s)
+            # A checkpoint costs what changed, but a slow disk must not make them back to back.
+            interval = max(self.settings.store.checkpoint_seconds, 5 * self.last_checkpoint_s)
             if self.dirty and time.monotonic() - last_checkpoint >= interval:
                 try:
                     await self._checkpoint_locked()

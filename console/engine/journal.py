@@ -208,7 +208,7 @@ class JournalStorage(AtomicJSONStorage):
             for ch in reversed(layers):
                 if key in ch.docs:
                     doc = ch.docs[key]
-                    return _decoded(doc)
+                    return _decoded(doc, key) if doc is not None else None
             if layers and layers[0].cleared:
                 return None
             text = self.tables.get(table, {}).get(key)
@@ -220,15 +220,24 @@ class JournalStorage(AtomicJSONStorage):
             merged: dict[Key, Any] = {} if layers and layers[0].cleared else dict(self.tables.get(table, {}))
             for ch in layers:
                 merged.update(ch.docs)
-            return [_decoded(d) for d in merged.values() if d is not None]
+            return [_decoded(d, k) for k, d in merged.items() if d is not None]
 
     def put(self, table: str, key: Key, doc: dict) -> None:
-        """Store ``doc`` (the caller's to give: it is kept, not copied) under ``key``."""
+        """Store ``doc`` (the caller's to give: it is kept, not copied) under ``key``; a str key is
+        saved in it as ``"_key"``."""
         with self.lock:
             ch = self.pending.get(table)
             if ch is None:
                 ch = self.pending[table] = _Changes()
             ch.docs[key] = doc
+
+    def put_many(self, table: str, docs: dict[Key, dict | None]) -> None:
+        """``put`` (or, for None, ``delete``) each of ``docs``, which are kept, not copied."""
+        with self.lock:
+            ch = self.pending.get(table)
+            if ch is None:
+                ch = self.pending[table] = _Changes()
+            ch.docs.update(docs)
 
     def delete(self, table: str, key: Key) -> None:
         with self.lock:
@@ -268,7 +277,7 @@ class JournalStorage(AtomicJSONStorage):
         merged: dict[Key, Any] = {} if layers and layers[0].cleared else dict(self.tables.get(table, {}))
         for ch in layers:
             merged.update(ch.docs)
-        return [(k, _decoded(d)) for k, d in merged.items() if d is not None]
+        return [(k, _decoded(d, k)) for k, d in merged.items() if d is not None]
 
     def write(self, data: dict) -> None:
         with self.lock:
@@ -335,7 +344,7 @@ class JournalStorage(AtomicJSONStorage):
         out = {}
         try:
             for name, ch in batch.items():
-                out[name] = _Changes(ch.cleared, {k: (encode_doc(d) if d is not None else None)
+                out[name] = _Changes(ch.cleared, {k: (_encode_keyed(d, k) if d is not None else None)
                                                   for k, d in ch.docs.items()})
         except (TypeError, ValueError, RecursionError) as e:
             raise StoreError(f"cannot save {self.path}: {e}") from e
@@ -537,8 +546,23 @@ def _more_records(raw: bytes, pos: int) -> bool:
     return False
 
 
-def _decoded(doc: Any) -> dict:
-    return json.loads(doc) if isinstance(doc, str) else dict(doc)
+def _decoded(doc: Any, key: Key) -> dict:
+    if isinstance(doc, str):
+        return json.loads(doc)
+    out = dict(doc)
+    if isinstance(key, str) and "_key" not in out:
+        out["_key"] = key
+    return out
+
+
+def _encode_keyed(doc: dict, key: Key) -> str:
+    """The document's JSON text, with its str key as ``"_key"`` (added to the text, not the dict)."""
+    if not isinstance(key, str):
+        return encode_doc(doc)
+    if "_key" in doc:
+        return encode_doc(doc if doc["_key"] == key else {**doc, "_key": key})
+    text = encode_doc(doc)
+    return f'{text[:-1]}{"," if doc else ""}"_key":{encode_doc(key)}}}'
 
 
 def _key_of(k: Any) -> Key:

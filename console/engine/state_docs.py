@@ -9,9 +9,11 @@ Tables of the ``state`` database (keys are ``group<TAB>thing``):
 
 * ``groups``: one per group; ``members`` is how many member documents it has (checked on load);
 * ``members``: one per member: ``{"g": group, "m": [id, name, joined, last message, seen,
-  present, left, {day: messages}]}``;
+  present, left, [[day, messages], ...]]}``;
 * ``days``: one per group and day with hour buckets: ``{"g", "d": day index, "m"/"j"/"l": 24 counts}``;
-* ``recent``: one per recent message: ``{"g": group, "m": [id, sender, name, text, at, reply to, mentions]}``.
+* ``recent``: one per slot of a group's recent messages (message n of the group goes to slot
+  n % window, taking the place of the one it pushes out): ``{"g": group, "s": n, "m": [id, sender,
+  name, text, at, reply to, mentions]}``.
 
 Before this layout (schema 1) a group was one document holding its members as columns, its hour
 buckets and its recent messages: :func:`groups_from_legacy` reads that.
@@ -24,6 +26,8 @@ from connectors.events import Message
 from console.engine.stats import GroupStats, MemberStats
 
 SCHEMA = 2
+_ZEROS = (0,) * 24
+_NONE = [0] * 24  # (only encoded, never changed)
 
 
 def member_key(group: str, member: str) -> str:
@@ -34,8 +38,8 @@ def day_key(group: str, day: int) -> str:
     return f"{group}\t{day}"
 
 
-def recent_key(group: str, message: str) -> str:
-    return f"{group}\t{message}"
+def recent_key(group: str, slot: int) -> str:
+    return f"{group}\t{slot}"
 
 
 # --- to documents ---
@@ -48,25 +52,25 @@ def group_doc(g: GroupStats) -> dict:
 
 
 def member_doc(group: str, m: MemberStats) -> dict:
-    daily = {str(k): v for k, v in m.daily.items()} if m.daily else None
+    daily = list(m.daily.items()) if m.daily else None  # [[day, messages], ...]
     return {"g": group, "m": [m.id, m.name, m.joined_at, m.last_message_at, m.messages_seen, m.present, m.left_at,
                               daily]}
 
 
 def day_doc(g: GroupStats, day: int) -> dict | None:
     """The day's hour buckets, or None when they are all empty (pruned, or never used)."""
-    first = day * 24
-    out = {"g": g.id, "d": day}
-    empty = True
-    for name, buckets in (("m", g.hourly_messages), ("j", g.hourly_joins), ("l", g.hourly_leaves)):
-        counts = [buckets.get(h, 0) for h in range(first, first + 24)]
-        empty = empty and not any(counts)
-        out[name] = counts
-    return None if empty else out
+    hours = range(day * 24, day * 24 + 24)
+    m = list(map(g.hourly_messages.get, hours, _ZEROS))
+    j = list(map(g.hourly_joins.get, hours, _ZEROS)) if g.hourly_joins else _NONE
+    le = list(map(g.hourly_leaves.get, hours, _ZEROS)) if g.hourly_leaves else _NONE
+    if not (any(m) or any(j) or any(le)):
+        return None
+    return {"g": g.id, "d": day, "m": m, "j": j, "l": le}
 
 
-def recent_doc(m: Message) -> dict:
-    return {"g": m.group, "m": [m.id, m.sender, m.sender_name, m.text, m.at, m.reply_to, list(m.mentions)]}
+def recent_doc(seq: int, m: Message) -> dict:
+    return {"g": m.group, "s": seq,
+            "m": [m.id, m.sender, m.sender_name, m.text, m.at, m.reply_to, list(m.mentions)]}
 
 
 # --- from documents ---
@@ -87,7 +91,7 @@ def add_member(groups: dict[str, GroupStats], d: dict) -> None:
     g = groups[d["g"]]
     mid, name, joined, last, seen, present, left, daily = d["m"]
     g.members[mid] = MemberStats(mid, name, joined, last, seen, present, left,
-                                 {int(k): v for k, v in daily.items()} if daily else None)
+                                 {int(k): v for k, v in daily} if daily else None)
     g.present_count += 1 if present else 0
 
 
@@ -100,11 +104,20 @@ def add_day(groups: dict[str, GroupStats], d: dict) -> None:
                 buckets[first + i] = n
 
 
-def add_recent(groups: dict[str, GroupStats], d: dict) -> None:
-    g = groups[d["g"]]
-    mid, sender, sname, text, at, reply, mentions = d["m"]
-    g.recent.append(Message(group=g.id, sender=sender, sender_name=sname, text=text, at=at, id=mid,
-                            reply_to=reply, mentions=tuple(mentions)))
+def add_recent(groups: dict[str, GroupStats], docs: list[dict]) -> None:
+    """Each group's recent messages from their slots, oldest first."""
+    by_group: dict[str, list[tuple[int, Message]]] = {}
+    for d in docs:
+        g = groups[d["g"]]
+        mid, sender, sname, text, at, reply, mentions = d["m"]
+        by_group.setdefault(g.id, []).append((d["s"], Message(group=g.id, sender=sender, sender_name=sname, text=text,
+                                                              at=at, id=mid, reply_to=reply,
+                                                              mentions=tuple(mentions))))
+    for gid, items in by_group.items():
+        items.sort(key=lambda item: item[0])
+        g = groups[gid]
+        g.recent.extend(m for _, m in items)
+        g.recent_seq = items[-1][0] + 1
 
 
 def check_members(g: GroupStats, expected: int) -> None:
@@ -131,4 +144,5 @@ def groups_from_legacy(d: dict, recent_messages: int) -> GroupStats:
     for mid, sender, sname, text, at, reply, mentions in d["recent"]:
         g.recent.append(Message(group=g.id, sender=sender, sender_name=sname, text=text, at=at, id=mid,
                                 reply_to=reply, mentions=tuple(mentions)))
+    g.recent_seq = len(g.recent)
     return g

@@ -61,6 +61,7 @@ class GroupStats:
     hourly_joins: dict[int, int] = field(default_factory=dict)
     hourly_leaves: dict[int, int] = field(default_factory=dict)
     recent: deque[Message] = field(default_factory=lambda: deque(maxlen=50))
+    recent_seq: int = 0  # messages ever put in ``recent``: message n is saved in slot n % maxlen
     present_count: int = 0  # kept by FleetStats as members come and go; read on every tick
     version: int = 0  # bumped by every change, so views can cache what they derive from a group
 
@@ -106,7 +107,8 @@ class StatsChanges:
     groups: set[str] = field(default_factory=set)
     members: set[tuple[str, str]] = field(default_factory=set)  # (group, member): changed, or forgotten
     days: set[tuple[str, int]] = field(default_factory=set)  # (group, day index) whose hour buckets changed
-    recent: set[str] = field(default_factory=set)  # groups whose recent messages changed
+    # Recent messages by (group, slot) (see GroupStats.recent_seq): the message now in it, or None.
+    recent: dict[tuple[str, int], tuple[int, Message] | None] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
         return bool(self.groups or self.members or self.days or self.recent)
@@ -114,15 +116,8 @@ class StatsChanges:
     def take(self) -> StatsChanges:
         """The changes so far, leaving this empty for the next ones."""
         out = StatsChanges(self.groups, self.members, self.days, self.recent)
-        self.groups, self.members, self.days, self.recent = set(), set(), set(), set()
+        self.groups, self.members, self.days, self.recent = set(), set(), set(), {}
         return out
-
-    def merge(self, other: StatsChanges) -> None:
-        """Give back changes taken by a checkpoint that did not reach the disk."""
-        self.groups |= other.groups
-        self.members |= other.members
-        self.days |= other.days
-        self.recent |= other.recent
 
 
 class FleetStats:
@@ -133,6 +128,9 @@ class FleetStats:
         self.recent_messages = recent_messages
         self.left_member_days = left_member_days
         self.changes = StatsChanges()
+        # Groups changed since the engine's last tick: what time-based detectors must look at again
+        # (the engine empties it after each tick).
+        self.touched: set[str] = set()
         self._pruned_hour = self._pruned_day = -1
 
     def group(self, group_id: str, at: float) -> GroupStats:
@@ -142,12 +140,14 @@ class FleetStats:
                            recent=deque(maxlen=self.recent_messages))
             self.groups[group_id] = g
             self.changes.groups.add(group_id)
+            self.touched.add(group_id)
         return g
 
     def load_group(self, group: Group, at: float) -> GroupStats:
         g = self.group(group.id, at)
         g.version += 1
         self.changes.groups.add(g.id)
+        self.touched.add(g.id)
         g.name, g.platform, g.tags = group.name, group.platform, group.tags
         if group.member_count is not None:
             g.member_count_hint = group.member_count
@@ -159,6 +159,7 @@ class FleetStats:
         g.version += 1
         changed = self.changes.members
         self.changes.groups.add(g.id)
+        self.touched.add(g.id)
         seen = set()
         for m in members:
             seen.add(m.id)
@@ -191,6 +192,7 @@ class FleetStats:
         g.version += 1
         changes = self.changes
         changes.groups.add(g.id)
+        self.touched.add(g.id)
         if type(ev) is Message:
             self._message(g, ev)
         elif type(ev) is Join:
@@ -220,7 +222,7 @@ class FleetStats:
             for i, m in enumerate(g.recent):
                 if m.id == ev.message_id:
                     del g.recent[i]
-                    changes.recent.add(g.id)
+                    self._renumber_recent(g)
                     break
 
     def _message(self, g: GroupStats, ev: Message) -> None:
@@ -242,11 +244,23 @@ class FleetStats:
         g.hourly_messages[h] = g.hourly_messages.get(h, 0) + 1
         if g.last_message_at is None or ev.at > g.last_message_at:
             g.last_message_at = ev.at
-        g.recent.append(ev)
+        recent = g.recent
         changes = self.changes
+        seq = g.recent_seq
+        g.recent_seq = seq + 1
+        recent.append(ev)  # (pushing out the oldest, whose slot it takes)
+        changes.recent[(g.id, seq % (recent.maxlen or 1))] = (seq, ev)
         changes.members.add((g.id, ev.sender))
         changes.days.add((g.id, h // 24))
-        changes.recent.add(g.id)
+
+    def _renumber_recent(self, g: GroupStats) -> None:
+        """After a message left the middle of the window: every slot again, in order."""
+        size = g.recent.maxlen or 1
+        for slot, m in enumerate(g.recent):
+            self.changes.recent[(g.id, slot)] = (slot, m)
+        for slot in range(len(g.recent), size):
+            self.changes.recent[(g.id, slot)] = None
+        g.recent_seq = len(g.recent)
 
     def prune(self, now: float) -> None:
         """Drop what fell out of every window we report on: hour buckets once an hour; once a day,
@@ -281,4 +295,5 @@ class FleetStats:
                     del g.members[mid]
                     changes.members.add((g.id, mid))
                 changes.groups.add(g.id)
+                self.touched.add(g.id)
                 g.version += 1

@@ -322,12 +322,12 @@ class Store:
         if not isinstance(key, str):
             raise TypeError("store keys must be str")
         with self._lock:
-            stored = dict(doc)
-            stored["_key"] = key
             js = self._journal_of(db)
             if js is not None:
-                js.put(table, key, stored)
+                js.put(table, key, dict(doc))
                 return
+            stored = dict(doc)
+            stored["_key"] = key
             tdb, mw, tables = self._tables(db)
             raw = tables.get(table)
             if raw is None:
@@ -344,6 +344,20 @@ class Store:
             raw[doc_id] = stored
             mw.touch()
             self._after_direct_edit(tdb, table)
+
+    def put_docs(self, db: str, table: str, docs: dict[str, dict | None]) -> None:
+        """Put each of ``docs`` under its key (None: delete it), in memory. The documents are the
+        store's from now on (not copied): the engine's checkpoint hands over thousands at a time."""
+        with self._lock:
+            js = self._journal_of(db)
+            if js is not None:
+                js.put_many(table, docs)
+                return
+            for key, doc in docs.items():
+                if doc is None:
+                    self.delete_doc(db, table, key)
+                else:
+                    self.put_doc(db, table, key, doc)
 
     def delete_doc(self, db: str, table: str, key: str) -> None:
         """Remove the document stored under ``key`` (if any), in memory."""
