@@ -9,6 +9,7 @@ or JSON, which is all a connector produces, can hold such a pair.)
 from __future__ import annotations
 
 import json
+from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any
 
 __all__ = ["decode_state", "encode_doc", "encode_state"]
@@ -63,4 +64,18 @@ def decode_state(raw: bytes) -> dict:
     return data
 
 
-encode_doc = _ENCODE  # one document (or any JSON value) as compact ASCII JSON text
+def _not_json(o: Any) -> Any:
+    raise TypeError(f"Object of type {o.__class__.__name__} is not JSON serializable")
+
+
+# The C encoder ``_ENCODE`` builds for every call, built once: a checkpoint encodes documents by the
+# thousand, and that construction was a third of the cost of a small one.
+_C_ENCODE = c_make_encoder(None, _not_json, encode_basestring_ascii, None, ":", ",", False, False, True) \
+    if c_make_encoder is not None else None
+
+
+def encode_doc(doc: Any) -> str:
+    """One document (or any JSON value) as compact ASCII JSON text: the same text as ``_ENCODE``."""
+    if _C_ENCODE is None:
+        return _ENCODE(doc)
+    return "".join(_C_ENCODE(doc, 0))
