@@ -33,6 +33,12 @@ MESSAGE_INDEX_KEPT = 200_000
 # (the soak) must not keep one per ad or flood line for ever. Oldest go first.
 LABELS_KEPT = 50_000
 REFUSED_JOINS_KEPT = 10_000
+# A person in no group (and banned nowhere, and no team's account) is forgotten this long after, as the
+# engine forgets members who left; an ad team reuses its newest accounts only; the record of platform
+# calls keeps the newest. A world stepped for days stays the size of its fleet.
+PEOPLE_GONE_KEPT_DAYS = 31
+ACCOUNTS_KEPT = 100
+RECEIVED_KEPT = 20_000
 LURKER, ACTIVE, OCCASIONAL = 0, 1, 2
 WAVE_CHANCE = 0.2          # share of later campaigns that drive members out of one group
 

@@ -29,8 +29,8 @@ from connectors.events import Event, Join, Leave, Media, Message
 
 from . import corpus, names
 from .model import (DAY, DEMO_EPOCH, JOIN_PER_DAY, LABELS_KEPT, LEAVE_PER_DAY, MESSAGE_INDEX_KEPT, MINUTE,
-                    OPERATOR_ID, OPERATOR_NAME, REFILL_PER_DAY, REFUSED_JOINS_KEPT, GroupState, Handler, Person, Seat,
-                    Team, hour_factor, poisson)
+                    OPERATOR_ID, OPERATOR_NAME, PEOPLE_GONE_KEPT_DAYS, RECEIVED_KEPT, REFILL_PER_DAY,
+                    REFUSED_JOINS_KEPT, GroupState, Handler, Person, Seat, Team, hour_factor, poisson)
 from .world_ads import Adversaries
 from .world_platform import PlatformCalls
 from .world_setup import Setup
@@ -70,6 +70,7 @@ class World(Setup, Adversaries, PlatformCalls):
         self._pending_on: set[tuple[str, str, str]] = set()  # (call, group, target) queued for the next tick
         self._messages: OrderedDict[str, str] = OrderedDict()
         self._deleted: set[str] = set()
+        self._unseated: dict[str, float] = {}  # person -> when first found in no group (see _forget)
         self._deficit = 0
         self._member_total = 0
         self._target_total = 0
@@ -106,8 +107,27 @@ class World(Setup, Adversaries, PlatformCalls):
             else:
                 break
         self.tick += 1
+        if self.tick % max(1, round(DAY / self.span)) == 0:
+            self._forget(t1)
         out.sort(key=_by_time)
         return out
+
+    def _forget(self, now: float) -> None:
+        """Once a simulated day: forget the people gone from every group for a month (nobody banned,
+        no team's account), and trim the record of platform calls."""
+        keep = {pid for g in self.groups for pid in g.seats}
+        keep.update(pid for g in self.groups for pid in g.banned)
+        keep.update(p.id for t in self.teams for p in (*t.accounts, *t.sleepers))
+        unseated, people = self._unseated, self.people
+        for pid in [pid for pid in unseated if pid in keep]:
+            del unseated[pid]
+        cutoff = now - PEOPLE_GONE_KEPT_DAYS * DAY
+        for pid in [pid for pid in people if pid not in keep]:
+            since = unseated.setdefault(pid, now)
+            if since <= cutoff:
+                del people[pid], unseated[pid]
+        if len(self.received) > RECEIVED_KEPT:
+            del self.received[:len(self.received) - RECEIVED_KEPT]
 
     def _background(self, t0: float) -> list[tuple[float, Handler, GroupState]]:
         rng, span = self.rng, self.span
@@ -188,7 +208,8 @@ class World(Setup, Adversaries, PlatformCalls):
         self._next_message += 1
         self._messages[mid] = group_id
         if len(self._messages) > MESSAGE_INDEX_KEPT:
-            self._messages.popitem(last=False)
+            old, _ = self._messages.popitem(last=False)
+            self._deleted.discard(old)  # (deleting it again is refused as unknown from now on)
         return mid
 
     def _speak(self, at: float, out: list[Event], g: GroupState) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from connectors.events import Event, Join, Media
 
 from . import corpus, names
-from .model import MINUTE, WAVE_CHANCE, GroupState, Person, Seat, Team
+from .model import ACCOUNTS_KEPT, MINUTE, WAVE_CHANCE, GroupState, Person, Seat, Team
 
 
 class Adversaries:
@@ -48,7 +48,7 @@ class Adversaries:
         team.text = corpus.card_ad(rng)  # what a teammate re-posts after a kick: a card
         for k, g in enumerate(targets):
             acct = self._new_person(names.ad_account_name(rng, "zh", team.contact, "Q"), team.index)
-            team.accounts.append(acct)
+            _enlist(team, acct)
             self._at(at + k * rng.uniform(20.0, 90.0), self._image_join, g, acct, text, media)
         nxt = "card" if kind == "qr" else "qr"
         self._at(at + rng.uniform(25.0, 50.0) * MINUTE / self.scale, self._image_campaign, nxt)
@@ -81,7 +81,7 @@ class Adversaries:
         seps = corpus.SEPARATORS_QQ if team.contact_kind == "qq" else corpus.SEPARATORS_WX
         name = names.ad_account_name(rng, team.lang, shown, seps[int(rng.random() * len(seps))])
         acct = self._new_person(name, team.index)
-        team.accounts.append(acct)
+        _enlist(team, acct)
         return acct
 
     def _inviter(self, team: Team, g: GroupState, exclude: str) -> str | None:
@@ -135,3 +135,10 @@ class Adversaries:
                     text = line if same else corpus.FLOOD_LINES[int(rng.random() * len(corpus.FLOOD_LINES))]
                     self._at(at + off, self._say, g, seat.person.id, text, "flood")
         self._at(at + rng.uniform(30.0, 90.0) * MINUTE / self.scale, self._flood)
+
+
+def _enlist(team: Team, acct: Person) -> None:
+    """A new account joins the team's pool; the oldest beyond ``ACCOUNTS_KEPT`` are retired."""
+    team.accounts.append(acct)
+    if len(team.accounts) > ACCOUNTS_KEPT:
+        del team.accounts[:len(team.accounts) - ACCOUNTS_KEPT]
