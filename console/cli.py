@@ -81,6 +81,9 @@ def parser() -> argparse.ArgumentParser:
     bs.add_argument("--minutes", type=float, default=10.0, help="wall minutes measured, after a short warm-up")
     bs.add_argument("--presses-per-minute", type=float, default=30.0, help="operator key presses timed")
     bs.add_argument("--seed", type=int, default=7)
+    bs.add_argument("--traffic", type=float, default=1.0,
+                    help="share of the demo's usual messages per simulated second: below 1 the same event "
+                         "rate covers more simulated time (0.1: ten times as many simulated hours)")
     bs.add_argument("--format", choices=("json", "text"), default="text")
 
     from console.commands import audit, blacklist, config, schedule, serve
@@ -141,12 +144,12 @@ def _dispatch(args: argparse.Namespace) -> int:
             from console import bench_soak
 
             if (args.minutes <= 0 or not 1 <= args.groups <= 2000 or args.rate <= 0
-                    or args.presses_per_minute < 0):
+                    or args.presses_per_minute < 0 or not 0 < args.traffic <= 10):
                 print("groupwatch: error: --minutes above 0, --groups 1-2000, --rate above 0, "
-                      "--presses-per-minute not negative", file=sys.stderr)
+                      "--presses-per-minute not negative, --traffic above 0 and at most 10", file=sys.stderr)
                 return EXIT_USAGE
             bench.print_result(bench_soak.soak(args.groups, args.rate, args.minutes, args.seed,
-                                               args.presses_per_minute), args.format)
+                                               args.presses_per_minute, traffic=args.traffic), args.format)
             return 0
         if args.bench == "ui":
             from console import bench_ui

@@ -70,6 +70,7 @@ class World(Setup, Adversaries, PlatformCalls):
         self._pending_on: set[tuple[str, str, str]] = set()  # (call, group, target) queued for the next tick
         self._messages: OrderedDict[str, str] = OrderedDict()
         self._deleted: set[str] = set()
+        self.traffic = 1.0  # share of the usual messages per simulated second (soaks over simulated days)
         self._unseated: dict[str, float] = {}  # person -> when first found in no group (see _forget)
         self._deficit = 0
         self._member_total = 0
@@ -132,7 +133,7 @@ class World(Setup, Adversaries, PlatformCalls):
     def _background(self, t0: float) -> list[tuple[float, Handler, GroupState]]:
         rng, span = self.rng, self.span
         items: list[tuple[float, Handler, GroupState]] = []
-        n = poisson(rng, self._talk_total * hour_factor(t0 + span / 2) * span)
+        n = poisson(rng, self._talk_total * self.traffic * hour_factor(t0 + span / 2) * span)
         if n:
             chosen = rng.choices(self._talking, cum_weights=self._talk_cum, k=n)
             speak = self._speak
