@@ -37,6 +37,7 @@ REFUSED_JOINS_KEPT = 10_000
 # engine forgets members who left; an ad team reuses its newest accounts only; the record of platform
 # calls keeps the newest. A world stepped for days stays the size of its fleet.
 PEOPLE_GONE_KEPT_DAYS = 31
+PROMOTERS_GONE_KEPT_DAYS = 2  # a retired ad account (no longer its team's) goes sooner
 ACCOUNTS_KEPT = 100
 RECEIVED_KEPT = 20_000
 LURKER, ACTIVE, OCCASIONAL = 0, 1, 2

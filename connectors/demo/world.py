@@ -29,7 +29,7 @@ from connectors.events import Event, Join, Leave, Media, Message
 
 from . import corpus, names
 from .model import (DAY, DEMO_EPOCH, JOIN_PER_DAY, LABELS_KEPT, LEAVE_PER_DAY, MESSAGE_INDEX_KEPT, MINUTE,
-                    OPERATOR_ID, OPERATOR_NAME, PEOPLE_GONE_KEPT_DAYS, RECEIVED_KEPT, REFILL_PER_DAY,
+                    OPERATOR_ID, OPERATOR_NAME, PEOPLE_GONE_KEPT_DAYS, PROMOTERS_GONE_KEPT_DAYS, RECEIVED_KEPT, REFILL_PER_DAY,
                     REFUSED_JOINS_KEPT, GroupState, Handler, Person, Seat, Team, hour_factor, poisson)
 from .world_ads import Adversaries
 from .world_platform import PlatformCalls
@@ -46,6 +46,7 @@ class World(Setup, Adversaries, PlatformCalls):
         self.rng = random.Random(seed)
         # Image and card ads draw from their own stream, so the rest of the fleet is what it always was.
         self._media_rng = random.Random(seed * 1_000_003 + 17)
+        self._leave_rng = random.Random(seed * 1_000_033 + 29)  # when promoters move on (see _moves_on)
         self.start = start
         self.span = tick_span
         self.tick = 0
@@ -123,9 +124,10 @@ class World(Setup, Adversaries, PlatformCalls):
         for pid in [pid for pid in unseated if pid in keep]:
             del unseated[pid]
         cutoff = now - PEOPLE_GONE_KEPT_DAYS * DAY
+        promoters_cutoff = now - PROMOTERS_GONE_KEPT_DAYS * DAY
         for pid in [pid for pid in people if pid not in keep]:
             since = unseated.setdefault(pid, now)
-            if since <= cutoff:
+            if since <= (cutoff if people[pid].team < 0 else promoters_cutoff):
                 del people[pid], unseated[pid]
         if len(self.received) > RECEIVED_KEPT:
             del self.received[:len(self.received) - RECEIVED_KEPT]

@@ -2,10 +2,10 @@
 floods (part of World)."""
 from __future__ import annotations
 
-from connectors.events import Event, Join, Media
+from connectors.events import Event, Join, Leave, Media
 
 from . import corpus, names
-from .model import ACCOUNTS_KEPT, MINUTE, WAVE_CHANCE, GroupState, Person, Seat, Team
+from .model import ACCOUNTS_KEPT, DAY, MINUTE, WAVE_CHANCE, GroupState, Person, Seat, Team
 
 
 class Adversaries:
@@ -61,6 +61,7 @@ class Adversaries:
         if acct.id not in g.seats:
             self._add(g, Seat(acct, at, None))
             out.append(Join(g.id, acct.id, acct.name, at, None))
+            self._moves_on(at, g, acct)
         self._at(at + self._media_rng.uniform(5.0, 40.0), self._say_media, g, acct.id, text, media)
 
     def _say_media(self, at: float, out: list[Event], g: GroupState, pid: str, text: str, media: tuple[str, ...]) -> None:
@@ -103,9 +104,21 @@ class Adversaries:
             inviter = self._inviter(team, g, acct.id) if rng.random() < 0.6 else None
             self._add(g, Seat(acct, at, None))
             out.append(Join(g.id, acct.id, acct.name, at, inviter))
+            self._moves_on(at, g, acct)
         if text:
             # A newcomer's first message, within a minute of joining.
             self._at(at + rng.uniform(5.0, 50.0), self._say, g, acct.id, text, "ad")
+
+    def _moves_on(self, at: float, g: GroupState, acct: Person) -> None:
+        """A promoter left alone leaves within a day or two (its work there is done): an unattended
+        fleet does not fill up with ad accounts. Drawn from a stream of its own, so the rest of the
+        world is what it was."""
+        self._at(at + self._leave_rng.uniform(0.5, 2.0) * DAY, self._ad_leave, g, acct.id)
+
+    def _ad_leave(self, at: float, out: list[Event], g: GroupState, pid: str) -> None:
+        if pid in g.seats:
+            self._remove(g, pid)
+            out.append(Leave(g.id, pid, at))
 
     def _team_reacts(self, g: GroupState, acct: Person, at: float) -> None:
         """Kicking one promoter is not enough: a teammate pulls it back and a new account arrives."""

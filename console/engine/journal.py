@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import threading
 import zlib
 from dataclasses import dataclass, field
@@ -41,7 +42,7 @@ from typing import Any, Iterator
 
 from console.engine.store_codec import encode_doc
 from console.engine.store_files import (AtomicJSONStorage, StoreDamaged, StoreError, _aside_name, _fsync_dir,
-                                        _link_or_copy, _one_line, _unlink_quietly, _why, write_all, RECOVER_HINT)
+                                        _one_line, _unlink_quietly, _why, write_all, RECOVER_HINT)
 
 __all__ = ["JournalStorage", "journal_path"]
 
@@ -175,7 +176,7 @@ class JournalStorage(AtomicJSONStorage):
             raise StoreDamaged(f"journal {self.journal} is damaged (at byte {pos}: {problem}); it was left "
                                f"untouched; {RECOVER_HINT}")
         aside = _aside_name(self.journal, ".damaged")
-        _link_or_copy(self.journal, aside)
+        shutil.copyfile(self.journal, aside)  # a copy, not a link: the journal is cut back next
         self.warnings.append(_one_line(f"journal {self.journal} was damaged (at byte {pos}: {problem}); kept a "
                                        f"copy as {aside.name} and used the changes before it"))
         if pos == 0:
