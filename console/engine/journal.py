@@ -36,17 +36,18 @@ import os
 import shutil
 import threading
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from console.engine.journal_records import (BadRecord, Changes, Key, decode_record, decoded, doc_key, encode_record,
+                                            encode_keyed, more_records, numbered)
 from console.engine.store_codec import encode_doc
 from console.engine.store_files import (AtomicJSONStorage, StoreDamaged, StoreError, _aside_name, _fsync_dir,
                                         _one_line, _unlink_quietly, _why, write_all, RECOVER_HINT)
 
 __all__ = ["JournalStorage", "journal_path"]
 
-Key = str | int  # a document's "_key", or its doc id for documents without one
 COMPACT_MIN_BYTES = 8 << 20  # the journal is folded into the base once bigger than this and than the base
 CHUNK_CHARS = 1 << 20  # the base is encoded and written in pieces this big, so no step holds the GIL long
 HEADER = "J\t"
@@ -55,14 +56,6 @@ HEADER = "J\t"
 def journal_path(path: Path) -> Path:
     """``state.json`` -> ``state.journal``."""
     return path.with_name(path.name.removesuffix(".json") + ".journal")
-
-
-@dataclass(slots=True)
-class _Changes:
-    """One table's changes since the last commit. ``docs`` maps key -> document (None: deleted)."""
-
-    cleared: bool = False
-    docs: dict[Key, Any] = field(default_factory=dict)
 
 
 class JournalStorage(AtomicJSONStorage):
@@ -78,8 +71,8 @@ class JournalStorage(AtomicJSONStorage):
         self._flush_lock = threading.Lock()
         self.compact_bytes = compact_bytes
         self.tables: dict[str, dict[Key, str]] = {}
-        self.pending: dict[str, _Changes] = {}
-        self._inflight: dict[str, _Changes] | None = None
+        self.pending: dict[str, Changes] = {}
+        self._inflight: dict[str, Changes] | None = None
         self._fd: int | None = None  # the journal, open for appending; None: the next commit writes a base
         self.journal_bytes = 0
         self.base_bytes = 0
@@ -95,7 +88,7 @@ class JournalStorage(AtomicJSONStorage):
         for name, docs in base.items():
             table = self.tables[name] = {}
             for doc_id, doc in docs.items():
-                table[_doc_key(doc_id, doc, table)] = encode_doc(doc)
+                table[doc_key(doc_id, doc, table)] = encode_doc(doc)
         del base
         self._replay(recover)
 
@@ -124,8 +117,8 @@ class JournalStorage(AtomicJSONStorage):
         while pos < len(raw):
             try:
                 pos = self._apply_record(raw, pos)
-            except _BadRecord as bad:
-                if _more_records(raw, pos):
+            except BadRecord as bad:
+                if more_records(raw, pos):
                     self._damaged(raw, pos, str(bad), recover)
                 else:
                     self._truncate_torn(pos)
@@ -136,22 +129,7 @@ class JournalStorage(AtomicJSONStorage):
 
     def _apply_record(self, raw: bytes, pos: int) -> int:
         """Apply the record at ``pos`` (only if whole and good); the offset after it."""
-        seq, lines, cur = _frame(raw, pos)
-        changes: dict[str, _Changes] = {}
-        try:
-            for line in lines:
-                parts = line.decode("ascii").split("\t", 3)
-                ch = changes.setdefault(json.loads(parts[1]), _Changes())
-                if parts[0] == "C":
-                    ch.cleared, ch.docs = True, {}
-                elif parts[0] == "P":
-                    ch.docs[_key_of(json.loads(parts[2]))] = parts[3]
-                elif parts[0] == "D":
-                    ch.docs[_key_of(json.loads(parts[2]))] = None
-                else:
-                    raise ValueError(f"unknown line {parts[0]!r}")
-        except (ValueError, IndexError, UnicodeDecodeError) as e:
-            raise _BadRecord(f"record {seq}: {e}") from None
+        seq, changes, cur = decode_record(raw, pos)
         self._apply(changes)
         self._seq = max(self._seq, seq)
         return cur
@@ -195,7 +173,7 @@ class JournalStorage(AtomicJSONStorage):
 
     # --- keyed access (under ``lock``)
 
-    def _layers(self, table: str) -> list[_Changes]:
+    def _layers(self, table: str) -> list[Changes]:
         """This table's uncommitted changes, oldest first, from the last whole replacement on."""
         layers = [c for c in (self._inflight and self._inflight.get(table), self.pending.get(table)) if c]
         for i in range(len(layers) - 1, -1, -1):
@@ -209,7 +187,7 @@ class JournalStorage(AtomicJSONStorage):
             for ch in reversed(layers):
                 if key in ch.docs:
                     doc = ch.docs[key]
-                    return _decoded(doc, key) if doc is not None else None
+                    return decoded(doc, key) if doc is not None else None
             if layers and layers[0].cleared:
                 return None
             text = self.tables.get(table, {}).get(key)
@@ -221,7 +199,7 @@ class JournalStorage(AtomicJSONStorage):
             merged: dict[Key, Any] = {} if layers and layers[0].cleared else dict(self.tables.get(table, {}))
             for ch in layers:
                 merged.update(ch.docs)
-            return [_decoded(d, k) for k, d in merged.items() if d is not None]
+            return [decoded(d, k) for k, d in merged.items() if d is not None]
 
     def put(self, table: str, key: Key, doc: dict) -> None:
         """Store ``doc`` (the caller's to give: it is kept, not copied) under ``key``; a str key is
@@ -229,7 +207,7 @@ class JournalStorage(AtomicJSONStorage):
         with self.lock:
             ch = self.pending.get(table)
             if ch is None:
-                ch = self.pending[table] = _Changes()
+                ch = self.pending[table] = Changes()
             ch.docs[key] = doc
 
     def put_many(self, table: str, docs: dict[Key, dict | None]) -> None:
@@ -237,20 +215,20 @@ class JournalStorage(AtomicJSONStorage):
         with self.lock:
             ch = self.pending.get(table)
             if ch is None:
-                ch = self.pending[table] = _Changes()
+                ch = self.pending[table] = Changes()
             ch.docs.update(docs)
 
     def delete(self, table: str, key: Key) -> None:
         with self.lock:
             ch = self.pending.get(table)
             if ch is None:
-                ch = self.pending[table] = _Changes()
+                ch = self.pending[table] = Changes()
             ch.docs[key] = None
 
     def replace(self, table: str, docs: list[dict]) -> None:
         """The whole table becomes ``docs`` (kept, not copied); documents with a str ``_key`` are keyed by it."""
         with self.lock:
-            ch = self.pending[table] = _Changes(cleared=True)
+            ch = self.pending[table] = Changes(cleared=True)
             n = 0
             for doc in docs:
                 key = doc.get("_key")
@@ -270,7 +248,7 @@ class JournalStorage(AtomicJSONStorage):
             names = set(self.tables) | set(self.pending) | set(self._inflight or ())
             out = {}
             for name in names:
-                out[name] = {str(i): doc for i, doc in _numbered(self._all_keyed(name))}
+                out[name] = {str(i): doc for i, doc in numbered(self._all_keyed(name))}
             return out or None
 
     def _all_keyed(self, table: str) -> list[tuple[Key, dict]]:
@@ -278,17 +256,17 @@ class JournalStorage(AtomicJSONStorage):
         merged: dict[Key, Any] = {} if layers and layers[0].cleared else dict(self.tables.get(table, {}))
         for ch in layers:
             merged.update(ch.docs)
-        return [(k, _decoded(d, k)) for k, d in merged.items() if d is not None]
+        return [(k, decoded(d, k)) for k, d in merged.items() if d is not None]
 
     def write(self, data: dict) -> None:
         with self.lock:
             for name in set(self.tables) | set(self.pending):
                 if name not in data:
-                    self.pending[name] = _Changes(cleared=True)
+                    self.pending[name] = Changes(cleared=True)
             for name, docs in data.items():
-                ch = self.pending[name] = _Changes(cleared=True)
+                ch = self.pending[name] = Changes(cleared=True)
                 for doc_id, doc in docs.items():
-                    ch.docs[_doc_key(doc_id, doc, ch.docs)] = dict(doc)
+                    ch.docs[doc_key(doc_id, doc, ch.docs)] = dict(doc)
 
     # --- committing (any thread; one at a time)
 
@@ -341,17 +319,17 @@ class JournalStorage(AtomicJSONStorage):
         with self._flush_lock:
             self._write_base()
 
-    def _encode(self, batch: dict[str, _Changes]) -> dict[str, _Changes]:
+    def _encode(self, batch: dict[str, Changes]) -> dict[str, Changes]:
         out = {}
         try:
             for name, ch in batch.items():
-                out[name] = _Changes(ch.cleared, {k: (_encode_keyed(d, k) if d is not None else None)
+                out[name] = Changes(ch.cleared, {k: (encode_keyed(d, k) if d is not None else None)
                                                   for k, d in ch.docs.items()})
         except (TypeError, ValueError, RecursionError) as e:
             raise StoreError(f"cannot save {self.path}: {e}") from e
         return out
 
-    def _apply(self, changes: dict[str, _Changes]) -> list[tuple[str, Any]]:
+    def _apply(self, changes: dict[str, Changes]) -> list[tuple[str, Any]]:
         """Make ``changes`` (encoded) part of ``tables``; what undoes it."""
         undo: list[tuple[str, Any]] = []
         for name, ch in changes.items():
@@ -382,7 +360,7 @@ class JournalStorage(AtomicJSONStorage):
             else:
                 self.tables[name] = old
 
-    def _restore(self, batch: dict[str, _Changes]) -> None:
+    def _restore(self, batch: dict[str, Changes]) -> None:
         """A failed commit: its changes go back under the ones made since (which are newer)."""
         for name, old in batch.items():
             new = self.pending.get(name)
@@ -392,17 +370,9 @@ class JournalStorage(AtomicJSONStorage):
                 old.docs.update(new.docs)
                 self.pending[name] = old
 
-    def _append(self, encoded: dict[str, _Changes]) -> None:
+    def _append(self, encoded: dict[str, Changes]) -> None:
         self._seq += 1
-        lines = []
-        for name, ch in encoded.items():
-            t = encode_doc(name)
-            if ch.cleared:
-                lines.append(f"C\t{t}")
-            for k, text in ch.docs.items():
-                lines.append(f"P\t{t}\t{encode_doc(k)}\t{text}" if text is not None else f"D\t{t}\t{encode_doc(k)}")
-        body = (f"R\t{self._seq}\t{len(lines)}\n" + "".join(line + "\n" for line in lines)).encode("ascii")
-        record = body + f"E\t{zlib.crc32(body):08x}\n".encode("ascii")
+        record = encode_record(self._seq, encoded)
         fd = self._fd
         assert fd is not None
         try:
@@ -491,10 +461,6 @@ class JournalStorage(AtomicJSONStorage):
         self.closed = True
 
 
-class _BadRecord(Exception):
-    pass
-
-
 class _Absent:
     __slots__ = ()
 
@@ -505,92 +471,3 @@ _ABSENT = _Absent()
 @dataclass(slots=True)
 class _Partial:
     docs: dict
-
-
-def _frame(raw: bytes, pos: int) -> tuple[int, list[bytes], int]:
-    """The record at ``pos``, checked whole with its checksum: (seq, its lines, the offset after it)."""
-    nl = raw.find(b"\n", pos)
-    if nl < 0:
-        raise _BadRecord("cut short")
-    head = raw[pos:nl].split(b"\t")
-    if len(head) != 3 or head[0] != b"R":
-        raise _BadRecord("not a record start")
-    try:
-        seq, count = int(head[1]), int(head[2])
-    except ValueError:
-        raise _BadRecord("bad record start") from None
-    lines: list[bytes] = []
-    cur = nl + 1
-    for _ in range(count + 1):
-        nl = raw.find(b"\n", cur)
-        if nl < 0:
-            raise _BadRecord("cut short")
-        lines.append(raw[cur:nl])
-        cur = nl + 1
-    end = lines.pop()
-    if not end.startswith(b"E\t"):
-        raise _BadRecord("no end line")
-    if f"{zlib.crc32(raw[pos:cur - len(end) - 1]):08x}".encode() != end[2:]:
-        raise _BadRecord("checksum mismatch")
-    return seq, lines, cur
-
-
-def _more_records(raw: bytes, pos: int) -> bool:
-    """True if a whole, good record starts somewhere after ``pos`` (so the bad one is not a torn tail)."""
-    i = raw.find(b"\nR\t", pos)
-    while i >= 0:
-        try:
-            _frame(raw, i + 1)
-            return True
-        except _BadRecord:
-            i = raw.find(b"\nR\t", i + 1)
-    return False
-
-
-def _decoded(doc: Any, key: Key) -> dict:
-    if isinstance(doc, str):
-        return json.loads(doc)
-    out = dict(doc)
-    if isinstance(key, str) and "_key" not in out:
-        out["_key"] = key
-    return out
-
-
-def _encode_keyed(doc: dict, key: Key) -> str:
-    """The document's JSON text, with its str key as ``"_key"`` (added to the text, not the dict)."""
-    if not isinstance(key, str):
-        return encode_doc(doc)
-    if "_key" in doc:
-        return encode_doc(doc if doc["_key"] == key else {**doc, "_key": key})
-    text = encode_doc(doc)
-    return f'{text[:-1]}{"," if doc else ""}"_key":{encode_doc(key)}}}'
-
-
-def _key_of(k: Any) -> Key:
-    if isinstance(k, bool) or not isinstance(k, (str, int)):
-        raise ValueError(f"bad key {k!r}")
-    return k
-
-
-def _doc_key(doc_id: str, doc: dict, taken: dict) -> Key:
-    key = doc.get("_key") if isinstance(doc, dict) else None
-    if isinstance(key, str):
-        return key
-    try:
-        n = int(doc_id)
-    except ValueError:
-        n = 0
-    if n <= 0 or n in taken:
-        n = max((k for k in taken if isinstance(k, int)), default=0) + 1
-    return n
-
-
-def _numbered(items: list[tuple[Key, dict]]) -> Iterator[tuple[int, dict]]:
-    top = max((k for k, _ in items if isinstance(k, int)), default=0)
-    for k, doc in items:
-        if isinstance(k, int):
-            yield k, doc
-        else:
-            top += 1
-            yield top, doc
-
