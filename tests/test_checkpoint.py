@@ -2,7 +2,9 @@
 and read the state of an older groupwatch (one document per group) and rewrite it."""
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 from pathlib import Path
 
 from connectors.events import Member
@@ -139,4 +141,37 @@ def test_an_old_state_file_is_read_and_rewritten_in_the_new_layout(tmp_path: Pat
     again = _engine(Store(tmp_path), lambda: T0)
     again.restore()
     assert _picture(again) == picture
+    again.store.close()
+
+
+async def test_a_big_backlog_is_staged_in_slices_and_still_saved_as_one_consistent_picture(tmp_path, monkeypatch):
+    from console.engine import engine as engine_mod
+
+    monkeypatch.setattr(engine_mod, "STAGE_SLICE", 40)  # 20 groups x 31 members: many turns of the loop
+    store = Store(tmp_path)
+    now = [T0]
+    engine = _engine(store, lambda: now[0])
+    _load(engine, 20, 30)
+    turns = []
+
+    async def meanwhile() -> None:  # events arriving while the checkpoint lets the loop run
+        for k in range(5):
+            await asyncio.sleep(0)
+            engine.ingest([msg(f"fake:g{k}", f"fake:u{k}-1", T0 + k), join("fake:g9", f"fake:late{k}", T0 + k)])
+            turns.append(k)
+
+    task = asyncio.create_task(meanwhile())
+    await engine.checkpoint_async()
+    await task
+    assert turns == [0, 1, 2, 3, 4]  # they did land in the middle of it
+    assert not store.dirty("state")
+    picture = _picture(engine)
+    js = store._journals["state"]  # killed here: what is on disk is what a restart sees
+    js.close(compact=False)
+    store._closed = True
+    os.close(store._lock_fd)
+    again = _engine(Store(tmp_path), lambda: now[0])
+    again.restore()
+    assert _picture(again) == picture
+    assert again.stats.groups["fake:g9"].members["fake:late4"].present
     again.store.close()

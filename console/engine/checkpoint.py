@@ -89,20 +89,26 @@ class StateWriter:
 
     # --- writing
 
-    def stage(self) -> None:
-        """Put what changed into the store's memory (a consistent picture: taken between two events)."""
+    def stage(self, limit: int | None = None) -> bool:
+        """Put what changed into the store's memory. With ``limit``, at most about that many documents
+        of stats: False while more are left (call again after letting the loop run). The call that
+        returns True also puts the alerts, cursors and counters: the picture is consistent from there."""
         started = time.perf_counter()
+        done = True
         if self._full:
             self._stage_everything()
         else:
-            self._stage_changes()
-        self._stage_small()
+            done = self._stage_changes(limit)
+        if done:
+            self._stage_alerts()
+            self._stage_small()
         self.last_stage_s = time.perf_counter() - started
+        return done
 
-    def _stage_changes(self) -> None:
+    def _stage_changes(self, limit: int | None) -> bool:
         store, stats = self.store, self.engine.stats
         groups = stats.groups
-        ch = stats.changes.take()
+        ch = stats.changes.take(limit)
         get = groups.get
         store.put_docs(STATE_DB, "groups", {gid: group_doc(g) if (g := get(gid)) is not None else None
                                             for gid in ch.groups})
@@ -114,6 +120,10 @@ class StateWriter:
                                           for gid, day in ch.days})
         store.put_docs(STATE_DB, "recent", {recent_key(gid, slot): (recent_doc(*item) if item is not None else None)
                                             for (gid, slot), item in ch.recent.items()})
+        return not stats.changes
+
+    def _stage_alerts(self) -> None:
+        store = self.store
         alerts = self.engine.alerts
         dirty, self._alerts_dirty = self._alerts_dirty, set()
         docs = {}

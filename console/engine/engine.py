@@ -31,6 +31,7 @@ from console.engine.stats import FleetStats
 
 log = logging.getLogger("groupwatch.engine")
 
+STAGE_SLICE = 2000  # documents a checkpoint stages per turn of the event loop
 SUMMARY_TTL = 10.0  # wall seconds an unchanged group's summary is reused
 
 
@@ -121,7 +122,15 @@ class Engine:
     async def checkpoint_async(self) -> None:
         """The same, with the encoding and the write in a thread, so the console keeps taking keys."""
         started = time.perf_counter()
-        if self._stage():
+        if self.writer is not None:
+            # A big backlog (a fleet's first snapshot) is staged in slices, letting the loop run between
+            # them; what changes meanwhile is marked again and staged in a later slice, and the cursors go
+            # in with the last one, so the one record written is still a consistent picture.
+            hold = 0.0
+            while not self.writer.stage(STAGE_SLICE):
+                hold = max(hold, self.writer.last_stage_s)
+                await asyncio.sleep(0)
+            self.writer.last_stage_s = max(hold, self.writer.last_stage_s)
             self._dirty = self.alerts.dirty = False  # changes from now on go into the next checkpoint
             try:
                 await asyncio.to_thread(self.store.commit, STATE_DB)

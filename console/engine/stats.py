@@ -113,10 +113,21 @@ class StatsChanges:
     def __bool__(self) -> bool:
         return bool(self.groups or self.members or self.days or self.recent)
 
-    def take(self) -> StatsChanges:
-        """The changes so far, leaving this empty for the next ones."""
-        out = StatsChanges(self.groups, self.members, self.days, self.recent)
-        self.groups, self.members, self.days, self.recent = set(), set(), set(), {}
+    def take(self, limit: int | None = None) -> StatsChanges:
+        """The changes so far (at most about ``limit`` of them), leaving the rest for the next take."""
+        if limit is None or len(self.groups) + len(self.members) + len(self.days) + len(self.recent) <= limit:
+            out = StatsChanges(self.groups, self.members, self.days, self.recent)
+            self.groups, self.members, self.days, self.recent = set(), set(), set(), {}
+            return out
+        out = StatsChanges()
+        for mine, theirs in ((self.groups, out.groups), (self.members, out.members), (self.days, out.days)):
+            while mine and limit > 0:
+                theirs.add(mine.pop())
+                limit -= 1
+        while self.recent and limit > 0:
+            key, value = self.recent.popitem()
+            out.recent[key] = value
+            limit -= 1
         return out
 
 
