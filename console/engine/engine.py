@@ -344,8 +344,9 @@ class Engine:
         while not self._stop.is_set():
             await asyncio.sleep(0.5)
             self.maybe_tick()
-            # A checkpoint costs what changed, but a slow disk must not make them back to back.
-            interval = max(self.settings.store.checkpoint_seconds, 5 * self.last_checkpoint_s)
+            # A checkpoint costs what changed, so a longer wait only makes the next one bigger; but a slow
+            # disk (or a busy machine) must not make them back to back.
+            interval = max(self.settings.store.checkpoint_seconds, self.last_checkpoint_s)
             if self.dirty and time.monotonic() - last_checkpoint >= interval:
                 try:
                     await self._checkpoint_locked()

@@ -4,7 +4,7 @@
 as every other state file (so an old data dir is read as it is, and any tool
 can read it). ``<name>.journal`` holds the commits made since that base, one
 record each, appended and fsynced: a commit writes the documents that changed,
-not the database. Once the journal outgrows the base (or when the store
+not the database. Once the journal is twice the size of the base (or when the store
 closes), the base is rewritten from memory (atomically, as every state file:
 temporary file, fsync, the old one kept as ``.prev``, rename) and a fresh
 journal started; both run in the thread that commits, never on the event loop.
@@ -48,7 +48,7 @@ from console.engine.store_files import (AtomicJSONStorage, StoreDamaged, StoreEr
 
 __all__ = ["JournalStorage", "journal_path"]
 
-COMPACT_MIN_BYTES = 8 << 20  # the journal is folded into the base once bigger than this and than the base
+COMPACT_MIN_BYTES = 8 << 20  # the journal is folded into the base once bigger than this and twice the base
 CHUNK_CHARS = 1 << 20  # the base is encoded and written in pieces this big, so no step holds the GIL long
 HEADER = "J\t"
 
@@ -302,7 +302,7 @@ class JournalStorage(AtomicJSONStorage):
             with self.lock:
                 self._inflight = None
             self.docs_written += sum(len(ch.docs) for ch in encoded.values())
-            if self.journal_bytes > max(self.compact_bytes, self.base_bytes):
+            if self.journal_bytes > max(self.compact_bytes, 2 * self.base_bytes):
                 self.compact_quietly()
             return True
 
