@@ -33,10 +33,10 @@ MESSAGE_INDEX_KEPT = 200_000
 # (the soak) must not keep one per ad or flood line for ever. Oldest go first.
 LABELS_KEPT = 50_000
 REFUSED_JOINS_KEPT = 10_000
-# A person in no group (and banned nowhere, and no team's account) is forgotten this long after, as the
-# engine forgets members who left; an ad team reuses its newest accounts only; the record of platform
-# calls keeps the newest. A world stepped for days stays the size of its fleet.
-PEOPLE_GONE_KEPT_DAYS = 31
+# A person in no group (and banned nowhere, and no team's account) is forgotten this long after (a day
+# after the engine forgets a member who left); an ad team reuses its newest accounts only; the record of
+# platform calls keeps the newest. A world stepped for days stays the size of its fleet.
+PEOPLE_GONE_KEPT_DAYS = 8
 PROMOTERS_GONE_KEPT_DAYS = 2  # a retired ad account (no longer its team's) goes sooner
 ACCOUNTS_KEPT = 100
 RECEIVED_KEPT = 20_000

@@ -15,9 +15,10 @@ HOUR = 3600.0
 DAY = 86400.0
 HOUR_BUCKETS_KEPT = 8 * 24  # a week of baseline plus the current day
 DAY_BUCKETS_KEPT = 31
-# A member who left is forgotten this long after leaving (their 30-day count has run out by then); one
-# who comes back is a newcomer again anyway. Without it a fleet's churn piles up for ever.
-LEFT_MEMBER_KEPT_DAYS = 31
+# A member who left is forgotten this long after leaving (the weekly report's window: no view shows a
+# member who left, and one who comes back is a newcomer again anyway). Without it a fleet's churn (ad
+# accounts above all) piles up for ever.
+LEFT_MEMBER_KEPT_DAYS = 7
 
 
 def hour_index(at: float) -> int:
