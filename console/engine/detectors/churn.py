@@ -27,7 +27,7 @@ class ChurnDetector:
         self._fleet: deque[float] = deque()
         self._peak: dict[str | None, int] = {}
         self._past_cache: dict[str, tuple[int, int, dict, int]] = {}
-        self._fleet_sum: tuple[tuple[int, int, int], float, int] | None = None
+        self._fleet_sum: tuple[tuple[int, int], float, int] | None = None
 
     def on_event(self, event: Event, ctx: Context) -> Iterable[Finding]:
         if type(event) is Leave and event.kicked_by is None:
@@ -78,9 +78,9 @@ class ChurnDetector:
         while self._fleet and self._fleet[0] < horizon:
             self._fleet.popleft()
         if len(self._fleet) >= self.s.fleet_min_leaves:
-            # Summed over the fleet when the leaves counted or the hour changed, not at every tick:
-            # the baseline drifts by a fraction of a leave within an hour.
-            key = (hour_index(ctx.now), len(self._fleet), len(ctx.stats.groups))
+            # Summed over the fleet once an hour (or when the fleet changes), not at every tick: the
+            # baseline drifts by a fraction of a leave within an hour.
+            key = (hour_index(ctx.now), len(ctx.stats.groups))
             if self._fleet_sum is None or self._fleet_sum[0] != key:
                 groups = ctx.stats.groups.values()
                 self._fleet_sum = (key, sum(self.baseline(g, ctx.now) for g in groups),

@@ -157,6 +157,7 @@ class SilentGroupDetector:
     def __init__(self, settings: SilentGroupSettings) -> None:
         self.s = settings
         self._due = DueTimes()
+        self._silent: set[str] = set()  # groups whose last look found them silent
 
     def on_event(self, event: Event, ctx: Context) -> Iterable[Finding]:
         return ()
@@ -164,9 +165,17 @@ class SilentGroupDetector:
     def on_tick(self, ctx: Context) -> Iterable[Finding]:
         out = []
         groups = ctx.stats.groups
-        for gid in self._due.due(ctx.now, ctx.stats, sorted(ctx.stats.touched)):
+        # An event only makes a group less silent (a later last message, more in the last 24 h): one
+        # found not silent stays so until its due time; only the silent ones are looked at again.
+        silent = self._silent
+        changed = sorted(gid for gid in ctx.stats.touched if gid in silent)
+        for gid in self._due.due(ctx.now, ctx.stats, changed):
             g = groups[gid]
             f = self._check(g, ctx.now)
+            if f is not None:
+                silent.add(gid)
+            else:
+                silent.discard(gid)
             out.append(f if f is not None else Finding("silent_group", Severity.LOW, g.id, None, (), ctx.now,
                                                        clears=True))
             self._due.set(gid, self._next_change(g, ctx.now))
