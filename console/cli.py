@@ -63,6 +63,8 @@ def parser() -> argparse.ArgumentParser:
     bi.add_argument("--events", type=int, default=200_000)
     bi.add_argument("--seed", type=int, default=7)
     bi.add_argument("--repeat", type=int, default=3, help="runs; the median is reported")
+    bi.add_argument("--checkpoint-every", type=int, default=0, metavar="N",
+                    help="also checkpoint after every N events, as a running engine does (0: once, at the end)")
     bi.add_argument("--format", choices=("json", "text"), default="text")
     bu = bsub.add_parser("ui", help="key-press-to-screen latency of the console under a live event load")
     bu.add_argument("--groups", type=int, default=1000)
@@ -167,7 +169,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         if args.events < 1 or not 1 <= args.groups <= 2000 or args.repeat < 1:
             print("groupwatch: error: --events and --repeat must be at least 1, --groups 1-2000", file=sys.stderr)
             return EXIT_USAGE
-        bench.print_result(bench.ingest(args.groups, args.events, args.seed, args.repeat), args.format)
+        bench.print_result(bench.ingest(args.groups, args.events, args.seed, args.repeat, args.checkpoint_every),
+                           args.format)
         return 0
     if args.command == "report":
         return _report(args)
