@@ -7,6 +7,7 @@ buckets are pruned instead of the whole history being kept.
 from __future__ import annotations
 
 from collections import deque
+from itertools import islice
 from dataclasses import dataclass, field
 
 from connectors.events import Ban, Event, Group, Join, Leave, Member, Message, MessageDeleted, platform_of
@@ -105,9 +106,11 @@ class StatsChanges:
     """What changed since the checkpoint last took it (see console.engine.checkpoint): marked where
     the change is made, so a checkpoint costs what changed instead of a comparison of everything."""
 
-    groups: set[str] = field(default_factory=set)
-    members: set[tuple[str, str]] = field(default_factory=set)  # (group, member): changed, or forgotten
-    days: set[tuple[str, int]] = field(default_factory=set)  # (group, day index) whose hour buckets changed
+    # (Dicts used as ordered sets: documents reach the store, and a restart, in the order things were first
+    # seen, so a restored fleet lists its groups and members as it did.)
+    groups: dict[str, None] = field(default_factory=dict)
+    members: dict[tuple[str, str], None] = field(default_factory=dict)  # (group, member): changed, or forgotten
+    days: dict[tuple[str, int], None] = field(default_factory=dict)  # (group, day index) whose buckets changed
     # Recent messages by (group, slot) (see GroupStats.recent_seq): the message now in it, or None.
     recent: dict[tuple[str, int], tuple[int, Message] | None] = field(default_factory=dict)
 
@@ -118,17 +121,14 @@ class StatsChanges:
         """The changes so far (at most about ``limit`` of them), leaving the rest for the next take."""
         if limit is None or len(self.groups) + len(self.members) + len(self.days) + len(self.recent) <= limit:
             out = StatsChanges(self.groups, self.members, self.days, self.recent)
-            self.groups, self.members, self.days, self.recent = set(), set(), set(), {}
+            self.groups, self.members, self.days, self.recent = {}, {}, {}, {}
             return out
         out = StatsChanges()
-        for mine, theirs in ((self.groups, out.groups), (self.members, out.members), (self.days, out.days)):
-            while mine and limit > 0:
-                theirs.add(mine.pop())
+        for mine, theirs in ((self.groups, out.groups), (self.members, out.members), (self.days, out.days),
+                             (self.recent, out.recent)):
+            for key in list(islice(mine, max(0, limit))):  # oldest first
+                theirs[key] = mine.pop(key)
                 limit -= 1
-        while self.recent and limit > 0:
-            key, value = self.recent.popitem()
-            out.recent[key] = value
-            limit -= 1
         return out
 
 
@@ -151,14 +151,14 @@ class FleetStats:
             g = GroupStats(id=group_id, name=group_id, platform=platform_of(group_id), observed_since=at,
                            recent=deque(maxlen=self.recent_messages))
             self.groups[group_id] = g
-            self.changes.groups.add(group_id)
+            self.changes.groups[group_id] = None
             self.touched.add(group_id)
         return g
 
     def load_group(self, group: Group, at: float) -> GroupStats:
         g = self.group(group.id, at)
         g.version += 1
-        self.changes.groups.add(g.id)
+        self.changes.groups[g.id] = None
         self.touched.add(g.id)
         g.name, g.platform, g.tags = group.name, group.platform, group.tags
         if group.member_count is not None:
@@ -170,12 +170,12 @@ class FleetStats:
         g = self.group(group_id, at)
         g.version += 1
         changed = self.changes.members
-        self.changes.groups.add(g.id)
+        self.changes.groups[g.id] = None
         self.touched.add(g.id)
         seen = set()
         for m in members:
             seen.add(m.id)
-            changed.add((g.id, m.id))
+            changed[(g.id, m.id)] = None
             ms = g.members.get(m.id)
             if ms is None:
                 ms = g.members[m.id] = MemberStats(id=m.id, name=m.name, present=False)
@@ -193,7 +193,7 @@ class FleetStats:
                 if mid not in seen and ms.present:
                     g.set_present(ms, False)
                     ms.left_at = at
-                    changed.add((g.id, mid))
+                    changed[(g.id, mid)] = None
 
     def member(self, group_id: str, member_id: str) -> MemberStats | None:
         g = self.groups.get(group_id)
@@ -203,12 +203,12 @@ class FleetStats:
         g = self.group(ev.group, ev.at)
         g.version += 1
         changes = self.changes
-        changes.groups.add(g.id)
+        changes.groups[g.id] = None
         self.touched.add(g.id)
         if type(ev) is Message:
             self._message(g, ev)
         elif type(ev) is Join:
-            changes.members.add((g.id, ev.member))
+            changes.members[(g.id, ev.member)] = None
             ms = g.members.get(ev.member)
             if ms is None:
                 ms = g.members[ev.member] = MemberStats(id=ev.member, name=ev.member_name, present=False)
@@ -217,7 +217,7 @@ class FleetStats:
             ms.messages_seen = 0  # a rejoin is a newcomer again
             h = hour_index(ev.at)
             g.hourly_joins[h] = g.hourly_joins.get(h, 0) + 1
-            changes.days.add((g.id, h // 24))
+            changes.days[(g.id, h // 24)] = None
         elif type(ev) is Leave or type(ev) is Ban:
             ms = g.members.get(ev.member)
             if ms is not None and not ms.present:
@@ -225,11 +225,11 @@ class FleetStats:
             if ms is not None:
                 g.set_present(ms, False)
                 ms.left_at = ev.at
-                changes.members.add((g.id, ev.member))
+                changes.members[(g.id, ev.member)] = None
             if type(ev) is Leave and ev.kicked_by is None:
                 h = hour_index(ev.at)
                 g.hourly_leaves[h] = g.hourly_leaves.get(h, 0) + 1
-                changes.days.add((g.id, h // 24))
+                changes.days[(g.id, h // 24)] = None
         elif type(ev) is MessageDeleted:
             for i, m in enumerate(g.recent):
                 if m.id == ev.message_id:
@@ -262,8 +262,8 @@ class FleetStats:
         g.recent_seq = seq + 1
         recent.append(ev)  # (pushing out the oldest, whose slot it takes)
         changes.recent[(g.id, seq % (recent.maxlen or 1))] = (seq, ev)
-        changes.members.add((g.id, ev.sender))
-        changes.days.add((g.id, h // 24))
+        changes.members[(g.id, ev.sender)] = None
+        changes.days[(g.id, h // 24)] = None
 
     def _renumber_recent(self, g: GroupStats) -> None:
         """After a message left the middle of the window: every slot again, in order."""
@@ -292,7 +292,7 @@ class FleetStats:
                 if buckets and next(iter(buckets)) < oldest_hour or len(buckets) > HOUR_BUCKETS_KEPT + 1:
                     for h in [h for h in buckets if h < oldest_hour]:
                         del buckets[h]
-                        changes.days.add((g.id, h // 24))
+                        changes.days[(g.id, h // 24)] = None
             if not members_too:
                 continue
             gone = []
@@ -305,7 +305,29 @@ class FleetStats:
             if gone:
                 for mid in gone:
                     del g.members[mid]
-                    changes.members.add((g.id, mid))
-                changes.groups.add(g.id)
+                    changes.members[(g.id, mid)] = None
+                changes.groups[g.id] = None
                 self.touched.add(g.id)
                 g.version += 1
+
+
+def group_to_doc(g: GroupStats) -> dict:
+    """A whole group as one document: the layout checkpoints used before the engine saved groups in
+    pieces (console.engine.state_docs reads it back, ``groups_from_legacy``); a full picture of a group
+    for comparing two."""
+    ms = list(g.members.values())
+    return {
+        "id": g.id, "name": g.name, "platform": g.platform, "observed_since": g.observed_since,
+        "tags": list(g.tags), "member_count_hint": g.member_count_hint,
+        "member_list_complete": g.member_list_complete, "last_message_at": g.last_message_at,
+        "members": {
+            "id": [m.id for m in ms], "name": [m.name for m in ms], "joined_at": [m.joined_at for m in ms],
+            "last_message_at": [m.last_message_at for m in ms], "seen": [m.messages_seen for m in ms],
+            "present": [m.present for m in ms], "left_at": [m.left_at for m in ms],
+            "daily": [{str(k): v for k, v in m.daily.items()} if m.daily else None for m in ms],
+        },
+        "hourly_messages": {str(k): v for k, v in g.hourly_messages.items()},
+        "hourly_joins": {str(k): v for k, v in g.hourly_joins.items()},
+        "hourly_leaves": {str(k): v for k, v in g.hourly_leaves.items()},
+        "recent": [[m.id, m.sender, m.sender_name, m.text, m.at, m.reply_to, list(m.mentions)] for m in g.recent],
+    }
