@@ -146,6 +146,7 @@ class Recorder:
         self.missed = 0
         self.samples: list[dict] = []
         self.checkpoints: list[float] = []  # seconds each checkpoint took (the console waits on part of it)
+        self.holds: list[float] = []  # seconds each checkpoint held the event loop (the rest is in a thread)
 
     @contextlib.contextmanager
     def watching(self, loop: asyncio.AbstractEventLoop):
@@ -179,6 +180,7 @@ class Recorder:
         async def timed() -> None:
             await checkpoint_async()
             self.checkpoints.append(engine.last_checkpoint_s)
+            self.holds.append(engine.last_checkpoint_loop_s)
 
         engine.checkpoint_async = timed
 
@@ -208,9 +210,11 @@ class Recorder:
         samples = self.samples
         middle = min(samples, key=lambda s: abs(s["t_s"] - wall / 2))
         half = [(s["t_s"], s["rss_mb"]) for s in samples if s["t_s"] >= wall / 2]
+        start, mid, end = samples[0]["rss_mb"], middle["rss_mb"], samples[-1]["rss_mb"]
         return {
-            "rss_mb_start": samples[0]["rss_mb"], "rss_mb_middle": middle["rss_mb"],
-            "rss_mb_end": samples[-1]["rss_mb"],
+            "rss_mb_start": start, "rss_mb_middle": mid, "rss_mb_end": end,
+            "rss_growth_pct_first_half": round(100 * (mid - start) / start, 1) if start else 0.0,
+            "rss_growth_pct_second_half": round(100 * (end - mid) / mid, 1) if mid else 0.0,
             "rss_growth_mb_second_half": round(samples[-1]["rss_mb"] - middle["rss_mb"], 1),
             "rss_growth_mb_per_hour_second_half": round(growth_per_hour(half), 1),
             "peak_rss_mb": round(peak_rss_mb(), 1), "memory": samples,
@@ -223,7 +227,7 @@ class Recorder:
 
 
 async def _soak(groups: int, rate: float, seconds: float, seed: int, presses_per_minute: float,
-                size: tuple[int, int], warmup: float, sample_every: float | None, routes: bool = True) -> dict:
+                size: tuple[int, int], warmup: float, sample_every: float | None, routes: bool = True, traffic: float = 1.0) -> dict:
     from connectors.demo import DemoConnector
     from textual.worker import WorkerState
 
@@ -236,6 +240,7 @@ async def _soak(groups: int, rate: float, seconds: float, seed: int, presses_per
     sink = WebhookSink()  # on-call routes at work during the soak (a webhook on loopback, the consoles)
     settings.routes = sink.routes() if routes else []
     demo = DemoConnector(groups=groups, seed=seed, speed=settings.demo.speed, pace=False)
+    demo.world.traffic = traffic
     live = LiveWorldConnector(demo, rate)
     every = sample_every or min(60.0, max(1.0, seconds / 20))
     rec = Recorder()
@@ -320,6 +325,7 @@ async def _soak(groups: int, rate: float, seconds: float, seed: int, presses_per
     cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
     return {
         "bench": "soak", "groups": groups, "groups_seen": groups_seen, "rate": rate, "seed": seed,
+        "traffic": traffic,
         "minutes": round(seconds / 60, 2), "wall_s": round(wall, 1), "sim_hours": round((sim1 - sim0) / 3600, 2),
         "events_generated": generated, "events_delivered": delivered, "events_processed": processed,
         "events_equal": generated == delivered == processed,
@@ -334,6 +340,11 @@ async def _soak(groups: int, rate: float, seconds: float, seed: int, presses_per
         "py_blocks_start": blocks0, "py_blocks_end": blocks1, "rss_mb_end_trimmed": rss_trimmed,
         "terminal": f"{size[0]}x{size[1]}", **rec.key_figures(wall),
         "checkpoints": len(rec.checkpoints), "checkpoint_s_max": round(max(rec.checkpoints, default=0.0), 3),
+        # How long a checkpoint held the event loop (the console's keys wait that long); the first one
+        # of a fresh data dir stages the whole fleet, so it is given apart from the steady state.
+        "checkpoint_loop_ms_first": round(1000 * rec.holds[0], 1) if rec.holds else 0.0,
+        "checkpoint_loop_ms_max": round(1000 * max(rec.holds[1:], default=0.0), 1),
+        "checkpoint_loop_ms_p50": round(1000 * statistics.median(rec.holds[1:]), 1) if len(rec.holds) > 1 else 0.0,
         **rec.problem_figures(), "engine_running_at_end": engine_ok,
         "oncall_webhook_posts": sink.posts,
     }
@@ -341,9 +352,12 @@ async def _soak(groups: int, rate: float, seconds: float, seed: int, presses_per
 
 def soak(groups: int, rate: float, minutes: float, seed: int = 7, presses_per_minute: float = 30.0,
          size: tuple[int, int] = (80, 24), warmup: float | None = None, sample_every: float | None = None,
-         routes: bool = True) -> dict:
+         routes: bool = True, traffic: float = 1.0) -> dict:
     """Run the soak for ``minutes`` of wall time after a warm-up (``WARMUP``, or a quarter of a shorter
-    run). Memory is sampled every minute, or more often so that a run has at least twenty samples."""
+    run). Memory is sampled every minute, or more often so that a run has at least twenty samples.
+    ``traffic`` scales the demo's messages per simulated second: at 0.1 the same event rate covers ten
+    times the simulated time (days in a few wall minutes: time-bound state, at the same load)."""
     seconds = minutes * 60
     warmup = min(WARMUP, seconds / 4) if warmup is None else warmup
-    return asyncio.run(_soak(groups, rate, seconds, seed, presses_per_minute, size, warmup, sample_every, routes))
+    return asyncio.run(_soak(groups, rate, seconds, seed, presses_per_minute, size, warmup, sample_every, routes,
+                             traffic))

@@ -68,6 +68,8 @@ def parser() -> argparse.ArgumentParser:
     bi.add_argument("--events", type=int, default=200_000)
     bi.add_argument("--seed", type=int, default=7)
     bi.add_argument("--repeat", type=int, default=3, help="runs; the median is reported")
+    bi.add_argument("--checkpoint-every", type=int, default=0, metavar="N",
+                    help="also checkpoint after every N events, as a running engine does (0: once, at the end)")
     bi.add_argument("--format", choices=("json", "text"), default="text")
     bu = bsub.add_parser("ui", help="key-press-to-screen latency of the console under a live event load")
     bu.add_argument("--groups", type=int, default=1000)
@@ -86,6 +88,9 @@ def parser() -> argparse.ArgumentParser:
     bs.add_argument("--minutes", type=float, default=10.0, help="wall minutes measured, after a short warm-up")
     bs.add_argument("--presses-per-minute", type=float, default=30.0, help="operator key presses timed")
     bs.add_argument("--seed", type=int, default=7)
+    bs.add_argument("--traffic", type=float, default=1.0,
+                    help="share of the demo's usual messages per simulated second: below 1 the same event "
+                         "rate covers more simulated time (0.1: ten times as many simulated hours)")
     bs.add_argument("--format", choices=("json", "text"), default="text")
 
     from console.commands import audit, blacklist, config, schedule, serve, silence, web
@@ -150,12 +155,12 @@ def _dispatch(args: argparse.Namespace) -> int:
             from console import bench_soak
 
             if (args.minutes <= 0 or not 1 <= args.groups <= 2000 or args.rate <= 0
-                    or args.presses_per_minute < 0):
+                    or args.presses_per_minute < 0 or not 0 < args.traffic <= 10):
                 print("groupwatch: error: --minutes above 0, --groups 1-2000, --rate above 0, "
-                      "--presses-per-minute not negative", file=sys.stderr)
+                      "--presses-per-minute not negative, --traffic above 0 and at most 10", file=sys.stderr)
                 return EXIT_USAGE
             bench.print_result(bench_soak.soak(args.groups, args.rate, args.minutes, args.seed,
-                                               args.presses_per_minute), args.format)
+                                               args.presses_per_minute, traffic=args.traffic), args.format)
             return 0
         if args.bench == "ui":
             from console import bench_ui
@@ -173,7 +178,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         if args.events < 1 or not 1 <= args.groups <= 2000 or args.repeat < 1:
             print("groupwatch: error: --events and --repeat must be at least 1, --groups 1-2000", file=sys.stderr)
             return EXIT_USAGE
-        bench.print_result(bench.ingest(args.groups, args.events, args.seed, args.repeat), args.format)
+        bench.print_result(bench.ingest(args.groups, args.events, args.seed, args.repeat, args.checkpoint_every),
+                           args.format)
         return 0
     if args.command == "report":
         return _report(args)

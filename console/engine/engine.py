@@ -22,17 +22,18 @@ from connectors.contract import (AuthFailed, Capability, Connector, ConnectorErr
 from connectors.events import Event
 from connectors.secrets import scrub
 from console.engine.activity import GroupSummary, summarize
-from console.engine.alerts import AlertBook
+from console.engine.alerts import AlertBook, AlertState
+from console.engine.checkpoint import STATE_DB, StateWriter
 from console.engine.incidents import Incidents
 from console.engine.silences import Silences
 from console.engine.detectors.base import Context, Detector
 from console.engine.detectors.registry import build_detectors
 from console.engine.settings import Settings
-from console.engine.stats import FleetStats, group_from_doc, group_to_doc
+from console.engine.stats import FleetStats
 
 log = logging.getLogger("groupwatch.engine")
 
-STATE_DB = "state"
+STAGE_SLICE = 1000  # documents a checkpoint stages per turn of the event loop (about 5 ms where loop_s is 0.6)
 SUMMARY_TTL = 10.0  # wall seconds an unchanged group's summary is reused
 
 
@@ -97,6 +98,10 @@ class Engine:
         # their events go to the listener, never to stats or detectors.
         self.side_chats: dict[str, Callable[[Event], None]] = {}
         self.media = self._media_scanner()
+        self.writer: StateWriter | None = None
+        if store is not None:
+            store.journal(STATE_DB)  # checkpoints append what changed (console.engine.journal)
+            self.writer = StateWriter(self)
 
     def _media_scanner(self):
         """Images in messages checked for QR codes, off the hot path (see console.engine.media)."""
@@ -114,24 +119,8 @@ class Engine:
 
     def restore(self) -> None:
         """Load the last checkpoint, if any."""
-        if self.store is None:
-            return
-        with self.store.decoding(STATE_DB):
-            for doc in self.store.read_table(STATE_DB, "cursors"):
-                self.cursors[doc["connector"]] = doc["cursor"]
-            for doc in self.store.read_table(STATE_DB, "groups"):
-                g = group_from_doc(doc, self.settings.store.recent_messages)
-                self.stats.groups[g.id] = g
-            self.alerts.load_docs(self.store.read_table(STATE_DB, "alerts"))
-            self.silences.load_docs(self.store.read_table(STATE_DB, "silences"))
-            self.incidents.load_docs(self.store.read_table(STATE_DB, "incidents"))
-            self.stats.cohorts.load(self.store, STATE_DB)
-            if self.media is not None:
-                self.media.load_bad(self.store.read_table(STATE_DB, "qr_bad"))
-            meta = self.store.get_doc(STATE_DB, "meta", "engine")
-            if meta:
-                self.events_total = meta.get("events_total", 0)
-                self._next_tick = meta.get("next_tick")
+        if self.writer is not None:
+            self.writer.restore()
 
     def saved_table(self, name: str) -> list[dict]:
         """A table another part saved with the checkpoint (``saved_with_checkpoint``), as last saved."""
@@ -151,9 +140,16 @@ class Engine:
     async def checkpoint_async(self) -> None:
         """The same, with the encoding and the write in a thread, so the console keeps taking keys."""
         started = time.perf_counter()
-        if self._stage():
-            # changes from now on go into the next checkpoint
-            self._dirty = self.alerts.dirty = self.incidents.dirty = self.silences.dirty = False
+        if self.writer is not None:
+            # A big backlog (a fleet's first snapshot) is staged in slices, letting the loop run between
+            # them; what changes meanwhile is marked again and staged in a later slice, and the cursors go
+            # in with the last one, so the one record written is still a consistent picture.
+            hold = 0.0
+            while not self.writer.stage(STAGE_SLICE):
+                hold = max(hold, self.writer.last_stage_s)
+                await asyncio.sleep(0)
+            self.writer.last_stage_s = max(hold, self.writer.last_stage_s)
+            self._dirty = self.alerts.dirty = self.incidents.dirty = self.silences.dirty = False  # changes from now on go into the next checkpoint
             try:
                 await asyncio.to_thread(self.store.commit, STATE_DB)
             except BaseException:
@@ -162,23 +158,16 @@ class Engine:
             self.last_checkpoint_s = time.perf_counter() - started
 
     def _stage(self) -> bool:
-        """Put the state into the store's memory (a consistent copy: taken between two events)."""
-        if self.store is None:
+        """Put what changed into the store's memory (on the loop: proportional to the changes)."""
+        if self.writer is None:
             return False
-        self.store.replace_table(STATE_DB, "cursors",
-                                 [{"connector": k, "cursor": v} for k, v in self.cursors.items()])
-        self.store.replace_table(STATE_DB, "groups", [group_to_doc(g) for g in self.stats.groups.values()])
-        self.store.replace_table(STATE_DB, "alerts", self.alerts.to_docs())
-        self.store.replace_table(STATE_DB, "incidents", self.incidents.to_docs())
-        self.store.replace_table(STATE_DB, "silences", self.silences.to_docs())
-        self.stats.cohorts.save(self.store, STATE_DB)
-        if self.media is not None:
-            self.store.replace_table(STATE_DB, "qr_bad", self.media.bad_docs())
-        for name, docs in self.saved_with_checkpoint.items():
-            self.store.replace_table(STATE_DB, name, docs())
-        self.store.put_doc(STATE_DB, "meta", "engine",
-                           {"events_total": self.events_total, "next_tick": self._next_tick})
+        self.writer.stage()
         return True
+
+    @property
+    def last_checkpoint_loop_s(self) -> float:
+        """How long the last checkpoint held the event loop (the rest runs in a thread)."""
+        return self.writer.last_stage_s if self.writer is not None else 0.0
 
     @property
     def dirty(self) -> bool:
@@ -199,13 +188,20 @@ class Engine:
             ctx.now = ev.at
             for d in detectors:
                 for f in d.on_event(ev, ctx):
-                    findings_to_alerts(f)
+                    if findings_to_alerts(f) is None and not f.clears:
+                        self._kept_quiet(f)
             for o in observers:
                 o.on_event(ev)
             n += 1
         self.events_total += n
         self._dirty = self._dirty or n > 0
         return n
+
+    def _kept_quiet(self, f) -> None:
+        """A finding that changed an alert without telling anyone (a snoozed one): still saved."""
+        alert = self.alerts.open_for(f.kind, f.group, f.member)
+        if alert is not None and alert.state is AlertState.SNOOZED and self.writer is not None:
+            self.writer.alert_touched(alert)
 
     def take(self, name: str, events: list[Event], cursor: str | None) -> int:
         """One connector's batch: note who watches each group, process it, then advance its cursor."""
@@ -244,12 +240,14 @@ class Engine:
         ctx = Context(self.stats, now)
         for d in self.detectors:
             for f in d.on_tick(ctx):
-                self.alerts.apply(f)
+                if self.alerts.apply(f) is None and not f.clears:
+                    self._kept_quiet(f)
         self.alerts.wake_snoozed(now)
         life = self.settings.alerts
         with self.incidents.batch():  # a thousand expiries recount each incident once
             self.alerts.expire(now, life.expire_hours * 3600, life.max_open)
         self.incidents.tick(now)
+        self.stats.touched.clear()  # (before pruning: what it changes is for the next tick to see)
         self.stats.prune(now)
         for o in self.observers:
             o.on_tick(now)
@@ -386,7 +384,9 @@ class Engine:
         while not self._stop.is_set():
             await asyncio.sleep(0.5)
             self.maybe_tick()
-            interval = max(self.settings.store.checkpoint_seconds, 20 * self.last_checkpoint_s)
+            # A checkpoint costs what changed, so a longer wait only makes the next one bigger; but a slow
+            # disk (or a busy machine) must not make them back to back.
+            interval = max(self.settings.store.checkpoint_seconds, self.last_checkpoint_s)
             if self.dirty and time.monotonic() - last_checkpoint >= interval:
                 try:
                     await self._checkpoint_locked()

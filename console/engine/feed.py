@@ -30,10 +30,16 @@ class FeedItem:
         self.alert = alert.id
 
 
+MAX_AGE = 2 * 86400.0  # a message older than this (simulated or platform time) leaves the feed
+
+
 class Feed:
-    def __init__(self, size: int = 2000) -> None:
+    """Bounded twice: the newest ``size`` messages, none older than ``max_age`` seconds."""
+
+    def __init__(self, size: int = 2000, max_age: float = MAX_AGE) -> None:
         self.items: deque[FeedItem] = deque()
         self.size = size
+        self.max_age = max_age
         self._by_message: dict[tuple[str, str], FeedItem] = {}
         self._early: dict[tuple[str | None, str], list[Alert]] = {}  # alerts seen before their message reached the feed
         self._seq = 0
@@ -49,13 +55,19 @@ class Feed:
         self.items.append(item)
         self._by_message[key] = item
         if len(self.items) > self.size:
-            old = self.items.popleft()
-            old_key = (old.message.group, old.message.id)
-            if self._by_message.get(old_key) is old:
-                del self._by_message[old_key]
+            self._drop_oldest()
+
+    def _drop_oldest(self) -> None:
+        old = self.items.popleft()
+        old_key = (old.message.group, old.message.id)
+        if self._by_message.get(old_key) is old:
+            del self._by_message[old_key]
 
     def on_tick(self, now: float) -> None:
         self._early.clear()  # flags for messages that never arrived (deleted, or from before a restart)
+        horizon = now - self.max_age
+        while self.items and self.items[0].message.at < horizon:
+            self._drop_oldest()
 
     def on_alert(self, alert: Alert, change: Change) -> None:
         if change not in (Change.NEW, Change.UPDATED) or alert.message_id is None:

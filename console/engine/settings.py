@@ -164,8 +164,9 @@ class AlertSettings:
 
 @dataclass(slots=True)
 class StoreSettings:
-    checkpoint_seconds: float = 5.0
-    """Wall seconds between state writes; the hot path never writes per event."""
+    checkpoint_seconds: float = 2.0
+    """Wall seconds between state writes; the hot path never writes per event. A write costs what
+    changed since the last one (and holds the event loop for that long), so frequent is cheap."""
     recent_messages: int = 50
     """Messages kept per group for the feed and evidence."""
 

@@ -7,6 +7,7 @@ buckets are pruned instead of the whole history being kept.
 from __future__ import annotations
 
 from collections import deque
+from itertools import islice
 from dataclasses import dataclass, field
 
 from connectors.events import Ban, Event, Group, Join, Leave, Member, Message, MessageDeleted, platform_of
@@ -16,6 +17,10 @@ HOUR = 3600.0
 DAY = 86400.0
 HOUR_BUCKETS_KEPT = 8 * 24  # a week of baseline plus the current day
 DAY_BUCKETS_KEPT = 31
+# A member who left is forgotten this long after leaving (the weekly report's window: no view shows a
+# member who left, and one who comes back is a newcomer again anyway). Without it a fleet's churn (ad
+# accounts above all) piles up for ever.
+LEFT_MEMBER_KEPT_DAYS = 7
 
 
 def hour_index(at: float) -> int:
@@ -59,6 +64,7 @@ class GroupStats:
     hourly_joins: dict[int, int] = field(default_factory=dict)
     hourly_leaves: dict[int, int] = field(default_factory=dict)
     recent: deque[Message] = field(default_factory=lambda: deque(maxlen=50))
+    recent_seq: int = 0  # messages ever put in ``recent``: message n is saved in slot n % maxlen
     present_count: int = 0  # kept by FleetStats as members come and go; read on every tick
     version: int = 0  # bumped by every change, so views can cache what they derive from a group
 
@@ -96,12 +102,48 @@ class GroupStats:
         return [buckets.get(h, 0) for h in range(last - hours + 1, last + 1)]
 
 
+@dataclass(slots=True)
+class StatsChanges:
+    """What changed since the checkpoint last took it (see console.engine.checkpoint): marked where
+    the change is made, so a checkpoint costs what changed instead of a comparison of everything."""
+
+    # (Dicts used as ordered sets: documents reach the store, and a restart, in the order things were first
+    # seen, so a restored fleet lists its groups and members as it did.)
+    groups: dict[str, None] = field(default_factory=dict)
+    members: dict[tuple[str, str], None] = field(default_factory=dict)  # (group, member): changed, or forgotten
+    days: dict[tuple[str, int], None] = field(default_factory=dict)  # (group, day index) whose buckets changed
+    # Recent messages by (group, slot) (see GroupStats.recent_seq): the message now in it, or None.
+    recent: dict[tuple[str, int], tuple[int, Message] | None] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.groups or self.members or self.days or self.recent)
+
+    def take(self, limit: int | None = None) -> StatsChanges:
+        """The changes so far (at most about ``limit`` of them), leaving the rest for the next take."""
+        if limit is None or len(self.groups) + len(self.members) + len(self.days) + len(self.recent) <= limit:
+            out = StatsChanges(self.groups, self.members, self.days, self.recent)
+            self.groups, self.members, self.days, self.recent = {}, {}, {}, {}
+            return out
+        out = StatsChanges()
+        for mine, theirs in ((self.groups, out.groups), (self.members, out.members), (self.days, out.days),
+                             (self.recent, out.recent)):
+            for key in list(islice(mine, max(0, limit))):  # oldest first
+                theirs[key] = mine.pop(key)
+                limit -= 1
+        return out
+
+
 class FleetStats:
     """Every watched group's stats; applies events and member snapshots."""
 
-    def __init__(self, recent_messages: int = 50) -> None:
+    def __init__(self, recent_messages: int = 50, left_member_days: float = LEFT_MEMBER_KEPT_DAYS) -> None:
         self.groups: dict[str, GroupStats] = {}
         self.recent_messages = recent_messages
+        self.left_member_days = left_member_days
+        self.changes = StatsChanges()
+        # Groups changed since the engine's last tick: what time-based detectors must look at again
+        # (the engine empties it after each tick).
+        self.touched: set[str] = set()
         self._pruned_hour = self._pruned_day = -1
         self.cohorts = Cohorts()  # new-member retention, counted per join week (not per member)
 
@@ -111,11 +153,15 @@ class FleetStats:
             g = GroupStats(id=group_id, name=group_id, platform=platform_of(group_id), observed_since=at,
                            recent=deque(maxlen=self.recent_messages))
             self.groups[group_id] = g
+            self.changes.groups[group_id] = None
+            self.touched.add(group_id)
         return g
 
     def load_group(self, group: Group, at: float) -> GroupStats:
         g = self.group(group.id, at)
         g.version += 1
+        self.changes.groups[g.id] = None
+        self.touched.add(g.id)
         g.name, g.platform, g.tags = group.name, group.platform, group.tags
         if group.member_count is not None:
             g.member_count_hint = group.member_count
@@ -125,9 +171,13 @@ class FleetStats:
         """Merge a members snapshot; members absent from a complete list have left."""
         g = self.group(group_id, at)
         g.version += 1
+        changed = self.changes.members
+        self.changes.groups[g.id] = None
+        self.touched.add(g.id)
         seen = set()
         for m in members:
             seen.add(m.id)
+            changed[(g.id, m.id)] = None
             ms = g.members.get(m.id)
             if ms is None:
                 ms = g.members[m.id] = MemberStats(id=m.id, name=m.name, present=False)
@@ -146,6 +196,7 @@ class FleetStats:
                     self.cohorts.left(g.id, ms.joined_at, at)
                     g.set_present(ms, False)
                     ms.left_at = at
+                    changed[(g.id, mid)] = None
 
     def member(self, group_id: str, member_id: str) -> MemberStats | None:
         g = self.groups.get(group_id)
@@ -154,9 +205,13 @@ class FleetStats:
     def apply(self, ev: Event) -> None:
         g = self.group(ev.group, ev.at)
         g.version += 1
+        changes = self.changes
+        changes.groups[g.id] = None
+        self.touched.add(g.id)
         if type(ev) is Message:
             self._message(g, ev)
         elif type(ev) is Join:
+            changes.members[(g.id, ev.member)] = None
             ms = g.members.get(ev.member)
             if ms is None:
                 ms = g.members[ev.member] = MemberStats(id=ev.member, name=ev.member_name, present=False)
@@ -167,6 +222,7 @@ class FleetStats:
             ms.messages_seen = 0  # a rejoin is a newcomer again
             h = hour_index(ev.at)
             g.hourly_joins[h] = g.hourly_joins.get(h, 0) + 1
+            changes.days[(g.id, h // 24)] = None
         elif type(ev) is Leave or type(ev) is Ban:
             ms = g.members.get(ev.member)
             if ms is not None and not ms.present:
@@ -175,13 +231,16 @@ class FleetStats:
                 self.cohorts.left(g.id, ms.joined_at, ev.at)
                 g.set_present(ms, False)
                 ms.left_at = ev.at
+                changes.members[(g.id, ev.member)] = None
             if type(ev) is Leave and ev.kicked_by is None:
                 h = hour_index(ev.at)
                 g.hourly_leaves[h] = g.hourly_leaves.get(h, 0) + 1
+                changes.days[(g.id, h // 24)] = None
         elif type(ev) is MessageDeleted:
             for i, m in enumerate(g.recent):
                 if m.id == ev.message_id:
                     del g.recent[i]
+                    self._renumber_recent(g)
                     break
 
     def _message(self, g: GroupStats, ev: Message) -> None:
@@ -203,10 +262,27 @@ class FleetStats:
         g.hourly_messages[h] = g.hourly_messages.get(h, 0) + 1
         if g.last_message_at is None or ev.at > g.last_message_at:
             g.last_message_at = ev.at
-        g.recent.append(ev)
+        recent = g.recent
+        changes = self.changes
+        seq = g.recent_seq
+        g.recent_seq = seq + 1
+        recent.append(ev)  # (pushing out the oldest, whose slot it takes)
+        changes.recent[(g.id, seq % (recent.maxlen or 1))] = (seq, ev)
+        changes.members[(g.id, ev.sender)] = None
+        changes.days[(g.id, h // 24)] = None
+
+    def _renumber_recent(self, g: GroupStats) -> None:
+        """After a message left the middle of the window: every slot again, in order."""
+        size = g.recent.maxlen or 1
+        for slot, m in enumerate(g.recent):
+            self.changes.recent[(g.id, slot)] = (slot, m)
+        for slot in range(len(g.recent), size):
+            self.changes.recent[(g.id, slot)] = None
+        g.recent_seq = len(g.recent)
 
     def prune(self, now: float) -> None:
-        """Drop buckets that fell out of every window we report on (once an hour, members' once a day)."""
+        """Drop what fell out of every window we report on: hour buckets once an hour; once a day,
+        members' day buckets and the members who left more than ``left_member_days`` ago."""
         hour, day = hour_index(now), day_index(now)
         if hour == self._pruned_hour:
             return
@@ -215,62 +291,49 @@ class FleetStats:
         oldest_day = day - DAY_BUCKETS_KEPT
         members_too = day != self._pruned_day
         self._pruned_day = day
+        left_before = now - self.left_member_days * DAY
+        changes = self.changes
         for g in self.groups.values():
             for buckets in (g.hourly_messages, g.hourly_joins, g.hourly_leaves):
-                for h in [h for h in buckets if h < oldest_hour]:
-                    del buckets[h]
+                if buckets and next(iter(buckets)) < oldest_hour or len(buckets) > HOUR_BUCKETS_KEPT + 1:
+                    for h in [h for h in buckets if h < oldest_hour]:
+                        del buckets[h]
+                        changes.days[(g.id, h // 24)] = None
             if not members_too:
                 continue
+            gone = []
             for ms in g.members.values():
                 if ms.daily and len(ms.daily) > 1:
                     for d in [d for d in ms.daily if d < oldest_day]:
                         del ms.daily[d]
-
-
-# --- persistence: compact documents, since a fleet holds hundreds of thousands of members ---
-
-def _buckets_doc(b: dict[int, int]) -> dict[str, int]:
-    return {str(k): v for k, v in b.items()}
-
-
-def _buckets(d: dict[str, int]) -> dict[int, int]:
-    return {int(k): v for k, v in d.items()}
+                if not ms.present and ms.left_at is not None and ms.left_at < left_before:
+                    gone.append(ms.id)
+            if gone:
+                for mid in gone:
+                    del g.members[mid]
+                    changes.members[(g.id, mid)] = None
+                changes.groups[g.id] = None
+                self.touched.add(g.id)
+                g.version += 1
 
 
 def group_to_doc(g: GroupStats) -> dict:
+    """A whole group as one document: the layout checkpoints used before the engine saved groups in
+    pieces (console.engine.state_docs reads it back, ``groups_from_legacy``); a full picture of a group
+    for comparing two."""
     ms = list(g.members.values())
     return {
         "id": g.id, "name": g.name, "platform": g.platform, "observed_since": g.observed_since,
         "tags": list(g.tags), "member_count_hint": g.member_count_hint,
         "member_list_complete": g.member_list_complete, "last_message_at": g.last_message_at,
-        # Columns, not a list per member: no new object per member, a fraction of the memory.
         "members": {
             "id": [m.id for m in ms], "name": [m.name for m in ms], "joined_at": [m.joined_at for m in ms],
             "last_message_at": [m.last_message_at for m in ms], "seen": [m.messages_seen for m in ms],
             "present": [m.present for m in ms], "left_at": [m.left_at for m in ms],
-            "daily": [_buckets_doc(m.daily) if m.daily else None for m in ms],
+            "daily": [{str(k): v for k, v in m.daily.items()} if m.daily else None for m in ms],
         },
-        "hourly_messages": _buckets_doc(g.hourly_messages), "hourly_joins": _buckets_doc(g.hourly_joins),
-        "hourly_leaves": _buckets_doc(g.hourly_leaves),
+        "hourly_messages": {str(k): v for k, v in g.hourly_messages.items()},
+        "hourly_joins": {str(k): v for k, v in g.hourly_joins.items()},
+        "hourly_leaves": {str(k): v for k, v in g.hourly_leaves.items()},
         "recent": [[m.id, m.sender, m.sender_name, m.text, m.at, m.reply_to, list(m.mentions)] for m in g.recent],
     }
-
-
-def group_from_doc(d: dict, recent_messages: int) -> GroupStats:
-    g = GroupStats(id=d["id"], name=d["name"], platform=d["platform"], observed_since=d["observed_since"],
-                   tags=tuple(d.get("tags", ())), member_count_hint=d.get("member_count_hint"),
-                   member_list_complete=d.get("member_list_complete", False),
-                   last_message_at=d.get("last_message_at"), recent=deque(maxlen=recent_messages))
-    c = d["members"]
-    for mid, name, joined, last, seen, present, left, daily in zip(
-            c["id"], c["name"], c["joined_at"], c["last_message_at"], c["seen"], c["present"], c["left_at"],
-            c["daily"]):
-        g.members[mid] = MemberStats(mid, name, joined, last, seen, present, left, _buckets(daily) if daily else None)
-        g.present_count += 1 if present else 0
-    g.hourly_messages = _buckets(d["hourly_messages"])
-    g.hourly_joins = _buckets(d["hourly_joins"])
-    g.hourly_leaves = _buckets(d["hourly_leaves"])
-    for mid, sender, sname, text, at, reply, mentions in d["recent"]:
-        g.recent.append(Message(group=g.id, sender=sender, sender_name=sname, text=text, at=at, id=mid,
-                                reply_to=reply, mentions=tuple(mentions)))
-    return g

@@ -26,6 +26,8 @@ class ChurnDetector:
         self._leaves: dict[str, deque[float]] = {}
         self._fleet: deque[float] = deque()
         self._peak: dict[str | None, int] = {}
+        self._past_cache: dict[str, tuple[int, int, dict, int]] = {}
+        self._fleet_sum: tuple[tuple[int, int], float, int] | None = None
 
     def on_event(self, event: Event, ctx: Context) -> Iterable[Finding]:
         if type(event) is Leave and event.kicked_by is None:
@@ -39,12 +41,23 @@ class ChurnDetector:
         start = max(g.observed_since, now - self.s.baseline_days * 86400.0)
         # Whole hour buckets strictly before the current window's first bucket.
         end_bucket = hour_index(window_start) - 1
-        past = sum(n for h, n in g.hourly_leaves.items() if hour_index(start) <= h <= end_bucket)
+        past = self._past(g, hour_index(start), end_bucket)
         observed_h = max(0.0, (end_bucket + 1) * HOUR - start) / HOUR
         members = max(g.member_count, 1)
         prior = self.s.prior_daily_exit_rate * members / 24.0 * self.s.prior_hours
         rate = (prior + past) / (self.s.prior_hours + observed_h)
         return rate * self.s.window_hours
+
+    def _past(self, g: GroupStats, lo: int, hi: int) -> int:
+        """Leaves in hour buckets lo..hi, all before the current window: they change only when the
+        window moves to the next hour, so the sum is kept per group until then (the fleet-wide
+        baseline asks every group at every tick)."""
+        hit = self._past_cache.get(g.id)
+        if hit is not None and hit[0] == lo and hit[1] == hi and hit[2] is g.hourly_leaves:
+            return hit[3]
+        past = sum(n for h, n in g.hourly_leaves.items() if lo <= h <= hi)
+        self._past_cache[g.id] = (lo, hi, g.hourly_leaves, past)
+        return past
 
     def on_tick(self, ctx: Context) -> Iterable[Finding]:
         horizon = ctx.now - self.s.window_hours * HOUR
@@ -65,8 +78,14 @@ class ChurnDetector:
         while self._fleet and self._fleet[0] < horizon:
             self._fleet.popleft()
         if len(self._fleet) >= self.s.fleet_min_leaves:
-            expected = sum(self.baseline(g, ctx.now) for g in ctx.stats.groups.values())
-            members = sum(g.member_count for g in ctx.stats.groups.values())
+            # Summed over the fleet once an hour (or when the fleet changes), not at every tick: the
+            # baseline drifts by a fraction of a leave within an hour.
+            key = (hour_index(ctx.now), len(ctx.stats.groups))
+            if self._fleet_sum is None or self._fleet_sum[0] != key:
+                groups = ctx.stats.groups.values()
+                self._fleet_sum = (key, sum(self.baseline(g, ctx.now) for g in groups),
+                                   sum(g.member_count for g in groups))
+            _, expected, members = self._fleet_sum
             f = self._judge(FLEET, len(self._fleet), expected, self.s.fleet_min_leaves, ctx.now, members)
             if f:
                 out.append(f)

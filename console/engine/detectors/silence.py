@@ -3,14 +3,55 @@
 interactions a day)."""
 from __future__ import annotations
 
+import heapq
+import math
 from typing import Iterable
 
 from connectors.events import Event, Message
 from console.engine.detectors.base import Context, Finding, Severity
 from console.engine.settings import SilentGroupSettings, SilentMemberSettings
-from console.engine.stats import DAY, HOUR, GroupStats, MemberStats
+from console.engine.stats import DAY, HOUR, FleetStats, GroupStats, MemberStats, hour_index
 
 MAX_LISTED = 500  # members named in one alert's evidence; the count stays exact
+INF = float("inf")
+
+
+class DueTimes:
+    """When each group is next due for a look: a heap, so that a tick costs the groups that are due
+    (or changed), not a pass over the fleet. Groups never looked at are due at once."""
+
+    def __init__(self) -> None:
+        self._at: dict[str, float] = {}
+        self._heap: list[tuple[float, str]] = []
+
+    def __len__(self) -> int:
+        return len(self._at)
+
+    def set(self, gid: str, at: float) -> None:
+        if self._at.get(gid) == at:
+            return
+        self._at[gid] = at
+        if at != INF:
+            heapq.heappush(self._heap, (at, gid))
+            if len(self._heap) > 2 * len(self._at) + 64:  # mostly superseded entries: rebuild
+                self._heap = [(t, g) for g, t in self._at.items() if t != INF]
+                heapq.heapify(self._heap)
+
+    def due(self, now: float, stats: FleetStats, changed: Iterable[str] = ()) -> list[str]:
+        """Groups to look at now, in a fixed order: due ones, changed ones, and ones never seen."""
+        out: dict[str, None] = {}
+        heap, at = self._heap, self._at
+        while heap and heap[0][0] <= now:
+            t, gid = heapq.heappop(heap)
+            if at.get(gid) == t:
+                out[gid] = None
+        for gid in changed:
+            out[gid] = None
+        if len(at) < len(stats.groups):
+            for gid in stats.groups:
+                if gid not in at:
+                    out[gid] = None
+        return [gid for gid in out if gid in stats.groups]
 
 
 def silent_since(m: MemberStats, g: GroupStats) -> float:
@@ -45,7 +86,7 @@ class SilentMemberDetector:
     def __init__(self, settings: SilentMemberSettings) -> None:
         self.s = settings
         self._last: dict[str, frozenset[str]] = {}
-        self._due: dict[str, float] = {}  # group -> when its next member turns silent
+        self._due = DueTimes()  # group -> when its next member turns silent
         self._dirty: set[str] = set()
 
     def on_event(self, event: Event, ctx: Context) -> Iterable[Finding]:
@@ -59,12 +100,12 @@ class SilentMemberDetector:
 
     def on_tick(self, ctx: Context) -> Iterable[Finding]:
         out: list[Finding] = []
-        for g in ctx.stats.groups.values():
-            if g.id not in self._dirty and ctx.now < self._due.get(g.id, float("-inf")):
-                continue
+        groups = ctx.stats.groups
+        for gid in self._due.due(ctx.now, ctx.stats, sorted(self._dirty)):
+            g = groups[gid]
             quiet = silent_members(g, ctx.now, self.s.days)
             ids = frozenset(m.id for m in quiet)
-            self._due[g.id] = self._next_due(g, ids)
+            self._due.set(g.id, self._next_due(g, ids))
             before = self._last.get(g.id, frozenset())
             if self.s.per_member:
                 out.extend(self._per_member(g, quiet, before, ids, ctx.now))
@@ -108,21 +149,52 @@ class SilentMemberDetector:
 
 
 class SilentGroupDetector:
+    """A group is looked at when it changed (``FleetStats.touched``) or when its verdict can next
+    change with time alone (:meth:`_next_change`), never more than its own evidence requires."""
+
     name = "silent_group"
 
     def __init__(self, settings: SilentGroupSettings) -> None:
         self.s = settings
+        self._due = DueTimes()
+        self._silent: set[str] = set()  # groups whose last look found them silent
 
     def on_event(self, event: Event, ctx: Context) -> Iterable[Finding]:
         return ()
 
     def on_tick(self, ctx: Context) -> Iterable[Finding]:
         out = []
-        for g in ctx.stats.groups.values():
+        groups = ctx.stats.groups
+        # An event only makes a group less silent (a later last message, more in the last 24 h): one
+        # found not silent stays so until its due time; only the silent ones are looked at again.
+        silent = self._silent
+        changed = sorted(gid for gid in ctx.stats.touched if gid in silent)
+        for gid in self._due.due(ctx.now, ctx.stats, changed):
+            g = groups[gid]
             f = self._check(g, ctx.now)
+            if f is not None:
+                silent.add(gid)
+            else:
+                silent.discard(gid)
             out.append(f if f is not None else Finding("silent_group", Severity.LOW, g.id, None, (), ctx.now,
                                                        clears=True))
+            self._due.set(gid, self._next_change(g, ctx.now))
         return out
+
+    def _next_change(self, g: GroupStats, now: float) -> float:
+        """The earliest time :meth:`_check` can answer differently with no new event."""
+        last = g.last_message_at if g.last_message_at is not None else g.observed_since
+        quiet_h = (now - last) / HOUR
+        # The 24-hour count moves with the hour buckets at both ends of its window.
+        due = min((hour_index(now) + 1) * HOUR, (hour_index(now - DAY + 1) + 1) * HOUR + DAY - 1)
+        if quiet_h < self.s.hours:
+            due = min(due, last + self.s.hours * HOUR)
+        else:  # the hours (then days) shown
+            step = 1 if quiet_h < 48 else 24
+            due = min(due, last + (math.floor(quiet_h / step) + 1) * step * HOUR)
+        if now - g.observed_since < DAY:
+            due = min(due, g.observed_since + DAY)
+        return max(due, math.nextafter(now, INF))
 
     def _check(self, g: GroupStats, now: float) -> Finding | None:
         last = g.last_message_at if g.last_message_at is not None else g.observed_since
