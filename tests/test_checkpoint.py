@@ -52,8 +52,9 @@ def test_a_checkpoint_writes_what_changed_whatever_the_fleet_size(tmp_path: Path
         written.append(_written(store) - before)
         store.close()
     # groups (2) + members (2 speakers x 2 groups + joined + left) + their day buckets (2) + one recent
-    # slot per message (38) + meta + the flood alert each speaker raised (4); nothing else
-    assert written[0] == written[1] <= 2 + 6 + 2 + 38 + 1 + 4, written
+    # slot per message (38) + meta + the flood alert each speaker raised (4) + the incident each opened (4)
+    # + the join week's retention counters (1); nothing else
+    assert written[0] == written[1] <= 2 + 6 + 2 + 38 + 1 + 4 + 4 + 1, written
 
 
 def test_nothing_changed_nothing_written(tmp_path: Path) -> None:

@@ -33,6 +33,8 @@ class StateWriter:
         self._cursors_saved: dict[str, str | None] | None = None
         self._meta_saved: dict | None = None
         self._qr_saved: tuple | None = None
+        self._incidents_saved: set[int] = set()
+        self._incidents_full = False
         self._full = False  # the next checkpoint writes everything (after reading the old layout)
         self.last_stage_s = 0.0  # how long the last checkpoint held the event loop
         engine.alerts.subscribe(self._on_alert)
@@ -78,7 +80,11 @@ class StateWriter:
             if any("_key" not in d for d in alerts):
                 self._full = True
             e.silences.load_docs(store.read_table(STATE_DB, "silences"))
-            e.incidents.load_docs(store.read_table(STATE_DB, "incidents"))
+            incidents = store.read_table(STATE_DB, "incidents")
+            e.incidents.load_docs(incidents)
+            if any("_key" not in d for d in incidents):
+                self._incidents_full = True
+            self._incidents_saved = {d["id"] for d in incidents if isinstance(d.get("id"), int)}
             e.stats.cohorts.load(store, STATE_DB)
             if e.media is not None:
                 e.media.load_bad(store.read_table(STATE_DB, "qr_bad"))
@@ -170,12 +176,33 @@ class StateWriter:
         self._alerts_saved = {d["id"] for d in docs}
         self._full = False
 
+    def _stage_incidents(self) -> None:
+        """The incidents changed since the last checkpoint, and the ones that left memory (deleted)."""
+        store, incidents = self.store, self.engine.incidents
+        if self._incidents_full:  # a table written whole before: rewrite it once, keyed
+            changed = {i.id for i in (*incidents.live(), *incidents.ended())}
+            store.replace_table(STATE_DB, "incidents", [])
+            self._incidents_saved, self._incidents_full = set(), False
+        else:
+            changed = incidents.changed
+        incidents.changed = set()
+        docs: dict[str, dict | None] = {}
+        for inc_id in changed:
+            inc = incidents.get(inc_id)
+            if inc is not None:
+                docs[str(inc_id)] = inc.to_doc()
+                self._incidents_saved.add(inc_id)
+        for inc_id in [i for i in self._incidents_saved if incidents.get(i) is None]:  # past the history's cap
+            docs[str(inc_id)] = None
+            self._incidents_saved.discard(inc_id)
+        if docs:
+            store.put_docs(STATE_DB, "incidents", docs)
+
     def _stage_small(self) -> None:
         """Cursors, counters, incidents, silences, retention cohorts, the known-bad QR codes and the tables
         other parts save with the checkpoint (the feed): small and bounded, written when they changed."""
         e, store = self.engine, self.store
-        if e.incidents.dirty:
-            store.replace_table(STATE_DB, "incidents", e.incidents.to_docs())
+        self._stage_incidents()
         if e.silences.dirty:
             store.replace_table(STATE_DB, "silences", e.silences.to_docs())
         e.stats.cohorts.save(store, STATE_DB)

@@ -55,6 +55,7 @@ class Incidents:
         self._listeners: list[Listener] = []
         self._batch: set[int] | None = None
         self.dirty = False
+        self.changed: set[int] = set()  # ids changed since the last checkpoint
         book.subscribe(self._on_alert)
         if silences is not None:
             silences.subscribe(self.recheck_silences)
@@ -92,8 +93,13 @@ class Incidents:
 
     # --- changes ---
 
-    def _emit(self, inc: Incident, change: str) -> None:
+    def _touch(self, inc: Incident) -> None:
+        """Mark it changed: the checkpoint writes the incidents in ``changed``, not all of them."""
         self.dirty = True
+        self.changed.add(inc.id)
+
+    def _emit(self, inc: Incident, change: str) -> None:
+        self._touch(inc)
         for cb in list(self._listeners):
             cb(inc, change)
 
@@ -127,7 +133,7 @@ class Incidents:
                 if alert.severity > inc.severity:
                     inc.severity = alert.severity
                 inc.at = max(inc.at, alert.at)
-                self.dirty = True
+                self._touch(inc)
             elif self._batch is not None:
                 self._batch.add(inc.id)
             else:
@@ -184,7 +190,7 @@ class Incidents:
         if a.id not in inc.inhibited_ids:
             self._emit(inc, "grew")  # a silent member of a silent group joins without paging
         else:
-            self.dirty = True
+            self._touch(inc)
 
     def _revive(self, a: Alert) -> None:
         """The ended incident that held this alert comes back (unless its key was taken since); else
@@ -287,7 +293,7 @@ class Incidents:
         if state is not IncidentState.ACKNOWLEDGED:
             inc.acked_by = inc.acked_at = None
         inc.title = title(self, inc)
-        self.dirty = True
+        self._touch(inc)
         if quiet:
             return
         was, was_claimed, _ = before
@@ -324,7 +330,7 @@ class Incidents:
         self._ended.append(inc)
         change = inc.state.value
         inc.note(now, change + (f" by {inc.resolved_by}" if inc.resolved_by not in ("auto", EXPIRED_BY) else ""))
-        self.dirty = True
+        self._touch(inc)
         if not quiet:
             self._emit(inc, change)
 
@@ -347,7 +353,7 @@ class Incidents:
             return
         was = inc.silenced_by
         inc.silenced_by = sid
-        self.dirty = True
+        self._touch(inc)
         if quiet:
             return
         if sid is not None:
