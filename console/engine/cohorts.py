@@ -65,6 +65,8 @@ class Cohorts:
     def __init__(self) -> None:
         self.groups: dict[str, dict[int, Cohort]] = {}
         self.dirty = False
+        self.changed: set[str] = set()  # groups whose counters changed since the last save
+        self._rewrite = False
 
     def joined(self, group: str, at: float) -> None:
         weeks = self.groups.setdefault(group, {})
@@ -76,6 +78,7 @@ class Cohorts:
                 del weeks[old]
         c.joined += 1
         self.dirty = True
+        self.changed.add(group)
 
     def left(self, group: str, joined_at: float | None, at: float) -> None:
         """A member gone (left, kicked, banned, or missing from a full member list)."""
@@ -90,6 +93,7 @@ class Cohorts:
             if stayed < 7 * DAY:
                 c.gone_7d = min(c.joined, c.gone_7d + 1)
             self.dirty = True
+            self.changed.add(group)
 
     def retention(self, group: str, now: float, days: int) -> Retention:
         w = judged_week(now, days)
@@ -112,18 +116,33 @@ class Cohorts:
         """Drop the counters of groups no longer watched."""
         for g in [g for g in self.groups if g not in keep]:
             del self.groups[g]
+            self.changed.add(g)
+            self.dirty = True
 
     # --- persistence: one small document per group, with the checkpoint ---
 
     def save(self, store, db: str) -> None:
         """Stage the counters into ``db`` when they changed (the checkpoint commits them with the stats)."""
+        if self._rewrite:
+            store.replace_table(db, TABLE, [{**d, "_key": d["group"]} for d in self.to_docs()])
+            self._rewrite, self.changed, self.dirty = False, set(), False
         if self.dirty:
-            store.replace_table(db, TABLE, self.to_docs())
+            # one document per group, written when that group's counters changed (not the whole table)
+            store.put_docs(db, TABLE, {g: self._doc(g) for g in self.changed})
+            self.changed = set()
             self.dirty = False
 
     def load(self, store, db: str) -> None:
-        self.load_docs(store.read_table(db, TABLE))
+        docs = store.read_table(db, TABLE)
+        self.load_docs(docs)
         self.dirty = False
+        self._rewrite = any("_key" not in d for d in docs)  # written whole before: keyed by group from now
+
+    def _doc(self, group: str) -> dict | None:
+        weeks = self.groups.get(group)
+        if not weeks:
+            return None
+        return {"group": group, "weeks": {str(w): [c.joined, c.gone_7d, c.gone_30d] for w, c in weeks.items()}}
 
     def to_docs(self) -> list[dict]:
         return [{"group": g, "weeks": {str(w): [c.joined, c.gone_7d, c.gone_30d] for w, c in weeks.items()}}
