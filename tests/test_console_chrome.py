@@ -216,7 +216,7 @@ async def test_the_footer_on_screen_lists_the_alert_keys(tmp_path, size):
         await pilot.pause()
         bar = app.screen.query_one(KeyBar)
         text = str(bar.render())
-        for piece in (" enter Open group ", " n Not an ad ", " d Delete msg ", " M Mute ", " ? help "):
+        for piece in (" enter Open ", " n Not an ad ", " d Delete msg ", " M Mute ", " ? help "):
             assert piece in text, text
         assert all(len(line) <= size[0] for line in text.split("\n"))
         assert bar.region.bottom == size[1]  # the last row of the terminal
