@@ -16,7 +16,8 @@ Per file, both systems see the same rows in the same order:
   before each pass), ours message by message (rules + model, as the detector does) against the
   baseline's batch ``transform`` + ``predict`` of the same rows; ratio > 1 means ours is faster.
   Both are timed ``SPEED_REPEAT`` (3) times, alternating; medians, and the median of the ratios.
-  Every output carries ``loop_s`` (console.bench: 10 million additions, median of 3).
+  Every output carries ``loop_s`` (console.bench: 10 million additions, median of 3). The rules alone
+  and the model alone (on the rules' analyses) are timed too, as ratios to the baseline.
 * forgetting: a base trained on the other files (their training splits, ``FORGET_TRAIN`` rows each)
   scores their held-out rows (``FORGET_HELD`` each); then a copy learns this file online as one
   community (``FORGET_STREAM`` messages) and scores the same rows as that community. F1 before/after.
@@ -78,10 +79,29 @@ def time_baseline(hv, clf, texts: list[str]) -> float:
     return passes * len(texts) / (time.perf_counter() - t0)
 
 
+def time_parts(model, analyze, texts: list[str]) -> tuple[float, float]:
+    """(rules alone, model alone on the rules' analyses) in messages per second: where the time goes."""
+    passes = max(1, -(-SPEED_ROWS // len(texts)))
+    t0 = time.perf_counter()
+    for _ in range(passes):
+        analyses = [analyze(t) for t in texts]
+    rules_s = time.perf_counter() - t0
+    prob = model.probability
+    t0 = time.perf_counter()
+    for _ in range(passes):
+        model._cache.clear()
+        for a in analyses:
+            prob(a)
+    model_s = time.perf_counter() - t0
+    return passes * len(texts) / rules_s, passes * len(texts) / model_s
+
+
 def speed(model, analyze, hv, clf, texts: list[str], repeat: int = SPEED_REPEAT) -> dict:
     """Ours and the baseline timed alternately (which goes first alternates too), ``repeat`` times each:
-    medians, and the median of the per-round ratios (both sides of a round share the machine's load)."""
-    ours, base, ratios = [], [], []
+    medians, and the median of the per-round ratios (both sides of a round share the machine's load).
+    Also ours split in two: the rules alone and the model alone (features + weights, given the rules'
+    normalised text), each against the baseline of the same round."""
+    ours, base, ratios, rules_r, model_r = [], [], [], [], []
     for i in range(repeat):
         if i % 2:
             b = time_baseline(hv, clf, texts)
@@ -89,11 +109,16 @@ def speed(model, analyze, hv, clf, texts: list[str], repeat: int = SPEED_REPEAT)
         else:
             o = time_ours(model, analyze, texts)
             b = time_baseline(hv, clf, texts)
+        r, m = time_parts(model, analyze, texts)
         ours.append(o)
         base.append(b)
         ratios.append(o / b)
-    return {"ours_msgs_per_s": round(statistics.median(ours)), "baseline_batch_msgs_per_s": round(statistics.median(base)),
-            "ratio": round(statistics.median(ratios), 2), "ratios": [round(r, 2) for r in ratios], "repeat": repeat}
+        rules_r.append(r / b)
+        model_r.append(m / b)
+    med = statistics.median
+    return {"ours_msgs_per_s": round(med(ours)), "baseline_batch_msgs_per_s": round(med(base)),
+            "ratio": round(med(ratios), 2), "ratios": [round(r, 2) for r in ratios], "repeat": repeat,
+            "rules_only_ratio": round(med(rules_r), 2), "model_only_ratio": round(med(model_r), 2)}
 
 
 def forgetting(name: str, rows, others: dict, rules, threshold: float, seed: int, policy=None) -> dict:
