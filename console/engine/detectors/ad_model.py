@@ -126,7 +126,7 @@ stream over the base 0.900 -> 0.872. Capping the copy's bias instead was worse (
 EARLY_BOOST = 3.0
 EARLY_LESSONS = 50.0
 HAM_BOOST_SHARE = 0.5
-"""A community's first verdicts teach its 2- and 3-grams at up to (1 + EARLY_BOOST) times the rate (a "not
+"""A community's first verdicts teach its Chinese 2- and 3-grams at up to (1 + EARLY_BOOST) times the rate (a "not
 an ad" at HAM_BOOST_SHARE of the boost), half the boost left after EARLY_LESSONS lessons: a handful of
 verdicts should change its next answers. Measured online from nothing, seed 0, F1 at 50/200/1000
 messages: zh_sms 0.50/0.50/0.77 -> 0.67/0.57/0.79, zh_game_chat 0.50/0.58/0.70 -> 0.53/0.59/0.71,
@@ -287,8 +287,10 @@ class Community:
                     letters.append(g)
             elif g in sure:
                 kept.append(g)
-            else:
+            elif max(g) >= "\u2e80":  # Chinese 2-3-grams are words (出号, 加微); Latin ones are pieces of words
                 own_grams.append(g)
+            else:
+                chars.append(g)
         # Early verdicts teach faster (EARLY_BOOST); a "not an ad" at half the boost, so that one of them
         # does not clear other ads that share a word with it.
         boost = EARLY_BOOST if y else EARLY_BOOST * HAM_BOOST_SHARE
@@ -298,9 +300,9 @@ class Community:
             if abs(p - y) < COMMUNITY_SKIP:
                 break
             g = (p - y) * weight * (LOCAL_AD_WEIGHT if y else 1.0)
-            # The early boost is for the 2- and 3-grams, which say something of their own: single
-            # characters (，的 私) and the bias and trust in the rules, which move many or all of the
-            # group's messages at once, keep their pace (one verdict moves them a fraction).
+            # The early boost is for the Chinese 2- and 3-grams, which say something of their own: single
+            # characters (，的 私), pieces of Latin words, and the bias and trust in the rules, which move
+            # many or all of the group's messages at once, keep their pace (one verdict moves them a fraction).
             t.step(own_grams, scale, g, lr, 0.0)
             t.step(chars, scale, g, COMMUNITY_LEARNING_RATE, LOCAL_BIAS_RATE if i == 0 else 0.0)
             if letters:
