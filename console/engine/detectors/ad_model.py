@@ -135,11 +135,6 @@ answers. Measured online from nothing, seed 0, F1 at 50/200/1000 messages: zh_sm
 0.786 -> 0.807); whole files the same or better (tg_spam_samples 0.878 -> 0.884; a full boost on Latin
 n-grams: 0.866). Boosting single characters, the bias or a "not an ad" fully let one "not an ad" clear
 other ads that share a word with it (the tests)."""
-"""A community's first verdicts teach at up to (1 + EARLY_BOOST) times the rate, falling to half the boost
-after EARLY_LESSONS lessons: a handful of verdicts should change its next answers. Measured online from
-nothing, seed 0, F1 at 50/200/1000 messages: zh_sms 0.50/0.50/0.77 -> 0.67/0.57/0.82, zh_game_chat
-0.50/0.58/0.70 -> 0.56/0.60/0.72; over the whole files the same or better except tg_spam_samples
-0.878 -> 0.841 and en_sms at 200 (0.90 -> 0.84). 1.5 and 6 were worse on the Chinese files."""
 _NOTHING: frozenset[str] = frozenset()
 MAX_COMMUNITIES = 5000
 """Communities (groups) with a copy of their own; the one taught longest ago goes first."""
