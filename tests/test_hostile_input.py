@@ -31,7 +31,7 @@ from hypothesis import strategies as st
 from connectors.contract import Capability
 from connectors.events import Ban, Group, Join, Leave, Member, Message
 from connectors.matrix import MatrixConnector
-from connectors.matrix.mapping import RoomBook, map_event
+from connectors.matrix.mapping import RoomBook, card_text, map_event
 from connectors.onebot import OneBotConnector, cq
 from connectors.onebot.mapping import Malformed, to_event
 from connectors.onebot.options import parse_options as onebot_options
@@ -132,7 +132,8 @@ def test_matrix_events_keep_hostile_bodies_names_and_room_names_exactly(body, na
                           "origin_server_ts": T0 * 1000, "content": content}, book)
     assert type(ev) is Message
     label = {"m.image": "[image] ", "m.file": "[file] "}.get(msgtype, "")
-    assert ev.text == label + body
+    # The body exactly; links to users and rooms follow it as cards (see test_ad_matrix_cards).
+    assert ev.text == label + body + card_text(ROOM, body, html, book)
     assert ev.sender_name == (name if name.strip() else "")  # empty: the connector looks it up later
 
 
@@ -348,7 +349,7 @@ async def test_the_matrix_connector_delivers_hostile_events_exactly():
     try:
         cursor = (await conn.poll(None, 0)).cursor
         batch = await conn.poll(cursor, 0)
-        assert [e.text for e in batch.events] == via_json(E2E_TEXTS)
+        assert [e.text for e in batch.events] == [t + card_text(ROOM, t, None, RoomBook()) for t in via_json(E2E_TEXTS)]
         assert [e.sender_name for e in batch.events] == via_json([E2E_NAMES[i % len(names)]
                                                                   for i in range(len(E2E_TEXTS))])
         (group,) = await conn.groups()

@@ -15,6 +15,9 @@ Per file, both systems see the same rows in the same order:
 * speed: scoring the held-out rows (repeated to at least ``SPEED_ROWS`` messages, our cache emptied
   before each pass), ours message by message (rules + model, as the detector does) against the
   baseline's batch ``transform`` + ``predict`` of the same rows; ratio > 1 means ours is faster.
+  Both are timed ``SPEED_REPEAT`` (3) times, alternating; medians, and the median of the ratios.
+  Every output carries ``loop_s`` (console.bench: 10 million additions, median of 3). The rules alone
+  and the model alone (on the rules' analyses) are timed too, as ratios to the baseline.
 * forgetting: a base trained on the other files (their training splits, ``FORGET_TRAIN`` rows each)
   scores their held-out rows (``FORGET_HELD`` each); then a copy learns this file online as one
   community (``FORGET_STREAM`` messages) and scores the same rows as that community. F1 before/after.
@@ -32,6 +35,7 @@ import json
 import os
 import random
 import re
+import statistics
 import sys
 import time
 
@@ -41,6 +45,7 @@ import numpy as np  # noqa: E402
 from sklearn.feature_extraction.text import HashingVectorizer  # noqa: E402
 from sklearn.linear_model import SGDClassifier  # noqa: E402
 
+from console.bench import loop_s  # noqa: E402
 from console.eval_ads import curve_of, f1_of, score_online, score_static, split  # noqa: E402
 from console.engine.detectors.ad_model import AdModel, read_labeled, train, train_base  # noqa: E402
 from console.engine.detectors.ad_text import AdRules  # noqa: E402
@@ -50,6 +55,7 @@ DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "sha
 _RUNIC = re.compile("[\u16a0-\u16ff]")
 VERDICT_WEIGHT = 5.0
 SPEED_ROWS = 5000
+SPEED_REPEAT = 3
 FORGET_TRAIN, FORGET_HELD, FORGET_STREAM = 3000, 1000, 5000
 
 
@@ -71,6 +77,48 @@ def time_baseline(hv, clf, texts: list[str]) -> float:
     for _ in range(passes):
         clf.predict(hv.transform(texts))
     return passes * len(texts) / (time.perf_counter() - t0)
+
+
+def time_parts(model, analyze, texts: list[str]) -> tuple[float, float]:
+    """(rules alone, model alone on the rules' analyses) in messages per second: where the time goes."""
+    passes = max(1, -(-SPEED_ROWS // len(texts)))
+    t0 = time.perf_counter()
+    for _ in range(passes):
+        analyses = [analyze(t) for t in texts]
+    rules_s = time.perf_counter() - t0
+    prob = model.probability
+    t0 = time.perf_counter()
+    for _ in range(passes):
+        model._cache.clear()
+        for a in analyses:
+            prob(a)
+    model_s = time.perf_counter() - t0
+    return passes * len(texts) / rules_s, passes * len(texts) / model_s
+
+
+def speed(model, analyze, hv, clf, texts: list[str], repeat: int = SPEED_REPEAT) -> dict:
+    """Ours and the baseline timed alternately (which goes first alternates too), ``repeat`` times each:
+    medians, and the median of the per-round ratios (both sides of a round share the machine's load).
+    Also ours split in two: the rules alone and the model alone (features + weights, given the rules'
+    normalised text), each against the baseline of the same round."""
+    ours, base, ratios, rules_r, model_r = [], [], [], [], []
+    for i in range(repeat):
+        if i % 2:
+            b = time_baseline(hv, clf, texts)
+            o = time_ours(model, analyze, texts)
+        else:
+            o = time_ours(model, analyze, texts)
+            b = time_baseline(hv, clf, texts)
+        r, m = time_parts(model, analyze, texts)
+        ours.append(o)
+        base.append(b)
+        ratios.append(o / b)
+        rules_r.append(r / b)
+        model_r.append(m / b)
+    med = statistics.median
+    return {"ours_msgs_per_s": round(med(ours)), "baseline_batch_msgs_per_s": round(med(base)),
+            "ratio": round(med(ratios), 2), "ratios": [round(r, 2) for r in ratios], "repeat": repeat,
+            "rules_only_ratio": round(med(rules_r), 2), "model_only_ratio": round(med(model_r), 2)}
 
 
 def forgetting(name: str, rows, others: dict, rules, threshold: float, seed: int, policy=None) -> dict:
@@ -103,13 +151,13 @@ def vectorizer() -> HashingVectorizer:
     return HashingVectorizer(analyzer="char", ngram_range=(1, 3), alternate_sign=False)
 
 
-def baseline_static(keep, held) -> tuple[float, float]:
-    """(F1 on ``held``, batch-predict messages per second)."""
+def baseline_static(keep, held):
+    """(F1 on ``held``, the vectorizer, the fitted classifier)."""
     hv = vectorizer()
     clf = SGDClassifier(loss="log_loss", random_state=0)
     clf.fit(hv.transform([t for t, _ in keep]), np.array([int(y) for _, y in keep]))
     pred = clf.predict(hv.transform([t for t, _ in held]))
-    return f1_of([y for _, y in held], [bool(p) for p in pred]), time_baseline(hv, clf, [t for t, _ in held])
+    return f1_of([y for _, y in held], [bool(p) for p in pred]), hv, clf
 
 
 def baseline_online(rows, seed: int) -> dict[int, float]:
@@ -129,25 +177,18 @@ def baseline_online(rows, seed: int) -> dict[int, float]:
     return curve_of([y for _, y in order], flagged)
 
 
-def speed_only(data: dict, rules, policy, args) -> int:
-    """Scoring speed per file on a quiet machine: alternate the two timings (best of 3 each), so that
-    another process's burst of work does not land on one side only."""
+def speed_only(data: dict, rules, policy, args, loop: float) -> int:
+    """Scoring speed per file: the two timings alternate (medians of 3), so that another process's
+    burst of work does not land on one side only."""
     from console.eval_ads import _analyzer
 
     for name, rows in data.items():
         keep, held = split(rows, args.holdout, args.seed)
         texts = [t for t, _ in held]
         model = train([keep], rules, seed=args.seed, local=0)
-        hv = vectorizer()
-        clf = SGDClassifier(loss="log_loss", random_state=0)
-        clf.fit(hv.transform([t for t, _ in keep]), np.array([int(y) for _, y in keep]))
-        analyze = _analyzer(rules, policy)
-        ours = base = 0.0
-        for _ in range(3):
-            ours = max(ours, time_ours(model, analyze, texts))
-            base = max(base, time_baseline(hv, clf, texts))
-        print(json.dumps({"file": name, "held_out": len(texts), "ours_msgs_per_s": round(ours),
-                          "baseline_batch_msgs_per_s": round(base), "ratio": round(ours / base, 2)}), flush=True)
+        _, hv, clf = baseline_static(keep, held)
+        print(json.dumps({"file": name, "held_out": len(texts),
+                          **speed(model, _analyzer(rules, policy), hv, clf, texts), "loop_s": loop}), flush=True)
     return 0
 
 
@@ -163,7 +204,7 @@ def main(argv=None) -> int:
     ap.add_argument("--no-forgetting", action="store_true", help="skip the forgetting check")
     ap.add_argument("--forgetting-only", action="store_true", help="only the forgetting check")
     ap.add_argument("--speed-only", action="store_true",
-                    help="only the speed comparison: ours and the baseline timed alternately, best of 3 each")
+                    help="only the speed comparison: ours and the baseline timed alternately, medians of 3")
     args = ap.parse_args(argv)
     files = args.files or sorted(glob.glob(os.path.join(DATA, "*.jsonl")))
     s = AdSettings()
@@ -177,13 +218,14 @@ def main(argv=None) -> int:
     data = {os.path.basename(f): [(_RUNIC.sub("", t), y) for t, y in read_labeled(f)] for f in files}
     everything = data if len(files) > 1 else {os.path.basename(f): [(_RUNIC.sub("", t), y) for t, y in read_labeled(f)]
                                               for f in sorted(glob.glob(os.path.join(DATA, "*.jsonl")))}
+    loop = loop_s()  # the machine's speed, beside every figure (console.bench)
     if args.speed_only:
-        return speed_only(data, rules, policy, args)
+        return speed_only(data, rules, policy, args, loop)
     if args.forgetting_only:
         for name, rows in data.items():
             others = {k: v for k, v in everything.items() if k != name}
-            print(json.dumps({"file": name, **forgetting(name, rows, others, rules, s.threshold, args.seed, policy)}),
-                  flush=True)
+            print(json.dumps({"file": name, **forgetting(name, rows, others, rules, s.threshold, args.seed, policy),
+                              "loop_s": loop}), flush=True)
         return 0
     out = []
     for name, rows in data.items():
@@ -192,8 +234,8 @@ def main(argv=None) -> int:
         model = train([keep], rules, seed=args.seed, local=0)
         train_s = time.perf_counter() - t0
         ours_static = score_static(model, rules, held, s.threshold, name, policy=policy)
-        ours_speed = time_ours(model, _analyzer(rules, policy), [t for t, _ in held])
-        base_f1, base_speed = baseline_static(keep, held)
+        base_f1, hv, clf = baseline_static(keep, held)
+        speeds = speed(model, _analyzer(rules, policy), hv, clf, [t for t, _ in held])
         ours_online = score_online(AdModel(rules=rules), rules, rows, s.threshold, args.seed, name, policy=policy)
         t0 = time.perf_counter()
         if args.skip_online_baseline_over and len(rows) > args.skip_online_baseline_over:
@@ -210,8 +252,7 @@ def main(argv=None) -> int:
                        "ours_curve": {str(k): round(v, 4) for k, v in ours_online.curve.items()},
                        "baseline_curve": {str(k): round(v, 4) for k, v in base_curve.items()} if base_curve else None,
                        "baseline_s": round(base_online_s, 1)},
-            "speed": {"ours_msgs_per_s": round(ours_speed), "baseline_batch_msgs_per_s": round(base_speed),
-                      "ratio": round(ours_speed / base_speed, 2)},
+            "speed": speeds, "loop_s": loop,
         }
         if not args.no_forgetting:
             others = {k: v for k, v in everything.items() if k != name}
@@ -232,6 +273,7 @@ def main(argv=None) -> int:
                   f"{pts(oc):>24} {pts(bc):>24} {r['speed']['ratio']:>7} "
                   + (f"{r['forgetting']['base_f1_on_other_files']:.3f}->{r['forgetting']['copy_f1_on_other_files']:.3f}"
                      if "forgetting" in r else ""))
+        print(f"loop_s {loop} (10 million additions, median of 3; speed: medians of {SPEED_REPEAT} alternating runs)")
     return 0
 
 

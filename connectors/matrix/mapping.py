@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from urllib.parse import unquote
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -168,9 +169,73 @@ def _message(room: str, ev: dict[str, Any], sender: str, event_id: str, book: Ro
     else:
         label = MEDIA_LABELS.get(msgtype, msgtype) if isinstance(msgtype, str) else "message"
         text = f"[{label}] {body}"
+    text += card_text(room, body, shown.get("formatted_body"), book)
     return Message(group=qualify(PLATFORM, room), sender=qualify(PLATFORM, sender),
                    sender_name=book.display.get((room, sender), ""), text=text, at=_at(ev), id=event_id,
                    reply_to=reply_to, mentions=_mentions(shown), media=_media(msgtype, shown))
+
+
+# Matrix has no contact or group-invite card: a link to a user or a room does that job (the spec's
+# appendix "Identifier grammar / URIs": https://matrix.to/#/@alice%3Aexample.org,
+# https://matrix.to/#/#somewhere:example.org?via=..., matrix:u/alice:example.org, matrix:r/...,
+# matrix:roomid/...). They are written into the text as the other connectors write cards
+# ("[group invite card: Matrix #deals:evil.org]"), so the detectors read them alike.
+_MATRIX_TO = re.compile(r"https?://matrix\.to/#/([^\s\"'<>]{1,600})", re.IGNORECASE)
+_MATRIX_URI = re.compile(r"\bmatrix:(u|r|roomid)/([^\s\"'<>]{1,600})")
+_HREF = re.compile(r"""href=["']([^"']{1,700})["']""", re.IGNORECASE)
+_ID = re.compile(r"[@#!][^\s:/?#@!]{1,255}:[A-Za-z0-9.\-]{1,255}(?::[0-9]{1,5})?")
+_SIGIL = {"u": "@", "r": "#", "roomid": "!"}
+MAX_CARDS = 3
+
+
+def _link_target(url: str) -> str | None:
+    """The user or room a matrix.to or matrix: link opens ("@alice:example.org", "#room:example.org",
+    "!id:example.org"); None for an event permalink (a quote, not an invitation) or garbage."""
+    m = _MATRIX_TO.match(url)
+    if m is not None:
+        path = unquote(m.group(1)).split("?", 1)[0]
+        ident, _, rest = path.partition("/")
+        if rest.strip("/"):
+            return None  # https://matrix.to/#/!room:server/$event: a link to a message
+    else:
+        m = _MATRIX_URI.match(url)
+        if m is None:
+            return None
+        path = unquote(m.group(2)).split("?", 1)[0]
+        ident, _, rest = path.partition("/")
+        if rest.strip("/"):
+            return None  # matrix:roomid/id:server/e/event
+        ident = _SIGIL[m.group(1)] + ident
+    return ident if _ID.fullmatch(ident) is not None else None
+
+
+def card_text(room: str, body: str, html: object, book: RoomBook) -> str:
+    """What follows a message's own text (kept as it is): " [group invite card: Matrix #r:s]" per
+    user or room it links to, or "". A user's link counts only when written out in the body (a shared
+    profile); as a pill in the HTML it is a mention. A room counts either way (a room pill is an
+    invitation to it), except the room the message is in."""
+    cards = _cards(room, body, html, book)
+    return "".join(f" {c}" for c in cards)
+
+
+def _cards(room: str, body: str, html: object, book: RoomBook) -> list[str]:
+    if "matrix" not in body and not (isinstance(html, str) and "matrix" in html):
+        return []
+    links = [m.group() for m in _MATRIX_TO.finditer(body)] + [m.group() for m in _MATRIX_URI.finditer(body)]
+    pills = [u for u in _HREF.findall(html) if "matrix" in u] if isinstance(html, str) else []
+    here = {room, book.aliases.get(room)}
+    out: list[str] = []
+    for url, pill in [*((u, False) for u in links), *((u, True) for u in pills)]:
+        ident = _link_target(url)
+        if ident is None or ident in here or (pill and ident.startswith("@")):
+            continue
+        card = (f"[contact card: Matrix {ident}]" if ident.startswith("@")
+                else f"[group invite card: Matrix {ident}]")
+        if card not in out:
+            out.append(card)
+            if len(out) >= MAX_CARDS:
+                break
+    return out
 
 
 _MXC = re.compile(r"mxc://[A-Za-z0-9.\-:\[\]]{1,255}/[A-Za-z0-9_\-]{1,255}")
