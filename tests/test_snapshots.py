@@ -65,6 +65,7 @@ SCREENS = {
     "blacklist": ("4",),
     "schedules": ("5",),
     "audit": ("6",),
+    "silences": ("7",),
     "group": ("enter",),
     "help": ("2", "question_mark"),
 }
