@@ -45,16 +45,27 @@ def still(tmp_path, monkeypatch):
     time.tzset()
 
 
+async def settled(pilot, need_rows: bool = False) -> None:
+    """Until the screen's first answer is in: a table screen's rows come from a worker, and a key such as
+    enter (open the cursor row) means nothing before them; the picture is of rows, not "loading…"."""
+    for _ in range(300):
+        screen = pilot.app.screen
+        if getattr(screen, "data", True) is not None and (getattr(screen, "rows", True) or not need_rows):
+            break
+        await pilot.pause(0.01)
+    await pilot.pause()
+
+
 def world(rt, *keys_after: str):
     async def run_before(pilot) -> None:
         for _ in range(POLLS):
             await poll_once(rt.engine)
         pilot.app.refresh_view()
-        await pilot.pause()
-        if keys_after:
-            await pilot.press(*keys_after)
-        pilot.app.refresh_view()
-        await pilot.pause()
+        await settled(pilot, need_rows=bool(keys_after))
+        for key in keys_after:
+            await pilot.press(key)
+            pilot.app.refresh_view()
+            await settled(pilot)
     return run_before
 
 
