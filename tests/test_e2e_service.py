@@ -86,7 +86,7 @@ def test_serve_and_two_consoles_in_tmux_see_each_others_keys(tmp_path):
         t.wait("one", "the other console in the header", "also here")
         t.keys("one", "2")
         t.keys("two", "2")
-        t.wait("one", "alerts", lambda s: "Alerts" in s and len(rows(s)) >= 3)
+        t.wait("one", "alerts", lambda s: "─ Incidents · " in s and len(rows(s)) >= 3)  # the title, not the screen bar
         t.keys("one", "p")  # hold one's rows still: the cursor stays on the alert it claims
         first = rows(t.screen("one"))[1]
         t.keys("one", "c")
