@@ -4,7 +4,7 @@ palette, bulk progress. Run at 80x24 and 200x50, with NO_COLOR and with 16 colou
 from __future__ import annotations
 
 import asyncio
-
+from textual.css.query import NoMatches
 import pytest
 from rich.color import Color, ColorSystem
 from rich.style import Style
@@ -55,7 +55,14 @@ def runtime(tmp_path):
 async def until(pilot, cond, timeout: float = 20.0) -> None:
     loop = asyncio.get_running_loop()
     end = loop.time() + timeout
-    while not cond():
+
+    def met() -> bool:
+        try:
+            return bool(cond())
+        except NoMatches:  # a screen just switched to is not composed yet
+            return False
+
+    while not met():
         if loop.time() > end:
             raise AssertionError("condition not met in time")
         await pilot.pause(0.05)
