@@ -4,11 +4,12 @@ palette, bulk progress. Run at 80x24 and 200x50, with NO_COLOR and with 16 colou
 from __future__ import annotations
 
 import asyncio
-from textual.css.query import NoMatches
+
 import pytest
 from rich.color import Color, ColorSystem
 from rich.style import Style
 from textual import events
+from textual.css.query import NoMatches
 
 from console.app import GroupWatchApp
 from console.runtime import open_runtime
