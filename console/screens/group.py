@@ -7,13 +7,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Static
 
-from console.screens.base import Column, Row, TableScreen
+from console.screens.base import Column, Row
+from console.screens.detail import DetailScreen
 from console.screens.cells import TIER_STYLE, ago, clock, percent, sparkline, untrusted
 from console.screens.modals import Field, FormScreen
-from console.service.api import Command, GroupDetail, ServiceError
+from console.service.api import Command, GroupDetail
 
 
-class GroupScreen(TableScreen):
+class GroupScreen(DetailScreen):
     CSS_PATH = "group.tcss"
     SCREEN_NAME = ""
     TABLE_TITLE = "Members"
@@ -54,24 +55,6 @@ class GroupScreen(TableScreen):
 
     def query_params(self) -> dict:
         return {"id": self.group_id}
-
-    def load_with(self, query_now) -> None:
-        try:
-            super().load_with(query_now)
-        except ServiceError as e:
-            self._gone(str(e))
-
-    async def load_async(self, client) -> None:
-        try:
-            await super().load_async(client)
-        except ServiceError as e:
-            self._gone(str(e))
-
-    def _gone(self, why: str) -> None:
-        """The group is not watched (any more): say so and go back, once."""
-        if self.data is None and self.is_current:
-            self.gw.notify(why, severity="error")
-            self.app.pop_screen()
 
     def collect(self) -> list[Row]:
         d: GroupDetail = self.data

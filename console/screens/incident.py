@@ -9,12 +9,13 @@ from textual.widgets import DataTable, Static
 
 from console.screens.alert_keys import TriageKeys
 from console.screens.alerts import ALERT_COLUMNS, alert_row
-from console.screens.base import Row, TableScreen
+from console.screens.base import Row
+from console.screens.detail import DetailScreen
 from console.screens.cells import SEVERITY_STYLE, ago, untrusted
-from console.service.api import IncidentDetail, ServiceError
+from console.service.api import IncidentDetail
 
 
-class IncidentScreen(TriageKeys, TableScreen):
+class IncidentScreen(TriageKeys, DetailScreen):
     CSS_PATH = "alerts.tcss"
     SCREEN_NAME = "alerts"
     QUERY = "incident"
@@ -41,23 +42,6 @@ class IncidentScreen(TriageKeys, TableScreen):
 
     def query_params(self) -> dict:
         return {"id": self.incident_id}
-
-    def load_with(self, query_now) -> None:
-        try:
-            super().load_with(query_now)
-        except ServiceError as e:
-            self._gone(str(e))
-
-    async def load_async(self, client) -> None:
-        try:
-            await super().load_async(client)
-        except ServiceError as e:
-            self._gone(str(e))
-
-    def _gone(self, why: str) -> None:
-        if self.data is None and self.is_current:
-            self.gw.notify(why, severity="error")
-            self.app.pop_screen()
 
     def take(self, data: IncidentDetail) -> None:
         self.data = data
