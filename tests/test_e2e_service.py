@@ -69,7 +69,8 @@ class Tmux:
 
 
 def rows(screen: str) -> list[str]:
-    return [line for line in screen.splitlines() if re.match(r"^│\s+\S", line) and "│" in line[1:]]
+    """The table's lines with something in them: a blank line inside the box is not a row."""
+    return [line for line in screen.splitlines() if re.match(r"^│\s+[^\s│]", line) and "│" in line[1:]]
 
 
 def test_serve_and_two_consoles_in_tmux_see_each_others_keys(tmp_path):

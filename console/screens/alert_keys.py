@@ -148,9 +148,11 @@ class TriageKeys:
         if not self.gw.writable(name):
             return
         targets = self._targets()
-        if targets:
-            self.gw.act(Command(name, targets, params or {}), confirm=confirm, detail=detail,
-                        done=self._remember(name))
+        if not targets:
+            self.gw.notify(f"{name}: no row under the cursor")
+            return
+        self.gw.act(Command(name, targets, params or {}), confirm=confirm, detail=detail,
+                    done=self._remember(name))
 
     def action_acknowledge(self) -> None:
         self._triage("ack")
@@ -169,7 +171,10 @@ class TriageKeys:
 
     def action_snooze(self) -> None:
         targets = self._targets()
-        if not targets or not self.gw.writable("snooze"):
+        if not self.gw.writable("snooze"):
+            return
+        if not targets:
+            self.gw.notify("snooze: no row under the cursor")
             return
 
         def chosen(v: dict[str, str] | None) -> None:
