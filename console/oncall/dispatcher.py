@@ -343,7 +343,19 @@ class Dispatcher:
                 self._wake.clear()
         finally:
             if self._tasks:  # sends under way get a moment; one cut off stays "sending": never repeated
-                await asyncio.wait([asyncio.ensure_future(self.drain())], timeout=5)
+                waiter = asyncio.ensure_future(self.drain())
+                waiter.add_done_callback(_drained)
+                try:
+                    await asyncio.wait([waiter], timeout=5)
+                finally:
+                    # Cut off (the 5 s passed, or the way out was cancelled again): it must not go on
+                    # to save into a store that is closed by then.
+                    waiter.cancel()
+
+
+def _drained(task: "asyncio.Future[None]") -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("on call: the last sends could not be saved: %s", task.exception())
 
 
 def chat_ref(connector: str, group: str, message_id: str) -> str:
