@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from console.engine import config as config_mod
+from console.engine import config_problems
 from console.engine.config import ConfigError, load_settings, locate_keys, parse_settings
 from console.engine.paths import config_path, data_dir
 from console.engine.settings import (
@@ -310,11 +310,11 @@ def test_secret_keys_are_shown_as_hidden() -> None:
     with pytest.raises(ConfigError) as err:
         parse_settings(f'[groups."password"]\nrules = ["{SECRET}"]\n', "c.toml")
     assert str(err.value) == 'c.toml:2: groups.password.rules must be a string, got an array (value hidden)'
-    assert config_mod._show(SECRET, ("connector", 0, "Access_Token")) == "a string (value hidden)"
+    assert config_problems.show(SECRET, ("connector", 0, "Access_Token")) == "a string (value hidden)"
     with pytest.raises(ConfigError) as err:  # tomllib quotes the bad character; not from a secret
         parse_settings('[[connector]]\ntype = "telegram"\nbot_token = "12\x013"\n', "c.toml")
     assert str(err.value) == "c.toml:3: invalid TOML: Illegal character (hidden) (column 16)"
-    assert config_mod._show("visible", ("connector", 0, "name")) == '"visible"'
+    assert config_problems.show("visible", ("connector", 0, "name")) == '"visible"'
 
 
 def test_secrets_still_reach_connector_options() -> None:

@@ -37,7 +37,7 @@ from hypothesis import HealthCheck, given, settings as hsettings, strategies as 
 
 from connectors import registry
 from connectors.secrets import read_secret
-from console.engine import config as config_mod
+from console.engine import config_checks
 from console.engine.actions.warnings import parse_policy
 from console.engine.config import ConfigError, build_connectors, load_settings
 from console.engine.engine import Engine
@@ -146,7 +146,7 @@ FIELDS = _fields(Settings, ())
 assert len(FIELDS) > 50 and {f.table for f in FIELDS} >= {("detectors", "ad"), ("engine",), ("demo",), ()}
 
 RATIO, POSITIVE = "ratio", "positive"
-LIMITS = config_mod._LIMITS
+LIMITS = config_checks.LIMITS
 # Ranges chosen so that any mix of these values also passes the cross-key checks (threshold <=
 # high_threshold, critical < ordinary < high, backoff_start <= backoff_max).
 RANGES: dict[tuple[type, str], tuple[float, float]] = {
@@ -196,7 +196,7 @@ def valid_value(f: Field) -> st.SearchStrategy:
             return st.integers(int(lo), int(hi))
         if limit == "any":
             return st.integers(*INT64)
-        return st.integers(limit if isinstance(limit, int) else 0, int(config_mod._MOST.get(key, INT64[1])))
+        return st.integers(limit if isinstance(limit, int) else 0, int(config_checks.MOST.get(key, INT64[1])))
     assert f.tp is float, f
     if lo is None:
         lo, hi = {RATIO: (0.0, 1.0), POSITIVE: (1e-6, 1e12)}.get(limit, (0.0, 1e12))
@@ -234,7 +234,7 @@ def bad_value(f: Field) -> st.SearchStrategy:
         wrong = st.one_of(text, st.integers(), table, st.lists(st.integers(), min_size=1, max_size=2),
                           st.lists(st.lists(text, max_size=1), min_size=1, max_size=2),
                           st.tuples(nonblank, st.integers()).map(list))
-        if key in config_mod._NON_EMPTY_ITEMS:
+        if key in config_checks.NON_EMPTY_ITEMS:
             wrong = st.one_of(wrong, st.tuples(nonblank, st.sampled_from(["", " ", "\t"])).map(list))
         if key == (AdSettings, "regexes"):
             wrong = st.one_of(wrong, st.lists(st.sampled_from(["(", "[a-", "(?P<\x1b>x)", "*", "\\", "(?<=a+)b",
@@ -250,7 +250,7 @@ def bad_value(f: Field) -> st.SearchStrategy:
         if limit != "any":
             lo = limit if isinstance(limit, int) else 0
             below = st.integers(max_value=lo - 1, min_value=-10**6)
-        most = config_mod._MOST.get(key)
+        most = config_checks.MOST.get(key)
         above = st.integers(int(most) + 1, 10**12) if most is not None else st.nothing()
         return st.one_of(wrong_type, st.sampled_from([1.5, 2.0, float("nan"), float("inf")]), huge, below, above)
     assert f.tp is float
