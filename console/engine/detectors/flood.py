@@ -1,7 +1,7 @@
 """``flood``: too many messages from one member in a short window (灌水)."""
 from __future__ import annotations
 
-from collections import deque
+from collections import OrderedDict, deque
 from typing import Iterable
 
 from connectors.events import Event, Message
@@ -14,15 +14,19 @@ class FloodDetector:
 
     def __init__(self, settings: FloodSettings) -> None:
         self.s = settings
-        self._recent: dict[tuple[str, str], deque[float]] = {}
+        # Least recently heard first, so a tick forgets the members gone quiet without looking at the rest.
+        self._recent: OrderedDict[tuple[str, str], deque[float]] = OrderedDict()
 
     def on_event(self, event: Event, ctx: Context) -> Iterable[Finding]:
         if type(event) is not Message:
             return ()
         key = (event.group, event.sender)
-        times = self._recent.get(key)
+        recent = self._recent
+        times = recent.get(key)
         if times is None:
-            times = self._recent[key] = deque()
+            times = recent[key] = deque()
+        else:
+            recent.move_to_end(key)
         times.append(event.at)
         horizon = event.at - self.s.window_s
         while times and times[0] < horizon:
@@ -39,6 +43,12 @@ class FloodDetector:
 
     def on_tick(self, ctx: Context) -> Iterable[Finding]:
         horizon = ctx.now - self.s.window_s
-        for key in [k for k, t in self._recent.items() if not t or t[-1] < horizon]:
-            del self._recent[key]
+        recent = self._recent
+        # (Events a little out of order can leave a stale window behind a fresh one until a later tick:
+        # memory only, since every event trims its own window before counting.)
+        while recent:
+            times = recent[next(iter(recent))]
+            if times and times[-1] >= horizon:
+                break
+            recent.popitem(last=False)
         return ()
