@@ -172,6 +172,7 @@ class SilentGroupDetector:
     change with time alone (:meth:`_next_change`), never more than its own evidence requires."""
 
     name = "silent_group"
+    events = ()  # it looks at the stats, on ticks only
 
     def __init__(self, settings: SilentGroupSettings) -> None:
         self.s = settings
