@@ -79,7 +79,19 @@ def against(rev: str, args: list[str], rounds: int, run: Runner = run_child, roo
     for k in ("events_per_s", "events_per_s_ingest_only"):
         a, b = result["this"][k], result["base"][k]
         result[f"ratio_{k}"] = round(a / b, 3) if a and b else None
+    # Each round's two runs side by side, each rate first scaled by its own run's loop_s (the machine's
+    # speed at that moment): the steadier figure when the load changes between runs.
+    pairs = [_normalised(t) / _normalised(b) for t, b in zip(runs["this"], runs["base"])
+             if _normalised(t) and _normalised(b)]
+    result["ratio_normalised_rounds"] = [round(p, 3) for p in pairs]
+    result["ratio_normalised"] = round(statistics.median(pairs), 3) if pairs else None
     return result
+
+
+def _normalised(run: dict) -> float | None:
+    """Events per second where the fixed loop takes 0.6 s (the issue's yardstick)."""
+    rate, loop = run.get("events_per_s"), run.get("loop_s")
+    return rate * loop / 0.6 if rate and loop else None
 
 
 def _median(values: list) -> float | None:

@@ -423,12 +423,13 @@ def test_bench_against_alternates_the_two_trees_and_prints_their_ratio(tmp_path)
         this = tree == bench_against.ROOT
         assert (Path(tree) / "console" / "bench.py").exists() and "--repeat" in args
         return {"events_per_s": 300 if this else 200, "events_per_s_ingest_only": 900 if this else 300,
-                "loop_s": 0.5}
+                "loop_s": 0.5 if this else 0.25}  # the base ran while the machine was twice as fast
 
     r = bench_against.against("HEAD", ["--repeat", "1"], 3, run=fake_run)
     this, base = bench_against.ROOT, calls[1]
     assert calls == [this, base, base, this, this, base]  # alternating, and swapping which goes first
     assert r["ratio_events_per_s"] == 1.5 and r["ratio_events_per_s_ingest_only"] == 3.0
+    assert r["ratio_normalised"] == 3.0 and r["ratio_normalised_rounds"] == [3.0] * 3
     assert r["this"]["events_per_s_runs"] == [300] * 3 and r["base"]["median_tick_s"] is None
     assert len(r["against_commit"]) == 40 and not Path(base).exists()  # the exported tree is gone after
     p = groupwatch("bench", "ingest", "--against", "no-such-rev", "--format", "json", home=tmp_path, check=False)
