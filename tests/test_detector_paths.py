@@ -113,3 +113,7 @@ def test_the_engine_calls_a_detector_only_for_the_events_it_declares():
     engine.detectors.append(later)  # a detector added afterwards is routed too
     engine.ingest([join("g", "c", T0 + 3)])
     assert later.seen == ["Join"] and every.seen[-1] == "Join"
+    instead = Recorder("instead", (Leave,))
+    engine.detectors[0] = instead  # replaced in place: routed afresh
+    engine.ingest([leave("g", "c", T0 + 4)])
+    assert instead.seen == ["Leave"] and every.seen[-1] == "Join"

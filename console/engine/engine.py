@@ -88,7 +88,7 @@ class Engine:
         self.last_checkpoint_s = 0.0
         self.save_error: str | None = None  # why the last checkpoint failed (a full disk), until one succeeds
         self._summaries: dict[str, tuple[int, float, GroupSummary]] = {}
-        self._route_mark: tuple[int, int] | None = None
+        self._route_mark: tuple[int, ...] | None = None
         self._route_table: dict[type, tuple] = {}
         self._checkpointing: asyncio.Lock | None = None
         self.group_owner: dict[str, str] = {}  # group id -> name of the connector that watches it
@@ -206,9 +206,9 @@ class Engine:
         return n
 
     def _routes(self) -> dict[type, tuple]:
-        """Event type -> the detectors' on_event to call for it (see ``Detector.events``), made again if
-        the detector list was replaced or changed size."""
-        mark = (id(self.detectors), len(self.detectors))
+        """Event type -> the detectors' on_event to call for it (see ``Detector.events``), made again
+        when the detectors change (once per batch: a handful of ids)."""
+        mark = tuple(map(id, self.detectors))
         if self._route_mark != mark:
             self._route_mark, self._route_table = mark, {}
         return self._route_table
