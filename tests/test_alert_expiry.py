@@ -70,6 +70,8 @@ def test_expiry_matches_a_scan_and_sort_of_the_whole_queue():
             assert book.expire(now, max_age, cap) == len(want)
             assert expired == want, f"seed {seed}"
             assert all(book.get(i).state is AlertState.EXPIRED for i in want)
+            q = book._expiry  # bounded by the open queue, however many changes it saw
+            assert len(q) == len(book) and len(q._by_rank) + len(q._by_age) <= 4 * len(book) + 128
 
 
 def test_a_restored_book_expires_what_the_saved_one_would():
