@@ -51,11 +51,15 @@ class ExpiryQueue:
         heapq.heappush(self._by_rank, rank(a))
         if ages_out(a):
             heapq.heappush(self._by_age, (a.at, a.id))
-        if len(self._by_rank) + len(self._by_age) > 4 * len(self._live) + 128:  # mostly stale: rebuild
-            self._rebuild()
+        self._bound()
 
     def ended(self, a: "Alert") -> None:
         self._live.pop(a.id, None)
+        self._bound()
+
+    def _bound(self) -> None:
+        if len(self._by_rank) + len(self._by_age) > 4 * len(self._live) + 128:  # mostly stale: rebuild
+            self._rebuild()
 
     def aged(self, cutoff: float) -> list["Alert"]:
         """The live alerts that expire with age: unattended, below high, last changed before ``cutoff``."""
