@@ -70,6 +70,9 @@ def parser() -> argparse.ArgumentParser:
     bi.add_argument("--repeat", type=int, default=3, help="runs; the median is reported")
     bi.add_argument("--checkpoint-every", type=int, default=0, metavar="N",
                     help="also checkpoint after every N events, as a running engine does (0: once, at the end)")
+    bi.add_argument("--against", metavar="REV",
+                    help="also run git commit REV's bench in the same run, alternating, --repeat times each, "
+                         "and print both medians and their ratio")
     bi.add_argument("--format", choices=("json", "text"), default="text")
     bu = bsub.add_parser("ui", help="key-press-to-screen latency of the console under a live event load")
     bu.add_argument("--groups", type=int, default=1000)
@@ -178,6 +181,21 @@ def _dispatch(args: argparse.Namespace) -> int:
         if args.events < 1 or not 1 <= args.groups <= 2000 or args.repeat < 1:
             print("groupwatch: error: --events and --repeat must be at least 1, --groups 1-2000", file=sys.stderr)
             return EXIT_USAGE
+        if args.against:
+            from console import bench_against
+
+            child = ["--groups", str(args.groups), "--events", str(args.events), "--seed", str(args.seed),
+                     "--repeat", "1", "--format", "json"]
+            if args.checkpoint_every:
+                child += ["--checkpoint-every", str(args.checkpoint_every)]
+            try:
+                result = bench_against.against(args.against, child, args.repeat)
+            except bench_against.AgainstError as e:
+                print(f"groupwatch: error: {e}", file=sys.stderr)
+                return EXIT_USAGE
+            bench.print_result({"bench": "ingest", "groups": args.groups, "events": args.events, **result},
+                               args.format)
+            return 0
         bench.print_result(bench.ingest(args.groups, args.events, args.seed, args.repeat, args.checkpoint_every),
                            args.format)
         return 0

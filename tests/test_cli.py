@@ -86,7 +86,8 @@ def test_report_formats(tmp_path):
 def test_bench_ingest_prints_json(tmp_path):
     r = json.loads(groupwatch("bench", "ingest", "--groups", "50", "--events", "5000", "--repeat", "1",
                               "--format", "json", home=tmp_path).stdout)
-    assert r["events"] == 5000 and r["events_per_s"] > 0 and r["peak_rss_mb"] > 0
+    assert r["events"] == 5000 and r["events_per_s"] > 0 and r["peak_rss_mb"] > 0 and r["loop_s"] > 0
+    assert 0 < r["median_tick_s"] < r["median_ingest_s"] and 0 <= r["median_gc_s"] < r["median_ingest_s"]
 
 
 def test_user_mistakes_get_one_line_errors_not_tracebacks(tmp_path):
@@ -410,3 +411,26 @@ def test_with_groupwatch_serve_running_the_subcommands_attach(short_dir):
         serve.terminate()
         _, err = serve.communicate(timeout=30)
     assert serve.returncode == 0 and "Traceback" not in err
+
+
+def test_bench_against_alternates_the_two_trees_and_prints_their_ratio(tmp_path):
+    from console import bench_against
+
+    calls = []
+
+    def fake_run(tree, args):
+        calls.append(tree)
+        this = tree == bench_against.ROOT
+        assert (Path(tree) / "console" / "bench.py").exists() and "--repeat" in args
+        return {"events_per_s": 300 if this else 200, "events_per_s_ingest_only": 900 if this else 300,
+                "loop_s": 0.5 if this else 0.25}  # the base ran while the machine was twice as fast
+
+    r = bench_against.against("HEAD", ["--repeat", "1"], 3, run=fake_run)
+    this, base = bench_against.ROOT, calls[1]
+    assert calls == [this, base, base, this, this, base]  # alternating, and swapping which goes first
+    assert r["ratio_events_per_s"] == 1.5 and r["ratio_events_per_s_ingest_only"] == 3.0
+    assert r["ratio_normalised"] == 3.0 and r["ratio_normalised_rounds"] == [3.0] * 3
+    assert r["this"]["events_per_s_runs"] == [300] * 3 and r["base"]["median_tick_s"] is None
+    assert len(r["against_commit"]) == 40 and not Path(base).exists()  # the exported tree is gone after
+    p = groupwatch("bench", "ingest", "--against", "no-such-rev", "--format", "json", home=tmp_path, check=False)
+    assert p.returncode == 2 and "no-such-rev" in p.stderr and "Traceback" not in p.stderr

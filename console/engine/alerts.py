@@ -12,6 +12,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
 
+from console.engine.alert_expiry import ExpiryQueue
 from console.engine.detectors.base import Finding, Severity
 
 
@@ -121,6 +122,7 @@ class AlertBook:
         self._expired: dict[AlertKey, tuple[Severity, str | None]] = {}
         self._ids = itertools.count(1)
         self._listeners: list[Listener] = []
+        self._expiry = ExpiryQueue()  # what expires next, without a pass over the open queue each tick
         self.dirty = False
 
     def subscribe(self, listener: Listener) -> None:
@@ -128,6 +130,8 @@ class AlertBook:
 
     def _emit(self, alert: Alert, change: Change) -> None:
         self.dirty = True
+        if alert.is_live:  # (an ended alert can still be marked handled)
+            self._expiry.changed(alert)
         for listener in self._listeners:
             listener(alert, change)
 
@@ -194,6 +198,7 @@ class AlertBook:
             while len(self._expired) > max(4 * self._keep_resolved, 50_000):
                 del self._expired[next(iter(self._expired))]
         del self._live[alert.key]
+        self._expiry.ended(alert)
         self._snoozed.pop(alert.id, None)
         self._resolved.append(alert)
         while len(self._resolved) > self._keep_resolved:
@@ -207,14 +212,12 @@ class AlertBook:
         more than ``cap`` are open, the oldest of the least severe (unattended ones first)."""
         gone = 0
         if max_age > 0:
-            cutoff = now - max_age
-            for a in [a for a in self._live.values()
-                      if a.at < cutoff and a.severity < Severity.HIGH and not a.attended]:
+            for a in self._expiry.aged(now - max_age):
                 self._resolve(a, now, EXPIRED_BY, AlertState.EXPIRED)
                 gone += 1
         over = len(self._live) - cap
         if cap > 0 and over > 0:
-            oldest = sorted(self._live.values(), key=lambda a: (a.attended, a.severity, a.at, a.id))[:over]
+            oldest = self._expiry.lowest(over)
             for a in oldest:
                 self._resolve(a, now, EXPIRED_BY, AlertState.EXPIRED)
             gone += len(oldest)
@@ -301,6 +304,7 @@ class AlertBook:
             self._by_id[alert.id] = alert
             if alert.is_live:
                 self._live[alert.key] = alert
+                self._expiry.changed(alert)
                 if alert.state is AlertState.SNOOZED:
                     self._snoozed[alert.id] = alert
             else:

@@ -88,6 +88,8 @@ class Engine:
         self.last_checkpoint_s = 0.0
         self.save_error: str | None = None  # why the last checkpoint failed (a full disk), until one succeeds
         self._summaries: dict[str, tuple[int, float, GroupSummary]] = {}
+        self._route_mark: tuple[int, ...] | None = None
+        self._route_table: dict[type, tuple] = {}
         self._checkpointing: asyncio.Lock | None = None
         self.group_owner: dict[str, str] = {}  # group id -> name of the connector that watches it
         self.observers: list = []  # objects with on_event(event) and on_tick(now): moderation
@@ -179,23 +181,45 @@ class Engine:
         return self.clock()
 
     def ingest(self, events: Iterable[Event]) -> int:
-        apply, detectors, findings_to_alerts = self.stats.apply, self.detectors, self.alerts.apply
+        apply, findings_to_alerts = self.stats.apply, self.alerts.apply
+        routes = self._routes()
         observers = self.observers
         ctx = Context(self.stats, self.now())
         n = 0
         for ev in events:
             apply(ev)
             ctx.now = ev.at
-            for d in detectors:
-                for f in d.on_event(ev, ctx):
-                    if findings_to_alerts(f) is None and not f.clears:
-                        self._kept_quiet(f)
+            handlers = routes.get(type(ev))
+            if handlers is None:
+                handlers = routes[type(ev)] = self._handlers(type(ev))
+            for on_event in handlers:
+                found = on_event(ev, ctx)
+                if found:  # (nearly always an empty tuple: no iterator made for it)
+                    for f in found:
+                        if findings_to_alerts(f) is None and not f.clears:
+                            self._kept_quiet(f)
             for o in observers:
                 o.on_event(ev)
             n += 1
         self.events_total += n
         self._dirty = self._dirty or n > 0
         return n
+
+    def _routes(self) -> dict[type, tuple]:
+        """Event type -> the detectors' on_event to call for it (see ``Detector.events``), made again
+        when the detectors change (once per batch: a handful of ids)."""
+        mark = tuple(map(id, self.detectors))
+        if self._route_mark != mark:
+            self._route_mark, self._route_table = mark, {}
+        return self._route_table
+
+    def _handlers(self, kind: type) -> tuple:
+        out = []
+        for d in self.detectors:
+            wanted = getattr(d, "events", None)  # (optional: a detector without it sees every event)
+            if wanted is None or any(issubclass(kind, w) for w in wanted):
+                out.append(d.on_event)
+        return tuple(out)
 
     def _kept_quiet(self, f) -> None:
         """A finding that changed an alert without telling anyone (a snoozed one): still saved."""

@@ -50,6 +50,8 @@ class Context:
 
 class Detector(Protocol):
     name: str
+    # Optionally, a class attribute ``events``: the event types on_event can find anything in (the engine
+    # calls it for those only; () for none). A detector without it is called for every event.
 
     def on_event(self, event: Event, ctx: Context) -> Iterable[Finding]:
         """Called for every event, after stats have taken it in."""

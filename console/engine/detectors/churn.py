@@ -20,6 +20,7 @@ FLEET = None  # the fleet-wide alert has no group
 
 class ChurnDetector:
     name = "churn_spike"
+    events = (Leave,)
 
     def __init__(self, settings: ChurnSettings) -> None:
         self.s = settings

@@ -69,10 +69,35 @@ def silent_since(m: MemberStats, g: GroupStats) -> float:
 
 def silent_members(g: GroupStats, now: float, days: float) -> list[MemberStats]:
     """Present members silent for at least ``days``, longest silence first."""
-    cutoff = now - days * DAY
-    quiet = [m for m in g.members.values() if m.present and silent_since(m, g) <= cutoff]
-    quiet.sort(key=lambda m: (silent_since(m, g), m.id))
-    return quiet
+    return scan_silence(g, now, days)[0]
+
+
+def scan_silence(g: GroupStats, now: float, days: float) -> tuple[list[MemberStats], float, int]:
+    """One pass over a group's members: the silent ones (as :func:`silent_members`), when the next of
+    the others turns silent (inf: none), and how many are present.
+
+    (``silent_since`` inlined: this runs for every group that changed, at every tick.)"""
+    span = days * DAY
+    cutoff = now - span
+    observed = g.observed_since
+    quiet: list[tuple[float, str, MemberStats]] = []
+    next_due = INF
+    present = 0
+    for m in g.members.values():
+        if not m.present:
+            continue
+        present += 1
+        t = m.last_message_at
+        if t is None:
+            t = m.joined_at
+            if t is None:
+                t = observed
+        if t <= cutoff:
+            quiet.append((t, m.id, m))
+        elif t + span < next_due:
+            next_due = t + span
+    quiet.sort()  # (silence began, id): ids are unique, members never compared
+    return [q[2] for q in quiet], next_due, present
 
 
 class SilentMemberDetector:
@@ -103,9 +128,9 @@ class SilentMemberDetector:
         groups = ctx.stats.groups
         for gid in self._due.due(ctx.now, ctx.stats, sorted(self._dirty)):
             g = groups[gid]
-            quiet = silent_members(g, ctx.now, self.s.days)
+            quiet, next_due, present = scan_silence(g, ctx.now, self.s.days)
             ids = frozenset(m.id for m in quiet)
-            self._due.set(g.id, self._next_due(g, ids))
+            self._due.set(g.id, next_due)
             before = self._last.get(g.id, frozenset())
             if self.s.per_member:
                 out.extend(self._per_member(g, quiet, before, ids, ctx.now))
@@ -113,20 +138,14 @@ class SilentMemberDetector:
                 if not ids:
                     out.append(Finding("silent_member", Severity.LOW, g.id, None, (), ctx.now, clears=True))
                 elif len(ids ^ before) >= self.s.min_list_change or not before:
-                    out.append(self._group_finding(g, quiet, ctx.now))
+                    out.append(self._group_finding(g, quiet, present, ctx.now))
                 else:
                     continue  # too small a change to tell anyone; compare against the last told list
             self._last[g.id] = ids
         self._dirty.clear()
         return out
 
-    def _next_due(self, g: GroupStats, quiet: frozenset[str]) -> float:
-        span = self.s.days * DAY
-        return min((silent_since(m, g) + span for m in g.members.values() if m.present and m.id not in quiet),
-                   default=float("inf"))
-
-    def _group_finding(self, g: GroupStats, quiet: list[MemberStats], now: float) -> Finding:
-        present = sum(1 for m in g.members.values() if m.present)
+    def _group_finding(self, g: GroupStats, quiet: list[MemberStats], present: int, now: float) -> Finding:
         longest = int((now - silent_since(quiet[0], g)) // DAY)
         return Finding(
             kind="silent_member", severity=Severity.LOW, group=g.id, member=None, at=now,
@@ -153,6 +172,7 @@ class SilentGroupDetector:
     change with time alone (:meth:`_next_change`), never more than its own evidence requires."""
 
     name = "silent_group"
+    events = ()  # it looks at the stats, on ticks only
 
     def __init__(self, settings: SilentGroupSettings) -> None:
         self.s = settings
@@ -168,7 +188,7 @@ class SilentGroupDetector:
         # An event only makes a group less silent (a later last message, more in the last 24 h): one
         # found not silent stays so until its due time; only the silent ones are looked at again.
         silent = self._silent
-        changed = sorted(gid for gid in ctx.stats.touched if gid in silent)
+        changed = sorted(silent & ctx.stats.touched)  # (a set intersection walks the smaller set)
         for gid in self._due.due(ctx.now, ctx.stats, changed):
             g = groups[gid]
             f = self._check(g, ctx.now)
