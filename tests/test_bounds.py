@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections import deque
 
+import pytest
+
 from connectors.demo import model as demo_model
 from connectors.demo import world_ads
 from connectors.demo.world import World
-from connectors.events import Member
+from connectors.events import Member, Message
 from console.engine.detectors.base import Context
 from console.engine.detectors.churn import ChurnDetector
 from console.engine.detectors.flood import FloodDetector
@@ -130,3 +132,25 @@ def test_the_demo_world_forgets_people_gone_for_a_month(monkeypatch):
         kept = demo_model.PEOPLE_GONE_KEPT_DAYS if w.people[pid].team < 0 else demo_model.PROMOTERS_GONE_KEPT_DAYS
         assert w._unseated[pid] > w.now - (kept + 1) * DAY
     assert len(w.people) < 4 * start_people  # not one more record per join for ever
+
+
+def test_the_demo_world_knows_the_group_of_its_newest_messages_only(monkeypatch):
+    from connectors.contract import ConnectorError
+    from connectors.demo import world as world_mod
+
+    monkeypatch.setattr(world_mod, "MESSAGE_INDEX_KEPT", 50)
+    w = World(groups=6, seed=5, tick_span=60.0)
+    sent: list = []
+    while len(sent) < 120:
+        sent.extend(e for e in w.step() if isinstance(e, Message))
+    newest, old = sent[-1], sent[0]
+    assert w.message_group(newest.id) == newest.group
+    assert all(w.message_group(m.id) == m.group for m in sent[-40:])
+    assert w.message_group(old.id) is None  # pushed out of the ring: unknown, not another group's
+    assert w.message_group("demo:m999999") is None and w.message_group("tg:1") is None
+    w.delete(newest.group, newest.id)  # the platform deletes a recent one...
+    other = next(g.id for g in w.groups if g.id != newest.group)
+    with pytest.raises(ConnectorError):
+        w.delete(other, newest.id)  # ...only in its own group
+    with pytest.raises(ConnectorError):
+        w.delete(old.group, old.id)
