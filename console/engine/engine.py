@@ -100,6 +100,7 @@ class Engine:
         self.side_chats: dict[str, Callable[[Event], None]] = {}
         self.media = self._media_scanner()
         self.writer: StateWriter | None = None
+        self.heap = HeapPacer()  # the garbage collector paced while run() runs (a console in the process: slower)
         if store is not None:
             store.journal(STATE_DB)  # checkpoints append what changed (console.engine.journal)
             self.writer = StateWriter(self)
@@ -381,7 +382,7 @@ class Engine:
                 delay = min(delay * 2, self.settings.engine.backoff_max)
 
     async def _housekeeping(self) -> None:
-        heap = HeapPacer()
+        heap = self.heap
         heap.install()
         try:
             await self._housekeep(heap)
