@@ -97,7 +97,7 @@ def _picture(engine: Engine) -> dict:
         out[g.id] = (g.name, g.last_message_at, g.present_count, sorted(g.hourly_messages.items()),
                      sorted(g.hourly_leaves.items()),
                      sorted((m.id, m.last_message_at, m.messages_seen, m.present, m.left_at,
-                             sorted((m.daily or {}).items())) for m in g.members.values()),
+                             m.daily_pairs()) for m in g.members.values()),
                      [(m.id, m.text, m.at) for m in g.recent])
     out["alerts"] = sorted((a.id, a.kind, a.group, a.member) for a in engine.alerts.live())
     out["events"] = engine.events_total

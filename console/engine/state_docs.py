@@ -24,7 +24,7 @@ from collections import deque
 
 from connectors.events import Message
 from console.engine.journal_records import Later
-from console.engine.stats import GroupStats, MemberStats
+from console.engine.stats import GroupStats, MemberStats, daily_from_pairs
 
 SCHEMA = 2
 _ZEROS = (0,) * 24
@@ -73,7 +73,7 @@ def _member(group: str, *fields) -> dict:
 
 def member_later(group: str, m: MemberStats) -> Later:
     return Later(_member, group, m.id, m.name, m.joined_at, m.last_message_at, m.messages_seen, m.present,
-                 m.left_at, list(m.daily.items()) if m.daily else None)
+                 m.left_at, m.daily_pairs() or None)
 
 
 def member_doc(group: str, m: MemberStats) -> dict:
@@ -124,8 +124,7 @@ def group_from_doc(d: dict, recent_messages: int) -> tuple[GroupStats, int]:
 def add_member(groups: dict[str, GroupStats], d: dict) -> None:
     g = groups[d["g"]]
     mid, name, joined, last, seen, present, left, daily = d["m"]
-    g.members[mid] = MemberStats(mid, name, joined, last, seen, present, left,
-                                 {int(k): v for k, v in daily} if daily else None)
+    g.members[mid] = MemberStats(mid, name, joined, last, seen, present, left, daily_from_pairs(daily))
     g.present_count += 1 if present else 0
 
 
@@ -170,7 +169,7 @@ def groups_from_legacy(d: dict, recent_messages: int) -> GroupStats:
             c["id"], c["name"], c["joined_at"], c["last_message_at"], c["seen"], c["present"], c["left_at"],
             c["daily"]):
         g.members[mid] = MemberStats(mid, name, joined, last, seen, present, left,
-                                     {int(k): v for k, v in daily.items()} if daily else None)
+                                     daily_from_pairs(daily.items()) if daily else None)
         g.present_count += 1 if present else 0
     g.hourly_messages = {int(k): v for k, v in d["hourly_messages"].items()}
     g.hourly_joins = {int(k): v for k, v in d["hourly_joins"].items()}
