@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections import deque
 
+import pytest
+
 from connectors.demo import model as demo_model
 from connectors.demo import world_ads
 from connectors.demo.world import World
-from connectors.events import Member
+from connectors.events import Member, Message
 from console.engine.detectors.base import Context
 from console.engine.detectors.churn import ChurnDetector
 from console.engine.detectors.flood import FloodDetector
@@ -41,7 +43,7 @@ def test_members_who_left_long_ago_are_forgotten_and_windows_stay_bounded():
     assert len(g.members) <= 50 + 10 * (stats.left_member_days + 2)  # present + a month of leavers
     assert len(g.recent) == 20
     assert len(g.hourly_messages) <= HOUR_BUCKETS_KEPT + 1 and len(g.hourly_joins) <= HOUR_BUCKETS_KEPT + 1
-    assert all(len(m.daily or {}) <= 32 for m in g.members.values())
+    assert all(len(m.daily_pairs()) <= 32 for m in g.members.values())
     # and the checkpoint is told which members went, to delete their documents
     assert any(key[1] == "fake:m0" for key in stats.changes.members)
 
@@ -130,3 +132,41 @@ def test_the_demo_world_forgets_people_gone_for_a_month(monkeypatch):
         kept = demo_model.PEOPLE_GONE_KEPT_DAYS if w.people[pid].team < 0 else demo_model.PROMOTERS_GONE_KEPT_DAYS
         assert w._unseated[pid] > w.now - (kept + 1) * DAY
     assert len(w.people) < 4 * start_people  # not one more record per join for ever
+
+
+def test_the_demo_world_knows_the_group_of_its_newest_messages_only(monkeypatch):
+    from connectors.contract import ConnectorError
+    from connectors.demo import world as world_mod
+
+    monkeypatch.setattr(world_mod, "MESSAGE_INDEX_KEPT", 50)
+    w = World(groups=6, seed=5, tick_span=60.0)
+    sent: list = []
+    while len(sent) < 120:
+        sent.extend(e for e in w.step() if isinstance(e, Message))
+    newest, old = sent[-1], sent[0]
+    assert w.message_group(newest.id) == newest.group
+    assert all(w.message_group(m.id) == m.group for m in sent[-40:])
+    assert w.message_group(old.id) is None  # pushed out of the ring: unknown, not another group's
+    assert w.message_group("demo:m999999") is None and w.message_group("tg:1") is None
+    w.delete(newest.group, newest.id)  # the platform deletes a recent one...
+    other = next(g.id for g in w.groups if g.id != newest.group)
+    with pytest.raises(ConnectorError):
+        w.delete(other, newest.id)  # ...only in its own group
+    with pytest.raises(ConnectorError):
+        w.delete(old.group, old.id)
+
+
+def test_a_members_daily_counts_are_a_compact_ordered_array_pruned_to_the_window():
+    from console.engine.stats import MemberStats, daily_from_pairs
+
+    m = MemberStats("fake:u", "u")
+    for day in (100, 100, 101, 99, 103, 101):  # a late message of an earlier day goes in its place
+        m.count_message(day)
+    assert m.daily_pairs() == [(99, 1), (100, 2), (101, 2), (103, 1)]
+    assert m.messages_since(101 * DAY) == 3 and m.messages_since(0) == 6
+    assert daily_from_pairs([[103, 1], [99, 1], [101, 2], [100, 2]]).tolist() == m.daily.tolist()
+    m.prune_days(101)
+    assert m.daily_pairs() == [(101, 2), (103, 1)]
+    m.prune_days(200)
+    assert m.daily_pairs() == [(103, 1)]  # the latest day stays: when they last spoke
+    assert daily_from_pairs(None) is None and MemberStats("fake:v", "v").messages_since(0) == 0

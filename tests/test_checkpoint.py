@@ -97,7 +97,7 @@ def _picture(engine: Engine) -> dict:
         out[g.id] = (g.name, g.last_message_at, g.present_count, sorted(g.hourly_messages.items()),
                      sorted(g.hourly_leaves.items()),
                      sorted((m.id, m.last_message_at, m.messages_seen, m.present, m.left_at,
-                             sorted((m.daily or {}).items())) for m in g.members.values()),
+                             m.daily_pairs()) for m in g.members.values()),
                      [(m.id, m.text, m.at) for m in g.recent])
     out["alerts"] = sorted((a.id, a.kind, a.group, a.member) for a in engine.alerts.live())
     out["events"] = engine.events_total
@@ -176,3 +176,30 @@ async def test_a_big_backlog_is_staged_in_slices_and_still_saved_as_one_consiste
     assert _picture(again) == picture
     assert again.stats.groups["fake:g9"].members["fake:late4"].present
     again.store.close()
+
+
+def test_documents_are_made_later_from_the_state_as_it_was_when_staged(tmp_path: Path) -> None:
+    """The loop only takes snapshots; the documents are made in the committing thread. What changes
+    between the two goes into the next checkpoint, never into this one half-way."""
+    from console.engine.state_docs import member_key
+
+    store = Store(tmp_path)
+    now = [T0]
+    engine = _engine(store, lambda: now[0])
+    _load(engine, 2, 3)
+    engine.checkpoint()
+    engine.ingest([msg("fake:g0", "fake:u0-1", T0 + 10, text="first")])
+    engine.alerts.apply(Finding("flood", Severity.MEDIUM, "fake:g0", "fake:u0-1", ("x",), T0 + 10))
+    alert = engine.alerts.open_for("flood", "fake:g0", "fake:u0-1")
+    engine.writer.stage()  # on the loop: snapshots
+    engine.ingest([msg("fake:g0", "fake:u0-1", T0 + 20, text="second")])  # meanwhile, before the write
+    engine.alerts.claim(alert.id, "ann", T0 + 20)
+    store.commit(STATE_DB)  # (in the thread, in the engine)
+    member = store.get_doc(STATE_DB, "members", member_key("fake:g0", "fake:u0-1"))
+    assert member["m"][3] == T0 + 10 and member["m"][4] == 1  # last message, messages seen: as staged
+    assert store.get_doc(STATE_DB, "alerts", str(alert.id))["claimed_by"] is None
+    engine.checkpoint()
+    member = store.get_doc(STATE_DB, "members", member_key("fake:g0", "fake:u0-1"))
+    assert member["m"][3] == T0 + 20 and member["m"][4] == 2
+    assert store.get_doc(STATE_DB, "alerts", str(alert.id))["claimed_by"] == "ann"
+    store.close()

@@ -79,6 +79,7 @@ class GroupState:
     speakers: list[Seat] = field(default_factory=list)
     cum: list[float] = field(default_factory=list)
     dirty: bool = True
+    index: int = 0  # its place in the world's list of groups
 
 
 @dataclass(slots=True)

@@ -18,6 +18,7 @@ constants in model.
 from __future__ import annotations
 
 import heapq
+from array import array
 import random
 from bisect import bisect_right
 from collections import OrderedDict, deque
@@ -69,7 +70,10 @@ class World(Setup, Adversaries, PlatformCalls):
         self._next_message = 1
         self._pending: list[tuple[Any, ...]] = []
         self._pending_on: set[tuple[str, str, str]] = set()  # (call, group, target) queued for the next tick
-        self._messages: OrderedDict[str, str] = OrderedDict()
+        # The group of each of the newest MESSAGE_INDEX_KEPT messages (for deleting one), by number:
+        # message n ("demo:m<n>") is at n % MESSAGE_INDEX_KEPT, as the group's place in ``groups``. A
+        # compact ring instead of a dict of ids: 2 bytes a message rather than about 150.
+        self._message_groups = array("H", bytes(2 * MESSAGE_INDEX_KEPT))
         self._deleted: set[str] = set()
         self.traffic = 1.0  # share of the usual messages per simulated second (soaks over simulated days)
         self._unseated: dict[str, float] = {}  # person -> when first found in no group (see _forget)
@@ -196,7 +200,7 @@ class World(Setup, Adversaries, PlatformCalls):
               mentions: tuple[str, ...] = (), label: str | None = None, mid: str | None = None,
               media: tuple[Media, ...] = ()) -> None:
         if mid is None:
-            mid = self._message_id(g.id)
+            mid = self._message_id(g)
         p = seat.person
         out.append(Message(g.id, p.id, p.name, text, at, mid, reply_to, mentions, media))
         seat.last_message_at = at
@@ -206,14 +210,20 @@ class World(Setup, Adversaries, PlatformCalls):
             if len(self.labels) > LABELS_KEPT:
                 self.labels.popitem(last=False)
 
-    def _message_id(self, group_id: str) -> str:
-        mid = f"demo:m{self._next_message}"
-        self._next_message += 1
-        self._messages[mid] = group_id
-        if len(self._messages) > MESSAGE_INDEX_KEPT:
-            old, _ = self._messages.popitem(last=False)
-            self._deleted.discard(old)  # (deleting it again is refused as unknown from now on)
-        return mid
+    def _message_id(self, g: GroupState) -> str:
+        n, kept = self._next_message, len(self._message_groups)
+        self._next_message = n + 1
+        if n > kept:
+            self._deleted.discard(f"demo:m{n - kept}")  # (deleting it again: refused as unknown from now on)
+        self._message_groups[n % kept] = g.index
+        return f"demo:m{n}"
+
+    def message_group(self, message_id: str) -> str | None:
+        """The group of one of the newest messages, or None (unknown, or too old to be deleted)."""
+        n, kept = message_number(message_id), len(self._message_groups)
+        if n is None or not max(1, self._next_message - kept) <= n < self._next_message:
+            return None
+        return self.groups[self._message_groups[n % kept]].id
 
     def _speak(self, at: float, out: list[Event], g: GroupState) -> None:
         seat = self._pick_speaker(g)
@@ -289,6 +299,14 @@ class World(Setup, Adversaries, PlatformCalls):
         count = min(15, 6 + int(rng.random() * 4) + len(g.seats) // 120, max(1, (len(g.seats) - 3) // 2))
         for _ in range(count):
             self._at(at + rng.random() * 20 * MINUTE, self._leave, g)
+
+def message_number(message_id: str) -> int | None:
+    """``demo:m<n>`` -> n."""
+    if not message_id.startswith("demo:m"):
+        return None
+    digits = message_id[6:]
+    return int(digits) if digits.isdigit() and digits.isascii() else None
+
 
 _by_time = attrgetter("at")
 _by_first = itemgetter(0)

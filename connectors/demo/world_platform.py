@@ -57,7 +57,7 @@ class PlatformCalls:
         for m in mentions:
             if m != OPERATOR_ID and m not in self.people:
                 raise ConnectorError(f"unknown member {m!r}")
-        mid = self._message_id(g.id)
+        mid = self._message_id(g)
         self._pending.append((self._do_send, g, text, mentions, mid))
         self._record("send", g.id, text=text, mentions=list(mentions), key=key, message=mid)
         return mid
@@ -90,7 +90,7 @@ class PlatformCalls:
 
     def delete(self, group_id: str, message_id: str) -> None:
         g = self.group(group_id)
-        if self._messages.get(message_id) != g.id:
+        if self.message_group(message_id) != g.id:
             raise ConnectorError(f"unknown message {message_id!r} in {g.id!r}")
         repeat = message_id in self._deleted or self._is_pending(self._do_delete, g, message_id)
         if not repeat:

@@ -41,7 +41,7 @@ class Setup:
             pool = line_pools.get((tags, lang))
             if pool is None:
                 pool = line_pools[(tags, lang)] = corpus.chat_lines(tags, lang)
-            g = GroupState(f"demo:g{i + 1}", name, tags, lang, profile, per_day / DAY, pool)
+            g = GroupState(f"demo:g{i + 1}", name, tags, lang, profile, per_day / DAY, pool, index=i)
             self._populate(g, size, ordinary)
             g.target = len(g.seats)
             self.groups.append(g)

@@ -14,6 +14,7 @@ from typing import Callable
 
 from console.engine.alert_expiry import ExpiryQueue
 from console.engine.detectors.base import Finding, Severity
+from console.engine.journal_records import Later
 
 
 class AlertState(enum.StrEnum):
@@ -76,15 +77,17 @@ class Alert:
     def reason(self) -> str:
         return "; ".join(self.reasons)
 
+    def later(self) -> Later:
+        """A snapshot made into its document when written, in the checkpoint's thread (``reasons`` is a
+        tuple and ``numbers`` is replaced, never changed in place, so both are taken as they are)."""
+        return Later(_alert_doc, self.id, self.kind, self.severity.label, self.group, self.member, self.reasons,
+                     self.first_at, self.at, self.excerpt, self.message_id, self.score, self.numbers,
+                     self.state.value, self.snoozed_until, self.hits, self.resolved_by, self.claimed_by,
+                     self.claimed_at, self.handled_by, self.handled_at, self.handled_how, self.state_by,
+                     self.state_at)
+
     def to_doc(self) -> dict:
-        # Hand-written: dataclasses.asdict deep-copies, and checkpoints hold thousands of alerts.
-        return {"id": self.id, "kind": self.kind, "severity": self.severity.label, "group": self.group,
-                "member": self.member, "reasons": list(self.reasons), "first_at": self.first_at, "at": self.at,
-                "excerpt": self.excerpt, "message_id": self.message_id, "score": self.score,
-                "numbers": self.numbers, "state": self.state.value, "snoozed_until": self.snoozed_until,
-                "hits": self.hits, "resolved_by": self.resolved_by, "claimed_by": self.claimed_by,
-                "claimed_at": self.claimed_at, "handled_by": self.handled_by, "handled_at": self.handled_at,
-                "handled_how": self.handled_how, "state_by": self.state_by, "state_at": self.state_at}
+        return self.later().doc()
 
     @classmethod
     def from_doc(cls, d: dict) -> "Alert":
@@ -94,6 +97,17 @@ class Alert:
         d["state"] = AlertState(d["state"])
         d["reasons"] = tuple(d["reasons"])
         return cls(**d)
+
+
+_FIELDS = ("id", "kind", "severity", "group", "member", "reasons", "first_at", "at", "excerpt", "message_id", "score",
+           "numbers", "state", "snoozed_until", "hits", "resolved_by", "claimed_by", "claimed_at", "handled_by",
+           "handled_at", "handled_how", "state_by", "state_at")
+
+
+def _alert_doc(*values) -> dict:
+    d = dict(zip(_FIELDS, values))
+    d["reasons"] = list(d["reasons"])
+    return d
 
 
 class Change(enum.StrEnum):

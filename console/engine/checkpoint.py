@@ -14,14 +14,18 @@ from typing import TYPE_CHECKING
 
 from console.engine.alerts import Alert, Change
 from console.engine.state_docs import (SCHEMA, add_day, add_member, add_recent, check_members, day_doc, day_key,
-                                       group_doc, group_from_doc, groups_from_legacy, member_doc, member_key,
-                                       recent_doc, recent_key)
+                                       day_later, group_doc, group_from_doc, group_later, groups_from_legacy,
+                                       member_doc, member_key, member_later, recent_doc, recent_key, recent_later)
 from console.engine.stats import StatsChanges
 
 if TYPE_CHECKING:
     from console.engine.engine import Engine
 
 STATE_DB = "state"
+# A checkpoint's staging on the event loop is cut into slices of about this long (the loop runs between
+# them), in chunks of this many documents: at 500 events/s a checkpoint is a few slices.
+SLICE_SECONDS = 0.003
+CHUNK_DOCS = 100
 
 
 class StateWriter:
@@ -99,35 +103,52 @@ class StateWriter:
     # --- writing
 
     def stage(self, limit: int | None = None) -> bool:
-        """Put what changed into the store's memory. With ``limit``, at most about that many documents
-        of stats: False while more are left (call again after letting the loop run). The call that
-        returns True also puts the alerts, cursors and counters: the picture is consistent from there."""
+        """Put what changed into the store's memory. With ``limit``, one slice: at most that many
+        documents of stats, and no more than about ``SLICE_SECONDS`` of work: False while more are
+        left (call again after letting the loop run). The call that returns True also puts the alerts,
+        incidents, cursors and counters: the picture is consistent from there."""
         started = time.perf_counter()
         done = True
         if self._full:
             self._stage_everything()
+        elif limit is None:
+            self._stage_changes(None)
         else:
-            done = self._stage_changes(limit)
+            done = self._stage_slice(limit, started)
         if done:
             self._stage_alerts()
             self._stage_small()
         self.last_stage_s = time.perf_counter() - started
         return done
 
+    def _stage_slice(self, limit: int, started: float) -> bool:
+        """Stats documents in chunks until none is left, ``limit`` is reached or the slice's time is up.
+        True only when none is left with time to spare for the rest (alerts, cursors...) in this slice."""
+        left = limit
+        while left > 0:
+            n = min(CHUNK_DOCS, left)
+            if self._stage_changes(n):
+                return time.perf_counter() - started < SLICE_SECONDS / 2
+            left -= n
+            if time.perf_counter() - started >= SLICE_SECONDS:
+                break
+        return False
+
     def _stage_changes(self, limit: int | None) -> bool:
         store, stats = self.store, self.engine.stats
         groups = stats.groups
         ch = stats.changes.take(limit)
         get = groups.get
-        store.put_docs(STATE_DB, "groups", {gid: group_doc(g) if (g := get(gid)) is not None else None
+        # Snapshots only (journal_records.Later): the documents are made in the committing thread.
+        store.put_docs(STATE_DB, "groups", {gid: group_later(g) if (g := get(gid)) is not None else None
                                             for gid in ch.groups})
         store.put_docs(STATE_DB, "members", {
-            member_key(gid, mid): member_doc(gid, m) if (g := get(gid)) is not None
+            member_key(gid, mid): member_later(gid, m) if (g := get(gid)) is not None
             and (m := g.members.get(mid)) is not None else None
             for gid, mid in ch.members})
-        store.put_docs(STATE_DB, "days", {day_key(gid, day): day_doc(g, day) if (g := get(gid)) is not None else None
+        store.put_docs(STATE_DB, "days", {day_key(gid, day): day_later(g, day) if (g := get(gid)) is not None else None
                                           for gid, day in ch.days})
-        store.put_docs(STATE_DB, "recent", {recent_key(gid, slot): (recent_doc(*item) if item is not None else None)
+        store.put_docs(STATE_DB, "recent", {recent_key(gid, slot): (recent_later(*item) if item is not None else None)
                                             for (gid, slot), item in ch.recent.items()})
         return not stats.changes
 
@@ -139,7 +160,7 @@ class StateWriter:
         for alert_id in dirty:
             a = alerts.get(alert_id)
             if a is not None:
-                docs[str(alert_id)] = a.to_doc()
+                docs[str(alert_id)] = a.later()
                 self._alerts_saved.add(alert_id)
         gone = [i for i in self._alerts_saved if alerts.get(i) is None]  # expired, or past the book's cap
         for alert_id in gone:
@@ -190,7 +211,7 @@ class StateWriter:
         for inc_id in changed:
             inc = incidents.get(inc_id)
             if inc is not None:
-                docs[str(inc_id)] = inc.to_doc()
+                docs[str(inc_id)] = inc.later()
                 self._incidents_saved.add(inc_id)
         for inc_id in [i for i in self._incidents_saved if incidents.get(i) is None]:  # past the history's cap
             docs[str(inc_id)] = None

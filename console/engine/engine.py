@@ -24,6 +24,7 @@ from connectors.secrets import scrub
 from console.engine.activity import GroupSummary, summarize
 from console.engine.alerts import AlertBook, AlertState
 from console.engine.checkpoint import STATE_DB, StateWriter
+from console.engine.heap import HeapPacer
 from console.engine.incidents import Incidents
 from console.engine.silences import Silences
 from console.engine.detectors.base import Context, Detector
@@ -101,6 +102,7 @@ class Engine:
         self.side_chats: dict[str, Callable[[Event], None]] = {}
         self.media = self._media_scanner()
         self.writer: StateWriter | None = None
+        self.heap = HeapPacer()  # the garbage collector paced while run() runs (a console in the process: slower)
         if store is not None:
             store.journal(STATE_DB)  # checkpoints append what changed (console.engine.journal)
             self.writer = StateWriter(self)
@@ -404,6 +406,14 @@ class Engine:
                 delay = min(delay * 2, self.settings.engine.backoff_max)
 
     async def _housekeeping(self) -> None:
+        heap = self.heap
+        heap.install()
+        try:
+            await self._housekeep(heap)
+        finally:
+            heap.uninstall()
+
+    async def _housekeep(self, heap: HeapPacer) -> None:
         last_checkpoint = time.monotonic()
         while not self._stop.is_set():
             await asyncio.sleep(0.5)
@@ -417,6 +427,7 @@ class Engine:
                 except Exception as e:  # a full disk must not stop the watch; the next try may succeed
                     log.error("checkpoint failed: %s", e)
                 last_checkpoint = time.monotonic()
+                heap.settle()
 
     async def _poll_loop(self, name: str, until: Callable[[], bool] | None) -> None:
         conn = self.connectors[name]

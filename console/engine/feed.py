@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from connectors.events import Event, Message
 from console.engine.alerts import Alert, Change
+from console.engine.journal_records import Later
 
 
 @dataclass(slots=True)
@@ -28,6 +29,11 @@ class FeedItem:
             if r not in self.reasons:
                 self.reasons.append(r)
         self.alert = alert.id
+
+
+def _item_doc(seq: int, m: Message, kinds: tuple[str, ...], reasons: tuple[str, ...], alert: int | None) -> dict:
+    return {"seq": seq, "group": m.group, "sender": m.sender, "sender_name": m.sender_name, "text": m.text,
+            "at": m.at, "id": m.id, "kinds": list(kinds), "reasons": list(reasons), "alert": alert}
 
 
 MAX_AGE = 2 * 86400.0  # a message older than this (simulated or platform time) leaves the feed
@@ -81,15 +87,11 @@ class Feed:
 
     # --- saved with the checkpoint, so a restarted console does not start with an empty feed ---
 
-    def to_docs(self, n: int) -> list[dict]:
-        """The newest ``n`` items (text and flags; not media), oldest first."""
-        out = []
-        for item in list(self.items)[-n:] if n else ():
-            m = item.message
-            out.append({"seq": item.seq, "group": m.group, "sender": m.sender, "sender_name": m.sender_name,
-                        "text": m.text, "at": m.at, "id": m.id, "kinds": list(item.kinds),
-                        "reasons": list(item.reasons), "alert": item.alert})
-        return out
+    def to_docs(self, n: int) -> list[Later]:
+        """The newest ``n`` items (text and flags; not media), oldest first: snapshots made into documents
+        when written, in the checkpoint's thread (a message never changes; its flags are copied)."""
+        return [Later(_item_doc, item.seq, item.message, tuple(item.kinds), tuple(item.reasons), item.alert)
+                for item in (list(self.items)[-n:] if n else ())]
 
     def load_docs(self, docs: list[dict]) -> None:
         """Items saved by :meth:`to_docs` (a damaged one is skipped: the feed is a convenience)."""

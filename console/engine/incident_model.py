@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from console.engine.alerts import Alert, AlertState
 from console.engine.detectors.base import Severity
+from console.engine.journal_records import Later
 
 WAVE_TEXT_MIN = 8      # shorter texts are too common to tie senders together
 TIMELINE_MAX = 30      # entries of an incident's timeline (the first few and the latest are kept)
@@ -70,16 +71,18 @@ class Incident:
         if len(self.timeline) > TIMELINE_MAX:
             del self.timeline[5]  # keep how it began and the latest
 
+    def later(self) -> Later:
+        """A snapshot (lists copied as tuples, cheap) made into its document when written, in the
+        checkpoint's thread."""
+        return Later(_incident_doc, self.id, self.rule, self.key, self.kind, self.severity.label, self.title,
+                     tuple(self.alert_ids), tuple(self.groups), tuple(self.members), self.first_at, self.at,
+                     self.state.value, self.acked_by, self.acked_at, self.claimed_by, self.claimed_at,
+                     self.resolved_by, self.resolved_at, self.snoozed_until, self.silenced_by, self.inhibited,
+                     tuple(self.timeline), self.count, tuple(self.inhibited_ids), tuple(self.aliases),
+                     self.open_count)
+
     def to_doc(self) -> dict:
-        return {"id": self.id, "rule": self.rule, "key": self.key, "kind": self.kind, "severity": self.severity.label,
-                "title": self.title, "alert_ids": list(self.alert_ids), "groups": list(self.groups),
-                "members": list(self.members), "first_at": self.first_at, "at": self.at, "state": self.state.value,
-                "acked_by": self.acked_by, "acked_at": self.acked_at, "claimed_by": self.claimed_by,
-                "claimed_at": self.claimed_at, "resolved_by": self.resolved_by, "resolved_at": self.resolved_at,
-                "snoozed_until": self.snoozed_until, "silenced_by": self.silenced_by, "inhibited": self.inhibited,
-                "timeline": [[t, s] for t, s in self.timeline], "count": self.count,
-                "inhibited_ids": list(self.inhibited_ids), "aliases": list(self.aliases),
-                "open_count": self.open_count}
+        return self.later().doc()
 
     @classmethod
     def from_doc(cls, d: dict) -> "Incident":
@@ -89,6 +92,20 @@ class Incident:
         d["state"] = IncidentState(d["state"])
         d["timeline"] = [(float(t), str(s)) for t, s in d.get("timeline", [])]
         return cls(**d)
+
+
+_FIELDS = ("id", "rule", "key", "kind", "severity", "title", "alert_ids", "groups", "members", "first_at", "at",
+           "state", "acked_by", "acked_at", "claimed_by", "claimed_at", "resolved_by", "resolved_at",
+           "snoozed_until", "silenced_by", "inhibited", "timeline", "count", "inhibited_ids", "aliases", "open_count")
+_LISTS = ("alert_ids", "groups", "members", "inhibited_ids", "aliases")
+
+
+def _incident_doc(*values) -> dict:
+    d = dict(zip(_FIELDS, values))
+    for name in _LISTS:
+        d[name] = list(d[name])
+    d["timeline"] = [[t, s] for t, s in d["timeline"]]
+    return d
 
 
 def last_attention(alerts: list[Alert], now: float) -> tuple[float, str | None]:

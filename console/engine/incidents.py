@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-from collections import deque
 from typing import TYPE_CHECKING, Callable, Iterator
 
 from console.engine.alerts import Alert, AlertBook, AlertState, Change, EXPIRED_BY
@@ -46,7 +45,9 @@ class Incidents:
         self.silences = silences
         self.churn_window = churn_window
         self._live: dict[int, Incident] = {}
-        self._ended: deque[Incident] = deque(maxlen=max(1, keep_ended))
+        # Ended incidents by id, oldest first (a bounded history: looked up by id at every checkpoint).
+        self._ended: dict[int, Incident] = {}
+        self._keep_ended = max(1, keep_ended)
         self._by_key: dict[str, int] = {}
         self._of_alert: dict[int, list[int]] = {}
         self._texts: dict[str, int] = {}
@@ -69,13 +70,13 @@ class Incidents:
         hit = self._live.get(incident_id)
         if hit is not None:
             return hit
-        return next((i for i in self._ended if i.id == incident_id), None)
+        return self._ended.get(incident_id)
 
     def live(self) -> list[Incident]:
         return list(self._live.values())
 
     def ended(self) -> list[Incident]:
-        return list(self._ended)
+        return list(self._ended.values())
 
     def __len__(self) -> int:
         return len(self._live)
@@ -195,11 +196,11 @@ class Incidents:
     def _revive(self, a: Alert) -> None:
         """The ended incident that held this alert comes back (unless its key was taken since); else
         the alert is placed as if new."""
-        old = next((i for i in reversed(self._ended) if a.id in i.alert_ids), None)
+        old = next((i for i in reversed(self._ended.values()) if a.id in i.alert_ids), None)
         if old is None or any(self._by_key.get(k) in self._live for k in [old.key, *old.aliases]):
             self._place(a)
             return
-        self._ended.remove(old)
+        del self._ended[old.id]
         self._live[old.id] = old
         for k in [old.key, *old.aliases]:
             self._by_key[k] = old.id
@@ -241,6 +242,12 @@ class Incidents:
                 del self._texts[t]
             while len(self._texts) > WAVE_KEYS_MAX:
                 del self._texts[next(iter(self._texts))]
+
+    def _keep(self, inc: Incident) -> None:
+        """Into the history of ended incidents; the oldest leaves it beyond its bound."""
+        self._ended[inc.id] = inc
+        while len(self._ended) > self._keep_ended:
+            del self._ended[next(iter(self._ended))]
 
     def _unlink(self, alert_id: int, iid: int) -> None:
         owners = self._of_alert.get(alert_id)
@@ -327,7 +334,7 @@ class Incidents:
         for text in self._texts_of.pop(inc.id, ()):
             if self._texts.get(text) == inc.id:
                 del self._texts[text]
-        self._ended.append(inc)
+        self._keep(inc)
         change = inc.state.value
         inc.note(now, change + (f" by {inc.resolved_by}" if inc.resolved_by not in ("auto", EXPIRED_BY) else ""))
         self._touch(inc)
@@ -375,7 +382,7 @@ class Incidents:
             self.silences.tick(now)
 
     def to_docs(self) -> list[dict]:
-        return [i.to_doc() for i in itertools.chain(self._live.values(), self._ended)]
+        return [i.to_doc() for i in itertools.chain(self._live.values(), self._ended.values())]
 
     def load_docs(self, docs: list[dict]) -> None:
         top = 0
@@ -392,7 +399,7 @@ class Incidents:
                     if a is not None and a.kind == "ad" and (text := wave_text(a)) is not None:
                         self._remember_text(text, inc.id)
             else:
-                self._ended.append(inc)
+                self._keep(inc)
         self._ids = itertools.count(top + 1)
         # Alerts of an older checkpoint (before incidents), or ended while they were not listened to.
         placed = set(self._of_alert)

@@ -40,8 +40,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from console.engine.journal_records import (BadRecord, Changes, Key, decode_record, decoded, doc_key, encode_record,
-                                            encode_keyed, more_records, numbered)
+from console.engine.journal_records import (BadRecord, Changes, Key, Later, decode_record, decoded, doc_key,
+                                            encode_record, encode_keyed, more_records, numbered)
 from console.engine.store_codec import encode_doc
 from console.engine.store_files import (AtomicJSONStorage, StoreDamaged, StoreError, _aside_name, _fsync_dir,
                                         _one_line, _unlink_quietly, _why, write_all, RECOVER_HINT)
@@ -187,7 +187,7 @@ class JournalStorage(AtomicJSONStorage):
             for ch in reversed(layers):
                 if key in ch.docs:
                     doc = ch.docs[key]
-                    return decoded(doc, key) if doc is not None else None
+                    return decoded(doc, key) if doc is not None else None  # (None too: a Later of none)
             if layers and layers[0].cleared:
                 return None
             text = self.tables.get(table, {}).get(key)
@@ -199,7 +199,7 @@ class JournalStorage(AtomicJSONStorage):
             merged: dict[Key, Any] = {} if layers and layers[0].cleared else dict(self.tables.get(table, {}))
             for ch in layers:
                 merged.update(ch.docs)
-            return [decoded(d, k) for k, d in merged.items() if d is not None]
+            return [doc for k, d in merged.items() if d is not None and (doc := decoded(d, k)) is not None]
 
     def put(self, table: str, key: Key, doc: dict) -> None:
         """Store ``doc`` (the caller's to give: it is kept, not copied) under ``key``; a str key is
@@ -231,7 +231,7 @@ class JournalStorage(AtomicJSONStorage):
             ch = self.pending[table] = Changes(cleared=True)
             n = 0
             for doc in docs:
-                key = doc.get("_key")
+                key = doc.get("_key") if type(doc) is not Later else None
                 if not isinstance(key, str):
                     n += 1
                     key = n
@@ -256,7 +256,7 @@ class JournalStorage(AtomicJSONStorage):
         merged: dict[Key, Any] = {} if layers and layers[0].cleared else dict(self.tables.get(table, {}))
         for ch in layers:
             merged.update(ch.docs)
-        return [(k, decoded(d, k)) for k, d in merged.items() if d is not None]
+        return [(k, doc) for k, d in merged.items() if d is not None and (doc := decoded(d, k)) is not None]
 
     def write(self, data: dict) -> None:
         with self.lock:

@@ -12,6 +12,21 @@ from console.engine.store_codec import encode_doc
 Key = str | int  # a document's "_key", or its doc id for documents without one
 
 
+class Later:
+    """A document made when it is encoded, in the committing thread, by ``make(*args)`` (None: the
+    document is deleted). ``args`` is a snapshot taken on the event loop where the change was picked
+    up (values that nobody changes afterwards), so the loop pays for a tuple, not for the document."""
+
+    __slots__ = ("make", "args")
+
+    def __init__(self, make, *args: Any) -> None:
+        self.make = make
+        self.args = args
+
+    def doc(self) -> dict | None:
+        return self.make(*self.args)
+
+
 @dataclass(slots=True)
 class Changes:
     """One table's changes since the last commit. ``docs`` maps key -> document (None: deleted)."""
@@ -99,17 +114,27 @@ def more_records(raw: bytes, pos: int) -> bool:
     return False
 
 
-def decoded(doc: Any, key: Key) -> dict:
+def decoded(doc: Any, key: Key) -> dict | None:
+    """A stored document as a new dict (None: a Later that made none)."""
     if isinstance(doc, str):
         return json.loads(doc)
+    if type(doc) is Later:
+        doc = doc.doc()
+        if doc is None:
+            return None
     out = dict(doc)
     if isinstance(key, str) and "_key" not in out:
         out["_key"] = key
     return out
 
 
-def encode_keyed(doc: dict, key: Key) -> str:
-    """The document's JSON text, with its str key as ``"_key"`` (added to the text, not the dict)."""
+def encode_keyed(doc: dict | Later, key: Key) -> str | None:
+    """The document's JSON text, with its str key as ``"_key"`` (added to the text, not the dict);
+    None for a Later that made no document (a deletion)."""
+    if type(doc) is Later:
+        doc = doc.doc()
+        if doc is None:
+            return None
     if not isinstance(key, str):
         return encode_doc(doc)
     if "_key" in doc:

@@ -23,7 +23,8 @@ from __future__ import annotations
 from collections import deque
 
 from connectors.events import Message
-from console.engine.stats import GroupStats, MemberStats
+from console.engine.journal_records import Later
+from console.engine.stats import GroupStats, MemberStats, daily_from_pairs
 
 SCHEMA = 2
 _ZEROS = (0,) * 24
@@ -43,34 +44,67 @@ def recent_key(group: str, slot: int) -> str:
 
 
 # --- to documents ---
+#
+# A checkpoint takes a snapshot of each changed thing on the event loop (a tuple of its fields, see
+# journal_records.Later) and the document is made from it in the committing thread: the loop pays
+# for the snapshot only. The ``*_doc`` functions make a document at once (a full rewrite).
+
+def _group(gid: str, name: str, platform: str, observed_since: float, tags: tuple[str, ...],
+           member_count_hint: int | None, member_list_complete: bool, last_message_at: float | None,
+           members: int) -> dict:
+    return {"id": gid, "name": name, "platform": platform, "observed_since": observed_since,
+            "tags": list(tags), "member_count_hint": member_count_hint,
+            "member_list_complete": member_list_complete, "last_message_at": last_message_at,
+            "members": members}
+
+
+def group_later(g: GroupStats) -> Later:
+    return Later(_group, g.id, g.name, g.platform, g.observed_since, g.tags, g.member_count_hint,
+                 g.member_list_complete, g.last_message_at, len(g.members))
+
 
 def group_doc(g: GroupStats) -> dict:
-    return {"id": g.id, "name": g.name, "platform": g.platform, "observed_since": g.observed_since,
-            "tags": list(g.tags), "member_count_hint": g.member_count_hint,
-            "member_list_complete": g.member_list_complete, "last_message_at": g.last_message_at,
-            "members": len(g.members)}
+    return group_later(g).doc()
+
+
+def _member(group: str, *fields) -> dict:
+    return {"g": group, "m": list(fields)}  # daily (the last field) is [[day, messages], ...] or None
+
+
+def member_later(group: str, m: MemberStats) -> Later:
+    return Later(_member, group, m.id, m.name, m.joined_at, m.last_message_at, m.messages_seen, m.present,
+                 m.left_at, m.daily_pairs() or None)
 
 
 def member_doc(group: str, m: MemberStats) -> dict:
-    daily = list(m.daily.items()) if m.daily else None  # [[day, messages], ...]
-    return {"g": group, "m": [m.id, m.name, m.joined_at, m.last_message_at, m.messages_seen, m.present, m.left_at,
-                              daily]}
+    return member_later(group, m).doc()
+
+
+def _day(group: str, day: int, m: tuple[int, ...], j: tuple[int, ...] | None, le: tuple[int, ...] | None) -> dict | None:
+    if not (any(m) or (j and any(j)) or (le and any(le))):
+        return None  # all empty (pruned, or never used): the document goes
+    return {"g": group, "d": day, "m": list(m), "j": list(j) if j else _NONE, "l": list(le) if le else _NONE}
+
+
+def day_later(g: GroupStats, day: int) -> Later:
+    hours = range(day * 24, day * 24 + 24)
+    return Later(_day, g.id, day, tuple(map(g.hourly_messages.get, hours, _ZEROS)),
+                 tuple(map(g.hourly_joins.get, hours, _ZEROS)) if g.hourly_joins else None,
+                 tuple(map(g.hourly_leaves.get, hours, _ZEROS)) if g.hourly_leaves else None)
 
 
 def day_doc(g: GroupStats, day: int) -> dict | None:
     """The day's hour buckets, or None when they are all empty (pruned, or never used)."""
-    hours = range(day * 24, day * 24 + 24)
-    m = list(map(g.hourly_messages.get, hours, _ZEROS))
-    j = list(map(g.hourly_joins.get, hours, _ZEROS)) if g.hourly_joins else _NONE
-    le = list(map(g.hourly_leaves.get, hours, _ZEROS)) if g.hourly_leaves else _NONE
-    if not (any(m) or any(j) or any(le)):
-        return None
-    return {"g": g.id, "d": day, "m": m, "j": j, "l": le}
+    return day_later(g, day).doc()
 
 
 def recent_doc(seq: int, m: Message) -> dict:
     return {"g": m.group, "s": seq,
             "m": [m.id, m.sender, m.sender_name, m.text, m.at, m.reply_to, list(m.mentions)]}
+
+
+def recent_later(seq: int, m: Message) -> Later:
+    return Later(recent_doc, seq, m)  # (a message is never changed once taken in)
 
 
 # --- from documents ---
@@ -90,8 +124,7 @@ def group_from_doc(d: dict, recent_messages: int) -> tuple[GroupStats, int]:
 def add_member(groups: dict[str, GroupStats], d: dict) -> None:
     g = groups[d["g"]]
     mid, name, joined, last, seen, present, left, daily = d["m"]
-    g.members[mid] = MemberStats(mid, name, joined, last, seen, present, left,
-                                 {int(k): v for k, v in daily} if daily else None)
+    g.members[mid] = MemberStats(mid, name, joined, last, seen, present, left, daily_from_pairs(daily))
     g.present_count += 1 if present else 0
 
 
@@ -136,7 +169,7 @@ def groups_from_legacy(d: dict, recent_messages: int) -> GroupStats:
             c["id"], c["name"], c["joined_at"], c["last_message_at"], c["seen"], c["present"], c["left_at"],
             c["daily"]):
         g.members[mid] = MemberStats(mid, name, joined, last, seen, present, left,
-                                     {int(k): v for k, v in daily.items()} if daily else None)
+                                     daily_from_pairs(daily.items()) if daily else None)
         g.present_count += 1 if present else 0
     g.hourly_messages = {int(k): v for k, v in d["hourly_messages"].items()}
     g.hourly_joins = {int(k): v for k, v in d["hourly_joins"].items()}

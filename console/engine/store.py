@@ -30,6 +30,7 @@ from typing import Iterator
 from tinydb import TinyDB
 
 from console.engine.journal import JournalStorage, journal_path
+from console.engine.journal_records import Later
 from console.engine.store_codec import decode_state, encode_state
 from console.engine.store_files import (RECOVER_HINT, AtomicJSONStorage, CommitMiddleware, RecordsDamaged,
                                         StoreDamaged, StoreError, StoreLocked, _why, set_aside)
@@ -38,6 +39,7 @@ __all__ = [
     "AtomicJSONStorage",
     "CommitMiddleware",
     "JournalStorage",
+    "Later",
     "RecordsDamaged",
     "Store",
     "StoreDamaged",
@@ -266,15 +268,17 @@ class Store:
             t._next_id = None
         t.clear_cache()
 
-    def replace_table(self, db: str, table: str, docs: list[dict]) -> None:
-        """Replace the whole table by ``docs`` (shallow copies), in memory."""
+    def replace_table(self, db: str, table: str, docs: list[dict | Later]) -> None:
+        """Replace the whole table by ``docs`` (shallow copies; a :class:`Later` is made when written,
+        and unkeyed), in memory."""
         with self._lock:
             js = self._journal_of(db)
             if js is not None:
-                js.replace(table, [dict(doc) for doc in docs])
+                js.replace(table, [doc if type(doc) is Later else dict(doc) for doc in docs])
                 return
             tdb, mw, tables = self._tables(db)
-            tables[table] = {str(i): dict(doc) for i, doc in enumerate(docs, 1)}
+            made = (doc.doc() if type(doc) is Later else doc for doc in docs)
+            tables[table] = {str(i): dict(doc) for i, doc in enumerate((d for d in made if d is not None), 1)}
             self._indexes.pop((db, table), None)
             mw.touch()
             self._after_direct_edit(tdb, table)
@@ -345,15 +349,18 @@ class Store:
             mw.touch()
             self._after_direct_edit(tdb, table)
 
-    def put_docs(self, db: str, table: str, docs: dict[str, dict | None]) -> None:
+    def put_docs(self, db: str, table: str, docs: dict[str, dict | Later | None]) -> None:
         """Put each of ``docs`` under its key (None: delete it), in memory. The documents are the
-        store's from now on (not copied): the engine's checkpoint hands over thousands at a time."""
+        store's from now on (not copied): the engine's checkpoint hands over thousands at a time, most
+        as :class:`Later` (made when written, in the committing thread, for a journaled database)."""
         with self._lock:
             js = self._journal_of(db)
             if js is not None:
                 js.put_many(table, docs)
                 return
             for key, doc in docs.items():
+                if type(doc) is Later:
+                    doc = doc.doc()
                 if doc is None:
                     self.delete_doc(db, table, key)
                 else:

@@ -15,7 +15,11 @@ class Host:
         from console.service.client import LocalClient
         from console.service.service import Service, os_identity
 
+        from console.engine.heap import UI_REFREEZE_SECONDS
+
         self.rt = rt
+        # A console shares this process: its cycles must not be frozen after every collection.
+        rt.engine.heap.refreeze_seconds = UI_REFREEZE_SECONDS
         self.service = Service(rt)
         user, groups = os_identity()
         self.actor = self.service.open_session(user, groups, read_only=rt.moderation.read_only, session="console")
