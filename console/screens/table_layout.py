@@ -73,13 +73,27 @@ def fit(columns: Sequence[Column], width: int) -> dict[str, int]:
     return {c.key: widths[c.key] for c in columns if c.key in widths}
 
 
+_CUT: dict[tuple[str, int], str] = {}
+CUT_KEPT = 50_000  # names and messages remembered cut: a thousand rows' names, a few widths
+
+
 def cut(text: str, width: int) -> str:
-    """``text`` as a cell ``width`` wide shows it (an ellipsis when cut)."""
+    """``text`` as a cell ``width`` wide shows it (an ellipsis when cut). Remembered: every refresh cuts
+    the same names again, and measuring them is most of what making them unique costs."""
+    key = (text, width)
+    hit = _CUT.get(key)
+    if hit is not None:
+        return hit
     if cell_len(text) <= width:
-        return text
-    t = Text(text)
-    t.truncate(width, overflow="ellipsis")
-    return t.plain
+        shown = text
+    else:
+        t = Text(text)
+        t.truncate(width, overflow="ellipsis")
+        shown = t.plain
+    if len(_CUT) >= CUT_KEPT:
+        _CUT.clear()
+    _CUT[key] = shown
+    return shown
 
 
 def tail_for(ids: Sequence[str], n: int = 3) -> dict[str, str]:

@@ -1,21 +1,41 @@
 """A DataTable updated by keyed row diffs, so the cursor stays on its row while
-rows change, arrive, leave and reorder."""
+rows change, arrive, leave and reorder; and that holds only a window of its rows.
+
+The screen hands over every row (key and cells) in order; the DataTable underneath holds at most
+``WINDOW`` of them around the cursor. A refresh, a sort or a filter over a thousand rows then costs
+the DataTable what a hundred cost (diffing, measuring new rows, re-rendering), and the window moves
+with the cursor: when it comes within a screenful of the window's edge, the window is re-centred on
+it (the rows on screen stay where they are). Keys that move by position (``gg``, ``G``, home, end)
+use ``move_to``, which counts in every row, not in the window.
+"""
 from __future__ import annotations
 
 from typing import Sequence
 
 from rich.text import Text
 from textual._two_way_dict import TwoWayDict  # DataTable has no public reorder-by-key or bulk removal
+from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 from textual.widgets._data_table import CellKey
 
 Cell = str | Text
 
+WINDOW = 120  # rows the DataTable holds at most: a few screenfuls, so moving rarely re-windows
+
 
 class KeyedTable(DataTable):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self._cells: dict[str, Sequence[Cell]] = {}  # the cells last set per row
+        self._cells: dict[str, Sequence[Cell]] = {}  # the cells last set per row in the window
+        self._all: list[tuple[str, Sequence[Cell]]] = []  # every row, in order
+        self._index: dict[str, int] = {}  # row key -> place in _all
+        self.top = 0  # the place in _all of the window's first row
+        self._moving = False  # re-windowing moves the cursor itself: not a move to follow
+
+    @property
+    def total(self) -> int:
+        """Every row the table was given (``row_count`` is the window's)."""
+        return len(self._all)
 
     def cursor_key(self) -> str | None:
         if not self.row_count:
@@ -27,40 +47,97 @@ class KeyedTable(DataTable):
 
     def clear(self, columns: bool = False):
         self._cells.clear()
+        self._all, self._index, self.top = [], {}, 0
         return super().clear(columns)
 
     def set_rows(self, rows: Sequence[tuple[str, Sequence[Cell]]], keep: str | None = None) -> None:
         """Make the table hold exactly ``rows`` (key, cells), in that order, touching only what changed.
-        The cursor stays on its row (or on ``keep``, the row it was on before the table was rebuilt)."""
+        The cursor stays on its row (or on ``keep``, the row it was on before the table was rebuilt);
+        if its row is gone, it stays at the same place."""
         at = keep or self.cursor_key()
+        place = self.top + self.cursor_row if self.row_count else 0
+        self._all = list(rows)
+        self._index = {key: i for i, (key, _) in enumerate(self._all)}
+        where = self._index.get(at) if at is not None else None
+        target = where if where is not None else min(place, max(0, len(self._all) - 1))
+        self._fill(self._top_for(target), at if where is not None else None)
+
+    def move_to(self, place: int) -> None:
+        """Put the cursor on the row at ``place`` among every row (not only the window's)."""
+        if not self._all:
+            return
+        place = max(0, min(place, len(self._all) - 1))
+        self._fill(self._top_for(place, jump=True), self._all[place][0])
+
+    def _margin(self) -> int:
+        return max(3, self.scrollable_content_region.height)
+
+    def _top_for(self, place: int, jump: bool = False) -> int:
+        """Where the window starts so that ``place`` is well inside it: where it is, unless that is
+        within a screenful of an edge with more rows beyond (then centred on it)."""
+        n = len(self._all)
+        if n <= WINDOW:
+            return 0
+        last = n - WINDOW
+        top = min(self.top, last)
+        margin = self._margin()
+        if (place < top + margin and top > 0) or (place >= top + WINDOW - margin and top < last) \
+                or not top <= place < top + WINDOW or jump and not top + margin <= place < top + WINDOW - margin:
+            top = max(0, min(place - WINDOW // 2, last))
+        return top
+
+    def _fill(self, top: int, at: str | None) -> None:
+        """The DataTable holds the rows from ``top`` (keyed diff); the cursor goes to ``at``, and the rows
+        on screen stay on the same lines when the window moved."""
+        shift = top - self.top
+        self.top = top
+        rows = self._all[top:top + WINDOW]
         columns = list(self.columns)
         wanted = {key for key, _ in rows}
         last = self._cells
-        with self.app.batch_update():
-            gone = [k for k in self.rows if k.value not in wanted]
-            if gone:
-                self._remove_rows(gone)
-                for k in gone:
-                    last.pop(k.value, None)
-            for key, cells in rows:
-                prev = last.get(key)
-                if prev is not None:
-                    if len(prev) == len(cells) and all(a is b for a, b in zip(prev, cells)):
-                        continue  # the very same cell objects: nothing to compare
-                    for col, old, new in zip(columns, prev, cells):
-                        if old is not new and old != new:
-                            self.update_cell(key, col, new)
-                else:
-                    self.add_row(*cells, key=key)
-                last[key] = cells
-            order = [key for key, _ in rows]
-            if [k.value for k in self.ordered_keys()] != order:
-                by_value = {rk.value: rk for rk in self.rows}
-                self._row_locations = TwoWayDict({by_value[k]: i for i, k in enumerate(order)})
-                self._update_count += 1
-                self.refresh()
-            if at is not None and at in wanted:
-                self.move_cursor(row=order.index(at), animate=False)
+        scroll_y = self.scroll_y
+        self._moving = True
+        try:
+            with self.app.batch_update():
+                gone = [k for k in self.rows if k.value not in wanted]
+                if gone:
+                    self._remove_rows(gone)
+                    for k in gone:
+                        last.pop(k.value, None)
+                for key, cells in rows:
+                    prev = last.get(key)
+                    if prev is not None:
+                        if len(prev) == len(cells) and all(a is b for a, b in zip(prev, cells)):
+                            continue  # the very same cell objects: nothing to compare
+                        for col, old, new in zip(columns, prev, cells):
+                            if old is not new and old != new:
+                                self.update_cell(key, col, new)
+                    else:
+                        self.add_row(*cells, key=key)
+                    last[key] = cells
+                order = [key for key, _ in rows]
+                if [k.value for k in self.ordered_keys()] != order:
+                    by_value = {rk.value: rk for rk in self.rows}
+                    self._row_locations = TwoWayDict({by_value[k]: i for i, k in enumerate(order)})
+                    self._update_count += 1
+                    self.refresh()
+                if shift:
+                    self.scroll_to(y=max(0.0, scroll_y - shift), animate=False, immediate=True)
+                if at is not None and at in wanted:
+                    self.move_cursor(row=order.index(at), animate=False)
+                elif shift and self.row_count:
+                    self.move_cursor(row=max(0, min(self.cursor_row - shift, self.row_count - 1)), animate=False)
+        finally:
+            self._moving = False
+
+    def watch_cursor_coordinate(self, old: Coordinate, new: Coordinate) -> None:
+        super().watch_cursor_coordinate(old, new)
+        if self._moving or len(self._all) <= self.row_count or new.row >= self.row_count:
+            return
+        place = self.top + new.row
+        top = self._top_for(place)
+        if top != self.top:  # near the window's edge: move the window, the cursor stays on its row
+            self._fill(top, self._all[place][0])
 
     def _remove_rows(self, gone) -> None:
         """DataTable.remove_row renumbers every row per call (quadratic for a feed that turns over);
@@ -81,11 +158,20 @@ class KeyedTable(DataTable):
 
     def set_cell(self, key: str, column: str, value: Cell) -> None:
         """Change one cell now (a mark), keeping what set_rows remembers in step."""
-        self.update_cell(key, column, value)
-        prev = self._cells.get(key)
-        if prev is not None:
-            i = [c.value for c in self.columns].index(column)
+        i = [c.value for c in self.columns].index(column)
+        if key in self._cells:
+            self.update_cell(key, column, value)
+            prev = self._cells[key]
             self._cells[key] = [*prev[:i], value, *prev[i + 1:]]
+        place = self._index.get(key)
+        if place is not None:
+            k, prev = self._all[place]
+            self._all[place] = (k, [*prev[:i], value, *prev[i + 1:]])
 
     def ordered_keys(self):
+        """The window's row keys, in order."""
         return [self._row_locations.get_key(i) for i in range(self.row_count)]
+
+    def all_keys(self) -> list[str]:
+        """Every row's key, in order."""
+        return [key for key, _ in self._all]
