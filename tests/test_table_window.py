@@ -80,12 +80,21 @@ async def test_the_cursor_row_is_followed_by_key_wherever_a_new_order_puts_it():
         assert t.top + t.cursor_row == place and t.cursor_key() != "r10"
 
 
-async def test_a_cell_changed_outside_the_window_shows_when_the_window_reaches_it():
+async def test_only_the_rows_in_the_window_have_their_cells_built():
     app = One()
     async with app.run_test(size=(60, 20)) as pilot:
         t = app.screen.query_one(KeyedTable)
-        t.set_rows(rows())
-        t.set_cell("r900", "n", "marked")  # not in the DataTable now
+        all_rows = rows()
+        built: list[int] = []
+
+        def cells_for(start: int, stop: int) -> list[list[str]]:
+            built.extend(range(start, min(stop, N)))
+            return [cells for _, cells in all_rows[start:stop]]
+
+        t.set_keys([k for k, _ in all_rows], cells_for)
+        await pilot.pause()
+        assert sorted(set(built)) == list(range(WINDOW))
+        built.clear()
         t.move_to(900)
         await pilot.pause()
-        assert t.cursor_key() == "r900" and t.get_row("r900") == ["r900", "marked"]
+        assert len(built) <= WINDOW and 900 in built and t.get_row("r900") == ["r900", "900"]

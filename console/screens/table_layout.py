@@ -74,6 +74,7 @@ def fit(columns: Sequence[Column], width: int) -> dict[str, int]:
 
 
 _CUT: dict[tuple[str, int], str] = {}
+_TOLD: dict[tuple[str, str, str, int], Text] = {}  # names told apart by their id's end, as last built
 CUT_KEPT = 50_000  # names and messages remembered cut: a thousand rows' names, a few widths
 
 
@@ -123,8 +124,15 @@ def uniquify(cells: list[Text | str], ids: list[str], width: int) -> list[Text |
     for n, (s, i) in enumerate(zip(seen, ids)):
         if s in clashing:
             tail = "~" + tails[s][i]
-            room = max(1, width - cell_len(tail) - 1)
             style = cells[n].style if isinstance(cells[n], Text) else ""
-            out[n] = Text.assemble(Text(cut(plain[n], room), style=style), " ", (tail, "dim"),
-                                   no_wrap=True, overflow="ellipsis")
+            key = (plain[n], str(style), tail, width)
+            told = _TOLD.get(key)
+            if told is None:  # the same object while it reads the same: the table skips it unchanged
+                room = max(1, width - cell_len(tail) - 1)
+                told = Text.assemble(Text(cut(plain[n], room), style=style), " ", (tail, "dim"),
+                                     no_wrap=True, overflow="ellipsis")
+                if len(_TOLD) >= CUT_KEPT:
+                    _TOLD.clear()
+                _TOLD[key] = told
+            out[n] = told
     return out

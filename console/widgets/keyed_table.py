@@ -10,7 +10,7 @@ use ``move_to``, which counts in every row, not in the window.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 from rich.text import Text
 from textual._two_way_dict import TwoWayDict  # DataTable has no public reorder-by-key or bulk removal
@@ -19,6 +19,7 @@ from textual.widgets import DataTable
 from textual.widgets._data_table import CellKey
 
 Cell = str | Text
+CellsFor = Callable[[int, int], Sequence[Sequence[Cell]]]
 
 WINDOW = 120  # rows the DataTable holds at most: a few screenfuls, so moving rarely re-windows
 
@@ -27,15 +28,16 @@ class KeyedTable(DataTable):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._cells: dict[str, Sequence[Cell]] = {}  # the cells last set per row in the window
-        self._all: list[tuple[str, Sequence[Cell]]] = []  # every row, in order
-        self._index: dict[str, int] = {}  # row key -> place in _all
-        self.top = 0  # the place in _all of the window's first row
+        self._keys: list[str] = []  # every row's key, in order
+        self._cells_for: CellsFor = lambda start, stop: []  # the cells of the rows _keys[start:stop]
+        self._index: dict[str, int] = {}  # row key -> place in _keys
+        self.top = 0  # the place in _keys of the window's first row
         self._moving = False  # re-windowing moves the cursor itself: not a move to follow
 
     @property
     def total(self) -> int:
         """Every row the table was given (``row_count`` is the window's)."""
-        return len(self._all)
+        return len(self._keys)
 
     def cursor_key(self) -> str | None:
         if not self.row_count:
@@ -47,27 +49,34 @@ class KeyedTable(DataTable):
 
     def clear(self, columns: bool = False):
         self._cells.clear()
-        self._all, self._index, self.top = [], {}, 0
+        self._keys, self._index, self.top = [], {}, 0
         return super().clear(columns)
 
     def set_rows(self, rows: Sequence[tuple[str, Sequence[Cell]]], keep: str | None = None) -> None:
         """Make the table hold exactly ``rows`` (key, cells), in that order, touching only what changed.
         The cursor stays on its row (or on ``keep``, the row it was on before the table was rebuilt);
         if its row is gone, it stays at the same place."""
+        rows = list(rows)
+        self.set_keys([key for key, _ in rows], lambda start, stop: [cells for _, cells in rows[start:stop]], keep)
+
+    def set_keys(self, keys: list[str], cells_for: CellsFor, keep: str | None = None) -> None:
+        """``set_rows`` for rows whose cells are built only when the window takes them:
+        ``cells_for(start, stop)`` gives the cells of the rows ``keys[start:stop]``."""
         at = keep or self.cursor_key()
         place = self.top + self.cursor_row if self.row_count else 0
-        self._all = list(rows)
-        self._index = {key: i for i, (key, _) in enumerate(self._all)}
+        self._keys = keys
+        self._cells_for = cells_for
+        self._index = {key: i for i, key in enumerate(keys)}
         where = self._index.get(at) if at is not None else None
-        target = where if where is not None else min(place, max(0, len(self._all) - 1))
+        target = where if where is not None else min(place, max(0, len(keys) - 1))
         self._fill(self._top_for(target), at if where is not None else None)
 
     def move_to(self, place: int) -> None:
         """Put the cursor on the row at ``place`` among every row (not only the window's)."""
-        if not self._all:
+        if not self._keys:
             return
-        place = max(0, min(place, len(self._all) - 1))
-        self._fill(self._top_for(place, jump=True), self._all[place][0])
+        place = max(0, min(place, len(self._keys) - 1))
+        self._fill(self._top_for(place, jump=True), self._keys[place])
 
     def _margin(self) -> int:
         return max(3, self.scrollable_content_region.height)
@@ -75,7 +84,7 @@ class KeyedTable(DataTable):
     def _top_for(self, place: int, jump: bool = False) -> int:
         """Where the window starts so that ``place`` is well inside it: where it is, unless that is
         within a screenful of an edge with more rows beyond (then centred on it)."""
-        n = len(self._all)
+        n = len(self._keys)
         if n <= WINDOW:
             return 0
         last = n - WINDOW
@@ -91,7 +100,7 @@ class KeyedTable(DataTable):
         on screen stay on the same lines when the window moved."""
         shift = top - self.top
         self.top = top
-        rows = self._all[top:top + WINDOW]
+        rows = list(zip(self._keys[top:top + WINDOW], self._cells_for(top, top + WINDOW)))
         columns = list(self.columns)
         wanted = {key for key, _ in rows}
         last = self._cells
@@ -132,12 +141,12 @@ class KeyedTable(DataTable):
 
     def watch_cursor_coordinate(self, old: Coordinate, new: Coordinate) -> None:
         super().watch_cursor_coordinate(old, new)
-        if self._moving or len(self._all) <= self.row_count or new.row >= self.row_count:
+        if self._moving or len(self._keys) <= self.row_count or new.row >= self.row_count:
             return
         place = self.top + new.row
         top = self._top_for(place)
         if top != self.top:  # near the window's edge: move the window, the cursor stays on its row
-            self._fill(top, self._all[place][0])
+            self._fill(top, self._keys[place])
 
     def _remove_rows(self, gone) -> None:
         """DataTable.remove_row renumbers every row per call (quadratic for a feed that turns over);
@@ -157,16 +166,13 @@ class KeyedTable(DataTable):
         self.refresh(layout=True)
 
     def set_cell(self, key: str, column: str, value: Cell) -> None:
-        """Change one cell now (a mark), keeping what set_rows remembers in step."""
-        i = [c.value for c in self.columns].index(column)
+        """Change one cell now (a mark), keeping what set_rows remembers in step. A row outside the
+        window gets its cells from ``cells_for`` when the window reaches it."""
         if key in self._cells:
             self.update_cell(key, column, value)
+            i = [c.value for c in self.columns].index(column)
             prev = self._cells[key]
             self._cells[key] = [*prev[:i], value, *prev[i + 1:]]
-        place = self._index.get(key)
-        if place is not None:
-            k, prev = self._all[place]
-            self._all[place] = (k, [*prev[:i], value, *prev[i + 1:]])
 
     def ordered_keys(self):
         """The window's row keys, in order."""
@@ -174,4 +180,4 @@ class KeyedTable(DataTable):
 
     def all_keys(self) -> list[str]:
         """Every row's key, in order."""
-        return [key for key, _ in self._all]
+        return list(self._keys)
