@@ -10,7 +10,7 @@ from console.widgets import keyed_table
 from console.widgets.keyed_table import KeyedTable
 
 N = 1000
-WINDOW = 40  # small, so that walking past its edge takes few key presses
+WINDOW = 40  # small (at 60x10 four screenfuls are fewer), so walking past its edge takes few key presses
 
 
 @pytest.fixture(autouse=True)
@@ -37,10 +37,11 @@ def shown_key(t: KeyedTable) -> str | None:
 
 async def test_a_thousand_rows_hold_only_a_window_and_the_cursor_walks_through_all_of_them():
     app = One()
-    async with app.run_test(size=(60, 20)) as pilot:
+    async with app.run_test(size=(60, 10)) as pilot:
         t = app.screen.query_one(KeyedTable)
         t.set_rows(rows())
         await pilot.pause()
+        assert t.window == WINDOW
         assert t.total == N and t.row_count == WINDOW and t.cursor_key() == "r0"
         for i in range(1, 2 * WINDOW):  # down past the window's end: the window follows
             await pilot.press("down")
@@ -63,7 +64,7 @@ async def test_a_thousand_rows_hold_only_a_window_and_the_cursor_walks_through_a
 
 async def test_the_cursor_row_is_followed_by_key_wherever_a_new_order_puts_it():
     app = One()
-    async with app.run_test(size=(60, 20)) as pilot:
+    async with app.run_test(size=(60, 10)) as pilot:
         t = app.screen.query_one(KeyedTable)
         t.set_rows(rows())
         t.move_to(10)
@@ -82,7 +83,7 @@ async def test_the_cursor_row_is_followed_by_key_wherever_a_new_order_puts_it():
 
 async def test_only_the_rows_in_the_window_have_their_cells_built():
     app = One()
-    async with app.run_test(size=(60, 20)) as pilot:
+    async with app.run_test(size=(60, 10)) as pilot:
         t = app.screen.query_one(KeyedTable)
         all_rows = rows()
         built: list[int] = []

@@ -1,9 +1,9 @@
 """A DataTable updated by keyed row diffs, so the cursor stays on its row while
 rows change, arrive, leave and reorder; and that holds only a window of its rows.
 
-The screen hands over every row (key and cells) in order; the DataTable underneath holds at most
-``WINDOW`` of them around the cursor. A refresh, a sort or a filter over a thousand rows then costs
-the DataTable what a hundred cost (diffing, measuring new rows, re-rendering), and the window moves
+The screen hands over every row (key and cells) in order; the DataTable underneath holds a few
+screenfuls of them around the cursor (``window``). A refresh, a sort or a filter over a thousand rows then costs
+the DataTable what a few screenfuls cost (diffing, measuring new rows, re-rendering), and the window moves
 with the cursor: when it comes within a screenful of the window's edge, the window is re-centred on
 it (the rows on screen stay where they are). Keys that move by position (``gg``, ``G``, home, end)
 use ``move_to``, which counts in every row, not in the window.
@@ -21,7 +21,7 @@ from textual.widgets._data_table import CellKey
 Cell = str | Text
 CellsFor = Callable[[int, int], Sequence[Sequence[Cell]]]
 
-WINDOW = 120  # rows the DataTable holds at most: a few screenfuls, so moving rarely re-windows
+WINDOW = 48  # rows the DataTable holds at least (else four screenfuls): moving rarely re-windows
 
 
 class KeyedTable(DataTable):
@@ -81,18 +81,24 @@ class KeyedTable(DataTable):
     def _margin(self) -> int:
         return max(3, self.scrollable_content_region.height)
 
+    @property
+    def window(self) -> int:
+        """How many rows the DataTable holds at most: four screenfuls (a re-sort or a jump replaces them
+        all, so fewer is cheaper; the cursor re-windows a screenful before the edge)."""
+        return max(WINDOW, 4 * self._margin())
+
     def _top_for(self, place: int, jump: bool = False) -> int:
         """Where the window starts so that ``place`` is well inside it: where it is, unless that is
         within a screenful of an edge with more rows beyond (then centred on it)."""
-        n = len(self._keys)
-        if n <= WINDOW:
+        n, window = len(self._keys), self.window
+        if n <= window:
             return 0
-        last = n - WINDOW
+        last = n - window
         top = min(self.top, last)
         margin = self._margin()
-        if (place < top + margin and top > 0) or (place >= top + WINDOW - margin and top < last) \
-                or not top <= place < top + WINDOW or jump and not top + margin <= place < top + WINDOW - margin:
-            top = max(0, min(place - WINDOW // 2, last))
+        if (place < top + margin and top > 0) or (place >= top + window - margin and top < last) \
+                or not top <= place < top + window or jump and not top + margin <= place < top + window - margin:
+            top = max(0, min(place - window // 2, last))
         return top
 
     def _fill(self, top: int, at: str | None) -> None:
@@ -100,7 +106,8 @@ class KeyedTable(DataTable):
         on screen stay on the same lines when the window moved."""
         shift = top - self.top
         self.top = top
-        rows = list(zip(self._keys[top:top + WINDOW], self._cells_for(top, top + WINDOW)))
+        stop = top + self.window
+        rows = list(zip(self._keys[top:stop], self._cells_for(top, stop)))
         columns = list(self.columns)
         wanted = {key for key, _ in rows}
         last = self._cells
