@@ -145,6 +145,7 @@ class Recorder:
         self.when: list[float] = []  # wall seconds into the run of each measured key
         self.per_key: dict[str, list[float]] = {}
         self.refresh: list[float] = []
+        self.cpu: list[float] = []  # the console's CPU seconds between each measured key and its frame
         self.missed = 0
         self.samples: list[dict] = []
         self.checkpoints: list[float] = []  # seconds each checkpoint took (the console waits on part of it)
@@ -186,11 +187,12 @@ class Recorder:
 
         engine.checkpoint_async = timed
 
-    def key(self, key: str, latency: float | None, at: float, refresh_s: float) -> None:
+    def key(self, key: str, latency: float | None, at: float, refresh_s: float, cpu_s: float = 0.0) -> None:
         if latency is None:
             self.missed += 1  # the key had no visible effect (say, down on the last row)
             return
         self.latencies.append(latency)
+        self.cpu.append(cpu_s)
         self.when.append(at)
         self.per_key.setdefault(key, []).append(latency)
         self.refresh.append(refresh_s)
@@ -204,6 +206,9 @@ class Recorder:
             "latency_ms_p90_first_half": ms(pct([v for v, t in zip(lat, when) if t < wall / 2], 0.9)),
             "latency_ms_p90_second_half": ms(pct([v for v, t in zip(lat, when) if t >= wall / 2], 0.9)),
             "slowest_keys": sorted(((k, ms(max(v))) for k, v in self.per_key.items()), key=lambda kv: -kv[1])[:5],
+            # what the console's process itself spent on the CPU while each key waited for its frame
+            "key_cpu_ms_p50": ms(statistics.median(self.cpu)) if self.cpu else 0.0,
+            "key_cpu_ms_p95": ms(pct(self.cpu, 0.95)),
             "refresh_ms_p50": ms(statistics.median(self.refresh)) if self.refresh else 0.0,
             "refresh_ms_max": ms(max(self.refresh)) if self.refresh else 0.0,
         }
@@ -259,7 +264,7 @@ async def operator(app, frames: FrameLog, rec: Recorder, rng: random.Random, wal
             key = KEYS[presses % len(KEYS)]
             presses += 1
             latency = await frames.press(key)
-            rec.key(key, latency, time.perf_counter() - wall0, app.last_refresh_s)
+            rec.key(key, latency, time.perf_counter() - wall0, app.last_refresh_s, frames.last_cpu)
             next_press = time.perf_counter() + rng.uniform(0.5, 1.5) * gap
         await asyncio.sleep(max(0.0, min(next_sample, next_press, deadline) - time.perf_counter()))
 

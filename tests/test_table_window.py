@@ -25,8 +25,8 @@ def rows(n: int = N, tag: str = "") -> list[tuple[str, list[str]]]:
 class One(App):
     def compose(self):
         t = KeyedTable(cursor_type="row")
-        t.add_column("name", key="name")
-        t.add_column("n", key="n")
+        t.add_column("name", key="name", width=8)  # fixed widths, as the screens' columns have
+        t.add_column("n", key="n", width=8)
         yield t
 
 
@@ -99,3 +99,24 @@ async def test_only_the_rows_in_the_window_have_their_cells_built():
         t.move_to(900)
         await pilot.pause()
         assert len(built) <= WINDOW and 900 in built and t.get_row("r900") == ["r900", "900"]
+
+
+async def test_a_cell_changed_in_place_is_repainted_and_the_others_keep_their_renders():
+    app = One()
+    async with app.run_test(size=(60, 10)) as pilot:
+        t = app.screen.query_one(KeyedTable)
+        t.set_rows(rows(30))
+        await pilot.pause()
+        await pilot.pause()  # the new rows measured (an update of its own)
+        before = [t.render_line(y).text for y in range(1, 6)]
+        updates = t._update_count
+        assert "r2" in before[2]
+        changed = rows(30)
+        changed[2] = ("r2", ["r2", "changed"])
+        t.set_rows(changed)
+        await pilot.pause()
+        after = [t.render_line(y).text for y in range(1, 6)]
+        assert "changed" in after[2] and "changed" not in before[2]
+        assert after[:2] + after[3:] == before[:2] + before[3:]
+        # not counted as an update (which voids every cached cell render): only the changed row's are
+        assert t._update_count == updates

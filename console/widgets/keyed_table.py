@@ -112,6 +112,8 @@ class KeyedTable(DataTable):
         wanted = {key for key, _ in rows}
         last = self._cells
         scroll_y = self.scroll_y
+        count = self._update_count
+        changed: set = set()  # rows whose cells changed in place
         self._moving = True
         try:
             with self.app.batch_update():
@@ -125,9 +127,13 @@ class KeyedTable(DataTable):
                     if prev is not None:
                         if len(prev) == len(cells) and all(a is b for a, b in zip(prev, cells)):
                             continue  # the very same cell objects: nothing to compare
+                        row_key = None
                         for col, old, new in zip(columns, prev, cells):
                             if old is not new and old != new:
-                                self.update_cell(key, col, new)
+                                row_key = row_key or self._row_key(key)
+                                self._data[row_key][col] = new
+                        if row_key is not None:
+                            changed.add(row_key)
                     else:
                         self.add_row(*cells, key=key)
                     last[key] = cells
@@ -137,6 +143,8 @@ class KeyedTable(DataTable):
                     self._row_locations = TwoWayDict({by_value[k]: i for i, k in enumerate(order)})
                     self._update_count += 1
                     self.refresh()
+                if changed:
+                    self._changed_in_place(changed, count)
                 if shift:
                     self.scroll_to(y=max(0.0, scroll_y - shift), animate=False, immediate=True)
                 if at is not None and at in wanted:
@@ -145,6 +153,24 @@ class KeyedTable(DataTable):
                     self.move_cursor(row=max(0, min(self.cursor_row - shift, self.row_count - 1)), animate=False)
         finally:
             self._moving = False
+
+    def _row_key(self, key: str):
+        """The DataTable's RowKey of a row in the window (RowKey hashes and compares as its value)."""
+        return self._row_locations.get_key(self._row_locations.get(key))  # type: ignore[arg-type]
+
+    def _changed_in_place(self, rows: set, count: int) -> None:
+        """Cells changed in place: DataTable.update_cell would count an update, which voids every cached
+        cell render, so each refresh repainted every visible cell. Here only the changed rows' renders are
+        dropped (unless something else already counted an update: then nothing cached is used anyway)."""
+        if self._update_count == count:
+            places = {self._row_locations.get(rk) for rk in rows}
+            for cache, test in ((self._cell_render_cache, lambda k: k[0] in rows),
+                                (self._row_render_cache, lambda k: k[0] in rows),
+                                (self._row_renderable_cache, lambda k: k[1] in places)):
+                for k in [k for k in cache.keys() if test(k)]:
+                    cache.discard(k)
+            self._line_cache.clear()
+        self.refresh()
 
     def watch_cursor_coordinate(self, old: Coordinate, new: Coordinate) -> None:
         super().watch_cursor_coordinate(old, new)
