@@ -3,7 +3,9 @@
 A demo world is stepped on demand (unpaced) and exactly ``--rate`` of its events
 are handed to the engine per wall second, ten times a second, while the real
 console (Textual's headless driver) refreshes its screens and a scripted
-operator presses keys spread over the whole run. At the end the world stops
+operator presses keys spread over the whole run. By default the service runs in
+a process of its own and the console attaches to it over the socket, as
+operators run it (``bench_soak_attached``); ``--embedded`` runs both here. At the end the world stops
 producing, what it produced is drained, and we report:
 
 * events the world generated, the connector delivered and the engine took
@@ -143,6 +145,7 @@ class Recorder:
         self.when: list[float] = []  # wall seconds into the run of each measured key
         self.per_key: dict[str, list[float]] = {}
         self.refresh: list[float] = []
+        self.cpu: list[float] = []  # the console's CPU seconds between each measured key and its frame
         self.missed = 0
         self.samples: list[dict] = []
         self.checkpoints: list[float] = []  # seconds each checkpoint took (the console waits on part of it)
@@ -184,11 +187,12 @@ class Recorder:
 
         engine.checkpoint_async = timed
 
-    def key(self, key: str, latency: float | None, at: float, refresh_s: float) -> None:
+    def key(self, key: str, latency: float | None, at: float, refresh_s: float, cpu_s: float = 0.0) -> None:
         if latency is None:
             self.missed += 1  # the key had no visible effect (say, down on the last row)
             return
         self.latencies.append(latency)
+        self.cpu.append(cpu_s)
         self.when.append(at)
         self.per_key.setdefault(key, []).append(latency)
         self.refresh.append(refresh_s)
@@ -202,6 +206,9 @@ class Recorder:
             "latency_ms_p90_first_half": ms(pct([v for v, t in zip(lat, when) if t < wall / 2], 0.9)),
             "latency_ms_p90_second_half": ms(pct([v for v, t in zip(lat, when) if t >= wall / 2], 0.9)),
             "slowest_keys": sorted(((k, ms(max(v))) for k, v in self.per_key.items()), key=lambda kv: -kv[1])[:5],
+            # what the console's process itself spent on the CPU while each key waited for its frame
+            "key_cpu_ms_p50": ms(statistics.median(self.cpu)) if self.cpu else 0.0,
+            "key_cpu_ms_p95": ms(pct(self.cpu, 0.95)),
             "refresh_ms_p50": ms(statistics.median(self.refresh)) if self.refresh else 0.0,
             "refresh_ms_max": ms(max(self.refresh)) if self.refresh else 0.0,
         }
@@ -220,14 +227,50 @@ class Recorder:
             "peak_rss_mb": round(peak_rss_mb(), 1), "memory": samples,
         }
 
+    def checkpoint_figures(self) -> dict:
+        holds = self.holds
+        return {
+            "checkpoints": len(self.checkpoints), "checkpoint_s_max": round(max(self.checkpoints, default=0.0), 3),
+            # How long a checkpoint held the event loop (keys wait that long on the engine's loop); the first
+            # one of a fresh data dir stages the whole fleet, so it is given apart from the steady state.
+            "checkpoint_loop_ms_first": round(1000 * holds[0], 1) if holds else 0.0,
+            "checkpoint_loop_ms_max": round(1000 * max(holds[1:], default=0.0), 1),
+            "checkpoint_loop_ms_p50": round(1000 * statistics.median(holds[1:]), 1) if len(holds) > 1 else 0.0,
+        }
+
     def problem_figures(self) -> dict:
         return {"logged_problems": sum(self.problems.by_logger.values()),
                 "logged_by_logger": dict(self.problems.by_logger), "logged_first": self.problems.first,
                 "exceptions": self.exceptions}
 
 
+async def operator(app, frames: FrameLog, rec: Recorder, rng: random.Random, wall0: float, seconds: float,
+                   presses_per_minute: float, sample, every: float) -> None:
+    """The scripted operator: keys spread over ``seconds`` from ``wall0``, each timed to the frame that
+    shows it; ``sample()`` every ``every`` seconds in between."""
+    deadline = wall0 + seconds
+    next_sample = wall0
+    gap = 60.0 / presses_per_minute if presses_per_minute > 0 else float("inf")
+    next_press = wall0 + rng.uniform(0.2, 1.0) * min(gap, seconds / 2) if presses_per_minute > 0 else float("inf")
+    presses = 0
+    while True:
+        now = time.perf_counter()
+        if now >= next_sample:
+            sample()
+            next_sample += every
+        if now >= deadline:
+            break
+        if now >= next_press:
+            key = KEYS[presses % len(KEYS)]
+            presses += 1
+            latency = await frames.press(key)
+            rec.key(key, latency, time.perf_counter() - wall0, app.last_refresh_s, frames.last_cpu)
+            next_press = time.perf_counter() + rng.uniform(0.5, 1.5) * gap
+        await asyncio.sleep(max(0.0, min(next_sample, next_press, deadline) - time.perf_counter()))
+
+
 async def _soak(groups: int, rate: float, seconds: float, seed: int, presses_per_minute: float,
-                size: tuple[int, int], warmup: float, sample_every: float | None, routes: bool = True, traffic: float = 1.0) -> dict:
+                size: tuple[int, int], warmup: float, every: float, routes: bool = True, traffic: float = 1.0) -> dict:
     from connectors.demo import DemoConnector
     from textual.worker import WorkerState
 
@@ -242,9 +285,7 @@ async def _soak(groups: int, rate: float, seconds: float, seed: int, presses_per
     demo = DemoConnector(groups=groups, seed=seed, speed=settings.demo.speed, pace=False)
     demo.world.traffic = traffic
     live = LiveWorldConnector(demo, rate)
-    every = sample_every or min(60.0, max(1.0, seconds / 20))
     rec = Recorder()
-    rng = random.Random(seed)
     with rec.watching(asyncio.get_running_loop()), tempfile.TemporaryDirectory() as tmp:
         rt = headless_runtime(settings, live, Path(tmp))
         try:
@@ -277,26 +318,8 @@ async def _soak(groups: int, rate: float, seconds: float, seed: int, presses_per
                         "checkpoint_s": round(engine.last_checkpoint_s, 3),  # the latest: grows with the state
                     })
 
-                deadline = wall0 + seconds
-                next_sample = wall0
-                gap = 60.0 / presses_per_minute if presses_per_minute > 0 else float("inf")
-                next_press = wall0 + rng.uniform(0.2, 1.0) * min(gap, seconds / 2) if presses_per_minute > 0 \
-                    else float("inf")
-                presses = 0
-                while True:
-                    now = time.perf_counter()
-                    if now >= next_sample:
-                        sample()
-                        next_sample += every
-                    if now >= deadline:
-                        break
-                    if now >= next_press:
-                        key = KEYS[presses % len(KEYS)]
-                        presses += 1
-                        latency = await frames.press(key)
-                        rec.key(key, latency, time.perf_counter() - wall0, app.last_refresh_s)
-                        next_press = time.perf_counter() + rng.uniform(0.5, 1.5) * gap
-                    await asyncio.sleep(max(0.0, min(next_sample, next_press, deadline) - time.perf_counter()))
+                await operator(app, frames, rec, random.Random(seed), wall0, seconds, presses_per_minute, sample,
+                               every)
                 if rec.samples[-1]["t_s"] < seconds - 0.5:
                     sample()  # the end
                 wall = time.perf_counter() - wall0
@@ -339,12 +362,7 @@ async def _soak(groups: int, rate: float, seconds: float, seed: int, presses_per
         # also keeps what the allocator holds on to after each checkpoint's transient copy of the state.
         "py_blocks_start": blocks0, "py_blocks_end": blocks1, "rss_mb_end_trimmed": rss_trimmed,
         "terminal": f"{size[0]}x{size[1]}", **rec.key_figures(wall),
-        "checkpoints": len(rec.checkpoints), "checkpoint_s_max": round(max(rec.checkpoints, default=0.0), 3),
-        # How long a checkpoint held the event loop (the console's keys wait that long); the first one
-        # of a fresh data dir stages the whole fleet, so it is given apart from the steady state.
-        "checkpoint_loop_ms_first": round(1000 * rec.holds[0], 1) if rec.holds else 0.0,
-        "checkpoint_loop_ms_max": round(1000 * max(rec.holds[1:], default=0.0), 1),
-        "checkpoint_loop_ms_p50": round(1000 * statistics.median(rec.holds[1:]), 1) if len(rec.holds) > 1 else 0.0,
+        **rec.checkpoint_figures(),
         **rec.problem_figures(), "engine_running_at_end": engine_ok,
         "oncall_webhook_posts": sink.posts,
     }
@@ -352,12 +370,23 @@ async def _soak(groups: int, rate: float, seconds: float, seed: int, presses_per
 
 def soak(groups: int, rate: float, minutes: float, seed: int = 7, presses_per_minute: float = 30.0,
          size: tuple[int, int] = (80, 24), warmup: float | None = None, sample_every: float | None = None,
-         routes: bool = True, traffic: float = 1.0) -> dict:
+         routes: bool = True, traffic: float = 1.0, embedded: bool = False) -> dict:
     """Run the soak for ``minutes`` of wall time after a warm-up (``WARMUP``, or a quarter of a shorter
     run). Memory is sampled every minute, or more often so that a run has at least twenty samples.
     ``traffic`` scales the demo's messages per simulated second: at 0.1 the same event rate covers ten
-    times the simulated time (days in a few wall minutes: time-bound state, at the same load)."""
+    times the simulated time (days in a few wall minutes: time-bound state, at the same load).
+
+    The service runs in a process of its own and the measured console attaches to it over the socket,
+    as operators run it; ``embedded``: both in this process (the console hosting the engine)."""
     seconds = minutes * 60
     warmup = min(WARMUP, seconds / 4) if warmup is None else warmup
-    return asyncio.run(_soak(groups, rate, seconds, seed, presses_per_minute, size, warmup, sample_every, routes,
-                             traffic))
+    every = sample_every or min(60.0, max(1.0, seconds / 20))
+    if embedded:
+        result = asyncio.run(_soak(groups, rate, seconds, seed, presses_per_minute, size, warmup, every, routes,
+                                   traffic))
+    else:
+        from console.bench_soak_attached import attached_soak
+
+        result = asyncio.run(attached_soak(groups, rate, seconds, seed, presses_per_minute, size, warmup, every,
+                                           routes, traffic))
+    return {"mode": "embedded" if embedded else "attached", **result}

@@ -139,7 +139,8 @@ class FrameLog:
 
     def __init__(self, app) -> None:
         self.app = app
-        self.frames: list[tuple[float, tuple]] = []
+        self.frames: list[tuple[float, float, tuple]] = []  # (wall, this process's CPU, UI state)
+        self.last_cpu = 0.0  # CPU seconds this process spent between the last key and its frame
         display = app._display
 
         def recording_display(screen, renderable) -> None:
@@ -148,7 +149,7 @@ class FrameLog:
             display(screen, renderable)
             if renderable is not None and not app._batch_count:
                 renderable.render_segments(app.console)
-                self.frames.append((time.perf_counter(), ui_state(app)))
+                self.frames.append((time.perf_counter(), time.process_time(), ui_state(app)))
 
         app._display = recording_display
 
@@ -156,13 +157,16 @@ class FrameLog:
         """Seconds from posting ``key`` to the first frame showing its effect; None if none within ``timeout``."""
         before = ui_state(self.app)
         self.frames.clear()  # only frames after the key count (and a long run must not keep them all)
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         send_key(self.app, key)
         while time.perf_counter() - t0 < timeout:
             await asyncio.sleep(0.001)
-            shown = next((t for t, state in self.frames if state != before), None)
+            shown = next(((t, cpu) for t, cpu, state in self.frames if state != before), None)
             if shown is not None:
-                return shown - t0
+                # the CPU this process spent meanwhile (its threads too): far below the latency, the
+                # key waited for a CPU (a loaded machine) or for the service, not for the console's work
+                self.last_cpu = shown[1] - cpu0
+                return shown[0] - t0
         return None
 
 

@@ -94,6 +94,9 @@ def parser() -> argparse.ArgumentParser:
     bs.add_argument("--traffic", type=float, default=1.0,
                     help="share of the demo's usual messages per simulated second: below 1 the same event "
                          "rate covers more simulated time (0.1: ten times as many simulated hours)")
+    bs.add_argument("--embedded", action="store_true",
+                    help="the engine in the measured console's process (default: the console attached over the "
+                         "socket to a service in a process of its own, as operators run it)")
     bs.add_argument("--format", choices=("json", "text"), default="text")
 
     from console.commands import audit, blacklist, config, schedule, serve, silence, web
@@ -163,7 +166,8 @@ def _dispatch(args: argparse.Namespace) -> int:
                       "--presses-per-minute not negative, --traffic above 0 and at most 10", file=sys.stderr)
                 return EXIT_USAGE
             bench.print_result(bench_soak.soak(args.groups, args.rate, args.minutes, args.seed,
-                                               args.presses_per_minute, traffic=args.traffic), args.format)
+                                               args.presses_per_minute, traffic=args.traffic,
+                                               embedded=args.embedded), args.format)
             return 0
         if args.bench == "ui":
             from console import bench_ui

@@ -855,3 +855,19 @@ def _has_account(uid: int) -> bool:
     except KeyError:
         return False
     return True
+
+
+def test_a_large_answer_is_decoded_off_the_loop_as_strictly_as_a_small_one() -> None:
+    from console.service.remote import BIG_FRAME, _NOT_AN_ANSWER, _parse_answer
+
+    rows = [row(i) for i in range(2000)]
+    frame = wire.answer_frame(7, rows)
+    assert len(frame) > BIG_FRAME
+    msg, result = _parse_answer(frame)
+    assert msg["id"] == 7 and result == rows
+    bad = frame.replace('"members":10', '"members":"10"', 1)  # one field of one row of the wrong type
+    _, result = _parse_answer(bad)
+    assert isinstance(result, wire.ProtocolError) and "GroupRow.members" in str(result)
+    for push in ('{"op":"changed","version":3}', '{"id":8,"error":"no such view"}'):
+        msg, result = _parse_answer(push)
+        assert result is _NOT_AN_ANSWER and msg == json.loads(push)  # handled on the loop, as small frames are

@@ -1,7 +1,8 @@
 """The soak, short: engine and console under a live load, nothing lost, no errors, memory not running away.
 
 The full run is ``groupwatch bench soak --groups 2000 --rate 1000 --minutes N``; CI runs a small
-fleet for about half a minute, plus the pieces that keep a long run honest.
+fleet for about half a minute (the console attached to a service process, as operators run it; the
+CLI test runs it embedded), plus the pieces that keep a long run honest.
 """
 from __future__ import annotations
 
@@ -51,6 +52,16 @@ def test_nothing_logged_no_exception_engine_still_running(short_soak):
     assert r["engine_running_at_end"] is True
 
 
+def test_the_console_is_measured_attached_to_a_service_process(short_soak):
+    r = short_soak
+    assert r["mode"] == "attached"
+    # the service's figures come from its own process: its memory is not the console's
+    assert r["console_rss_mb_start"] > 0 and r["console_peak_rss_mb"] > 0
+    assert r["rss_mb_start"] != r["console_rss_mb_start"]
+    assert r["checkpoints"] > 0 and r["checkpoint_loop_ms_first"] > 0
+    assert r["console_cpu_percent"] > 0
+
+
 def test_keys_answer_throughout_the_run(short_soak):
     r = short_soak
     assert r["presses"] >= 10
@@ -72,16 +83,18 @@ def test_memory_is_sampled_across_the_run_and_does_not_run_away(short_soak):
 
 def test_cli_prints_one_json_line_with_the_figures(tmp_path):
     p = groupwatch("bench", "soak", "--minutes", "0.2", "--groups", "50", "--rate", "100", "--format", "json",
-                   home=tmp_path, timeout=120)
+                   "--embedded", home=tmp_path, timeout=120)
     lines = p.stdout.strip().splitlines()
     assert len(lines) == 1
     r = json.loads(lines[0])
     for key in ("events_generated", "events_processed", "events_equal", "alerts_raised", "rss_mb_start",
                 "rss_mb_middle", "rss_mb_end", "rss_growth_mb_per_hour_second_half", "memory", "latency_ms_p50",
                 "latency_ms_p90", "latency_ms_p99", "latency_ms_max", "logged_problems", "exceptions",
-                "sim_hours", "events_per_s", "cpu_percent", "py_blocks_start", "py_blocks_end"):
+                "sim_hours", "events_per_s", "cpu_percent", "py_blocks_start", "py_blocks_end", "latency_ms_p95",
+                "checkpoint_loop_ms_max", "loop_s"):
         assert key in r, key
     assert r["bench"] == "soak" and r["groups"] == 50 and r["events_equal"] is True
+    assert r["mode"] == "embedded" and r["loop_s"] > 0
 
 
 @pytest.mark.parametrize("args", [["--minutes", "0"], ["--minutes", "-1"], ["--groups", "0"], ["--groups", "2001"],

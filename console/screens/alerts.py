@@ -39,14 +39,19 @@ ALERT_COLUMNS = (
 )
 
 
+def alert_cells(a: AlertView, now: float, state: str) -> list:
+    sev = a.severity
+    return [Text(SEVERITY_SHORT[sev], style=SEVERITY_STYLE[sev]), ago(now, a.at), state, a.kind,
+            untrusted(a.group_name or a.group or "(fleet)", 40), untrusted(a.member_name or a.member or "", 40),
+            untrusted(a.reason, 200), untrusted(a.excerpt, 200, "dim")]
+
+
 def alert_row(a: AlertView, now: float) -> Row:
     sev = a.severity
     state = STATE_SHORT.get(a.state, a.state)
     if a.claimed_by and a.state == "open":
         state = "clm"  # someone is on it: the detail pane says who
-    cells = [Text(SEVERITY_SHORT[sev], style=SEVERITY_STYLE[sev]), ago(now, a.at), state, a.kind,
-             untrusted(a.group_name or a.group or "(fleet)", 40), untrusted(a.member_name or a.member or "", 40),
-             untrusted(a.reason, 200), untrusted(a.excerpt, 200, "dim")]
+    cells = lambda: alert_cells(a, now, state)  # noqa: E731 (built when the table's window takes the row)
     sort = [SEVERITY_RANK.get(sev, 0), -a.at, a.state, a.kind, a.group_name or "", a.member_name or "", a.reason,
             a.excerpt or ""]
     return Row(str(a.id), cells, sort, extra={"id": str(a.id), "member_id": a.member or "",
@@ -69,8 +74,11 @@ def incident_row(i: IncidentView, now: float) -> Row:
     rule = RULE_SHORT.get(i.rule, i.rule)
     kind = KIND_SHORT.get(i.kind, i.kind) + (f"/{rule}" if rule else "")
     who = i.claimed_by or i.acked_by or ""
-    cells = [Text(SEVERITY_SHORT[sev], style=SEVERITY_STYLE[sev]), ago(now, i.at), incident_state(i), kind,
-             str(i.count), untrusted(i.title, 200), untrusted(who, 20, "cyan")]
+
+    def cells() -> list:  # built when the table's window takes the row
+        return [Text(SEVERITY_SHORT[sev], style=SEVERITY_STYLE[sev]), ago(now, i.at), incident_state(i), kind,
+                str(i.count), untrusted(i.title, 200), untrusted(who, 20, "cyan")]
+
     sort = [SEVERITY_RANK.get(sev, 0), -i.at, i.state, kind, i.count, i.title, who]
     # the group filter (`group:^fans$`, the Groups screen's `a`) finds an incident by any of its groups
     extra_groups = "\n".join(visible(n, 80) for n in i.group_names)

@@ -8,8 +8,7 @@ marking re-render from memory without asking the service again.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Sequence
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Sequence
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -35,13 +34,30 @@ MARK = Text("*", style="bold reverse")
 NO_MARK = Text(" ")
 
 
-@dataclass(slots=True)
 class Row:
-    key: str
-    cells: Sequence[Any]            # one per column: str or rich Text (never markup)
-    sort: Sequence[Any]             # one comparable value per column
-    extra: dict[str, str] = field(default_factory=dict)  # filterable fields not shown as columns (ids...)
-    _fields: dict[str, str] | None = None
+    """One table row: its key, its cells (one per column: str or rich Text, never markup), one comparable
+    sort value per column, and filterable fields that are not columns (ids...).
+
+    ``cells`` may be given as a function that builds them: a table holds only a window of its rows,
+    so a refresh of a thousand groups builds the cells of the hundred-odd around the cursor (and the
+    rest when a filter or an export needs their text)."""
+
+    __slots__ = ("key", "_cells", "sort", "extra", "_fields")
+
+    def __init__(self, key: str, cells: Sequence[Any] | Callable[[], Sequence[Any]], sort: Sequence[Any],
+                 extra: dict[str, str] | None = None) -> None:
+        self.key = key
+        self._cells = cells
+        self.sort = sort
+        self.extra = extra if extra is not None else {}
+        self._fields: dict[str, str] | None = None
+
+    @property
+    def cells(self) -> Sequence[Any]:
+        cells = self._cells
+        if callable(cells):
+            cells = self._cells = cells()
+        return cells
 
     def fields(self, columns: Sequence[Column]) -> dict[str, str]:
         """Plain text per column key, for `field:value` filters (built only when a filter is on)."""
@@ -50,6 +66,9 @@ class Row:
             f.update(self.extra)
             self._fields = f
         return self._fields
+
+    def __repr__(self) -> str:
+        return f"Row({self.key!r})"
 
 
 def sort_value(v: Any) -> tuple:
@@ -279,18 +298,23 @@ class TableScreen(TableActions, CursorKeys):
         if self.MAX_ROWS and len(rows) > self.MAX_ROWS:
             rows = rows[:self.MAX_ROWS]  # the top of the order; a filter or another sort reaches the rest
         self.shown = rows
-        present = {r.key for r in self.rows}
-        self.marks &= present
+        if self.marks:
+            self.marks &= {r.key for r in self.rows}
         marks = self.marks
-        self.table.set_rows([(r.key, [MARK if r.key in marks else NO_MARK, *cells])
-                             for r, cells in zip(rows, self._cells_shown(rows))], keep=keep)
+
+        def window(start: int, stop: int) -> list[list[Any]]:
+            # the cells of the rows the table holds, built when it takes them (marks as they are then)
+            part = rows[start:stop]
+            return [[MARK if r.key in marks else NO_MARK, *cells] for r, cells in zip(part, self._cells_shown(part))]
+
+        self.table.set_keys([r.key for r in rows], window, keep=keep)
         self.update_title()
         if self.detail_on:
             self.show_row_detail()
 
     def _cells_shown(self, rows: list[Row]) -> list[list[Any]]:
-        """The shown columns' cells of each row; names that would read the same at this width get the
-        end of their id."""
+        """The shown columns' cells of each row (the table's window); names that would read the same
+        at this width among them get the end of their id."""
         idx = self._col_index or list(range(len(self.COLUMNS)))
         out = [[r.cells[i] for i in idx] for r in rows]
         for pos, i in enumerate(idx):

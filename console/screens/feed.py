@@ -18,9 +18,12 @@ def feed_row(m: FeedItemView) -> Row:
     flagged = bool(m.kinds)
     style = next((FLAG_STYLE.get(k, "yellow") for k in m.kinds), "") if flagged else ""
     group = m.group_name or m.group
-    cells = [clock(m.at, with_date=False), untrusted(group, 40), untrusted(m.sender_name, 40),
-             Text(",".join(m.kinds), style=style), untrusted(m.text, 300, style),
-             untrusted("; ".join(m.reasons), 200, "dim")]
+
+    def cells() -> list:  # built when the table's window takes the row
+        return [clock(m.at, with_date=False), untrusted(group, 40), untrusted(m.sender_name, 40),
+                Text(",".join(m.kinds), style=style), untrusted(m.text, 300, style),
+                untrusted("; ".join(m.reasons), 200, "dim")]
+
     sort = [-m.at, group, m.sender_name, ",".join(m.kinds), m.text, "; ".join(m.reasons)]
     return Row(str(m.seq), cells, sort, extra={"group_id": m.group, "member_id": m.sender})
 

@@ -16,18 +16,19 @@ from console.screens.modals import Field, FormScreen
 from console.service.api import Command, GroupRow
 
 
+def group_cells(r: GroupRow, now: float) -> list:
+    return [PLATFORM_SHORT.get(r.platform, r.platform[:2]), untrusted(r.name, 60), str(r.members),
+            str(r.messages_1h), percent(r.active_ratio), Text(TIER_SHORT[r.tier], style=TIER_STYLE[r.tier]),
+            ago(now, r.last_message_at), str(r.leaves_24h),
+            Text(str(r.open_alerts), style="bold red" if r.open_alerts else "dim"), sparkline(r.sparkline[-12:])]
+
+
 def group_row(r: GroupRow, now: float) -> Row:
-    left_24h = r.leaves_24h
-    spark = r.sparkline[-12:]
-    cells = [PLATFORM_SHORT.get(r.platform, r.platform[:2]), untrusted(r.name, 60), str(r.members),
-             str(r.messages_1h), percent(r.active_ratio), Text(TIER_SHORT[r.tier], style=TIER_STYLE[r.tier]),
-             ago(now, r.last_message_at), str(left_24h),
-             Text(str(r.open_alerts), style="bold red" if r.open_alerts else "dim"), sparkline(spark)]
     sort = [r.platform, r.name, r.members, r.messages_1h, r.active_ratio, TIERS.index(r.tier),
-            -(r.last_message_at or 0), left_24h, r.open_alerts, sum(spark)]
+            -(r.last_message_at or 0), r.leaves_24h, r.open_alerts, sum(r.sparkline[-12:])]
     # the filter matches the full words too: tier:inactive, platform:telegram (the schedules' syntax)
-    return Row(r.id, cells, sort, extra={"id": r.id, "tags": " ".join(r.tags), "tier": r.tier,
-                                         "platform": r.platform})
+    return Row(r.id, lambda: group_cells(r, now), sort, extra={"id": r.id, "tags": " ".join(r.tags),
+                                                                "tier": r.tier, "platform": r.platform})
 
 
 class GroupsScreen(TableScreen):

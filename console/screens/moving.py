@@ -11,7 +11,7 @@ from textual.widgets import Input
 
 
 class CursorKeys(Screen):
-    """The base of a screen with a ``table`` (a DataTable). A Screen itself: Textual gathers bindings
+    """The base of a screen with a ``table`` (a KeyedTable: it counts places in every row, not its window). A Screen itself: Textual gathers bindings
     only from the DOM classes of the MRO."""
 
     BINDINGS = [
@@ -33,19 +33,19 @@ class CursorKeys(Screen):
         now = time.monotonic()
         if now - self._g_at <= self.GG_SECONDS:
             self._g_at = float("-inf")
-            self.table.move_cursor(row=0, animate=False)
+            self.table.move_to(0)
         else:
             self._g_at = now
 
     def action_bottom(self) -> None:
-        self.table.move_cursor(row=max(self.table.row_count - 1, 0), animate=False)
+        self.table.move_to(self.table.total - 1)
 
     def action_home(self) -> None:
         focused = self.focused
         if isinstance(focused, Input):
             focused.action_home()
         else:
-            self.table.move_cursor(row=0, animate=False)
+            self.table.move_to(0)
 
     def action_end(self) -> None:
         focused = self.focused

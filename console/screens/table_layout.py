@@ -73,13 +73,28 @@ def fit(columns: Sequence[Column], width: int) -> dict[str, int]:
     return {c.key: widths[c.key] for c in columns if c.key in widths}
 
 
+_CUT: dict[tuple[str, int], str] = {}
+_TOLD: dict[tuple[str, str, str, int], Text] = {}  # names told apart by their id's end, as last built
+CUT_KEPT = 50_000  # names and messages remembered cut: a thousand rows' names, a few widths
+
+
 def cut(text: str, width: int) -> str:
-    """``text`` as a cell ``width`` wide shows it (an ellipsis when cut)."""
+    """``text`` as a cell ``width`` wide shows it (an ellipsis when cut). Remembered: every refresh cuts
+    the same names again, and measuring them is most of what making them unique costs."""
+    key = (text, width)
+    hit = _CUT.get(key)
+    if hit is not None:
+        return hit
     if cell_len(text) <= width:
-        return text
-    t = Text(text)
-    t.truncate(width, overflow="ellipsis")
-    return t.plain
+        shown = text
+    else:
+        t = Text(text)
+        t.truncate(width, overflow="ellipsis")
+        shown = t.plain
+    if len(_CUT) >= CUT_KEPT:
+        _CUT.clear()
+    _CUT[key] = shown
+    return shown
 
 
 def tail_for(ids: Sequence[str], n: int = 3) -> dict[str, str]:
@@ -109,8 +124,15 @@ def uniquify(cells: list[Text | str], ids: list[str], width: int) -> list[Text |
     for n, (s, i) in enumerate(zip(seen, ids)):
         if s in clashing:
             tail = "~" + tails[s][i]
-            room = max(1, width - cell_len(tail) - 1)
             style = cells[n].style if isinstance(cells[n], Text) else ""
-            out[n] = Text.assemble(Text(cut(plain[n], room), style=style), " ", (tail, "dim"),
-                                   no_wrap=True, overflow="ellipsis")
+            key = (plain[n], str(style), tail, width)
+            told = _TOLD.get(key)
+            if told is None:  # the same object while it reads the same: the table skips it unchanged
+                room = max(1, width - cell_len(tail) - 1)
+                told = Text.assemble(Text(cut(plain[n], room), style=style), " ", (tail, "dim"),
+                                     no_wrap=True, overflow="ellipsis")
+                if len(_TOLD) >= CUT_KEPT:
+                    _TOLD.clear()
+                _TOLD[key] = told
+            out[n] = told
     return out

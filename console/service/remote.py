@@ -37,6 +37,7 @@ MAX_ANSWER = 64 << 20     # a full audit export or 20,000 group rows in one answ
 CONNECT_TIMEOUT = 10.0    # a socket that accepts but never answers hello (a hung service)
 BACKOFF_FIRST, BACKOFF_MAX = 0.2, 5.0
 MAX_IN_FLIGHT = 32        # the service's own cap: stay under it rather than collect refusals
+BIG_FRAME = 32 << 10      # an answer this long is parsed and decoded off the console's loop
 LOST = "service lost, reconnecting"
 
 Listener = Callable[[str, Any], None]
@@ -207,7 +208,10 @@ class RemoteClient:
     async def _read(self, ws: ClientConnection) -> None:
         try:
             async for frame in ws:
-                self._dispatch(frame)
+                if len(frame) > BIG_FRAME:
+                    await self._dispatch_big(frame)
+                else:
+                    self._dispatch(frame)
         except ConnectionClosed:
             pass
         finally:
@@ -264,6 +268,9 @@ class RemoteClient:
         except wire.ProtocolError as e:
             log.warning("a bad frame from the service: %s", e)
             return
+        self._dispatch_message(msg)
+
+    def _dispatch_message(self, msg: dict) -> None:
         if "id" in msg:
             self._answered(msg)
             return
@@ -292,12 +299,32 @@ class RemoteClient:
         else:
             log.warning("an unknown message from the service: %s", _line(op, 40))
 
-    def _answered(self, msg: dict) -> None:
+    async def _dispatch_big(self, frame: str | bytes) -> None:
+        """A large answer (a thousand group rows) is parsed and decoded in a thread: the console's loop
+        keeps drawing and taking keys meanwhile instead of stopping for the whole decode. The next
+        frame waits for it, so answers and pushes keep their order."""
+        try:
+            msg, result = await asyncio.to_thread(_parse_answer, frame)
+        except wire.ProtocolError as e:
+            log.warning("a bad frame from the service: %s", e)
+            return
+        if result is _NOT_AN_ANSWER:
+            self._dispatch_message(msg)
+        else:
+            self._answered(msg, result)
+
+    def _answered(self, msg: dict, decoded: object = None) -> None:
         fut = self._pending.pop(msg["id"], None) if type(msg["id"]) is int else None
         if fut is None or fut.done():
             return  # its caller gave up (cancelled) before the answer came
         if "error" in msg:
             fut.set_exception(ServiceError(_line(msg["error"])))
+            return
+        if isinstance(decoded, wire.ProtocolError):
+            fut.set_exception(ServiceError(f"a bad answer from the service: {decoded}"))
+            return
+        if decoded is not None:
+            fut.set_result(decoded)
             return
         try:
             fut.set_result(wire.decode(msg.get("result")))
@@ -310,6 +337,21 @@ class RemoteClient:
                 listener(kind, payload)
             except Exception:  # a screen's bug must not stop the reader (and every later answer)
                 log.exception("a push listener failed on %s", kind)
+
+
+_NOT_AN_ANSWER = object()
+
+
+def _parse_answer(frame: str | bytes) -> tuple[dict, object]:
+    """In a thread: the frame, and its answer decoded (a ProtocolError in place of a bad one), or
+    ``_NOT_AN_ANSWER`` for a push or an error answer (handled on the loop as small frames are)."""
+    msg = wire.loads(frame, allow_nan=True)
+    if "id" not in msg or "error" in msg:
+        return msg, _NOT_AN_ANSWER
+    try:
+        return msg, wire.decode(msg.get("result"))
+    except wire.ProtocolError as e:
+        return msg, e
 
 
 async def find_service(path: Path | str) -> bool:

@@ -162,7 +162,15 @@ def _scalar(*types_: type, what: str) -> Decoder:
         if type(v) in types_:
             return v
         raise ProtocolError(f"expected {what}, got {_type_name(v)}")
+    check.types = frozenset(types_)  # type: ignore[attr-defined]  # decoders check these inline (_fast)
     return check
+
+
+def _fast(decoder: Decoder) -> frozenset | None:
+    """The JSON types a decoder passes through unchanged, when that is all it does (a string, an
+    integer, a boolean; null too when optional): the class and list decoders test ``type(v) in``
+    these inline instead of a call per value, the most of a page of 2,000 rows."""
+    return getattr(decoder, "types", None)
 
 
 def _float(v: Any, depth: int) -> float:
@@ -177,19 +185,30 @@ def _float(v: Any, depth: int) -> float:
     raise ProtocolError(f"expected a number, got {_type_name(v)}")
 
 
+_float.types = frozenset({float})  # type: ignore[attr-defined]  # an int goes through _float: made a float
+
+
 def _optional(inner: Decoder) -> Decoder:
     def check(v: Any, depth: int) -> Any:
         return None if v is None else inner(v, depth)
+    if _fast(inner) is not None:
+        check.types = _fast(inner) | {type(None)}  # type: ignore[attr-defined]
     return check
 
 
 def _list_of(inner: Decoder) -> Decoder:
+    plain = _fast(inner)
+
     def check(v: Any, depth: int) -> list:
         if type(v) is not list:
             raise ProtocolError(f"expected a list, got {_type_name(v)}")
         if depth >= MAX_DEPTH:
             raise ProtocolError("nested too deeply")
-        return [inner(x, depth + 1) for x in v]
+        if plain is not None:
+            out = [x for x in v if type(x) in plain]
+            if len(out) == len(v):
+                return out
+        return [inner(x, depth + 1) for x in v]  # a class, or a value of the wrong type (its error)
     return check
 
 
@@ -265,6 +284,7 @@ def _class_decoder(cls: type) -> Decoder:
     required = frozenset(f.name for f in dataclasses.fields(cls)
                          if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
     name = cls.__name__
+    plain = {key: types_ for key, types_ in ((k, _fast(d)) for k, d in fields.items()) if types_ is not None}
 
     def check(v: Any, depth: int) -> Any:
         if type(v) is not dict or v.get("$") != name:
@@ -274,6 +294,10 @@ def _class_decoder(cls: type) -> Decoder:
             raise ProtocolError("nested too deeply")
         kwargs = {}
         for key, value in v.items():
+            ok = plain.get(key)
+            if ok is not None and type(value) in ok:
+                kwargs[key] = value
+                continue
             if key == "$":
                 continue
             field_decoder = fields.get(key)

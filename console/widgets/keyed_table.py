@@ -1,21 +1,43 @@
 """A DataTable updated by keyed row diffs, so the cursor stays on its row while
-rows change, arrive, leave and reorder."""
+rows change, arrive, leave and reorder; and that holds only a window of its rows.
+
+The screen hands over every row (key and cells) in order; the DataTable underneath holds a few
+screenfuls of them around the cursor (``window``). A refresh, a sort or a filter over a thousand rows then costs
+the DataTable what a few screenfuls cost (diffing, measuring new rows, re-rendering), and the window moves
+with the cursor: when it comes within a screenful of the window's edge, the window is re-centred on
+it (the rows on screen stay where they are). Keys that move by position (``gg``, ``G``, home, end)
+use ``move_to``, which counts in every row, not in the window.
+"""
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 from rich.text import Text
 from textual._two_way_dict import TwoWayDict  # DataTable has no public reorder-by-key or bulk removal
+from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 from textual.widgets._data_table import CellKey
 
 Cell = str | Text
+CellsFor = Callable[[int, int], Sequence[Sequence[Cell]]]
+
+WINDOW = 48  # rows the DataTable holds at least (else four screenfuls): moving rarely re-windows
 
 
 class KeyedTable(DataTable):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self._cells: dict[str, Sequence[Cell]] = {}  # the cells last set per row
+        self._cells: dict[str, Sequence[Cell]] = {}  # the cells last set per row in the window
+        self._keys: list[str] = []  # every row's key, in order
+        self._cells_for: CellsFor = lambda start, stop: []  # the cells of the rows _keys[start:stop]
+        self._index: dict[str, int] = {}  # row key -> place in _keys
+        self.top = 0  # the place in _keys of the window's first row
+        self._moving = False  # re-windowing moves the cursor itself: not a move to follow
+
+    @property
+    def total(self) -> int:
+        """Every row the table was given (``row_count`` is the window's)."""
+        return len(self._keys)
 
     def cursor_key(self) -> str | None:
         if not self.row_count:
@@ -27,40 +49,137 @@ class KeyedTable(DataTable):
 
     def clear(self, columns: bool = False):
         self._cells.clear()
+        self._keys, self._index, self.top = [], {}, 0
         return super().clear(columns)
 
     def set_rows(self, rows: Sequence[tuple[str, Sequence[Cell]]], keep: str | None = None) -> None:
         """Make the table hold exactly ``rows`` (key, cells), in that order, touching only what changed.
-        The cursor stays on its row (or on ``keep``, the row it was on before the table was rebuilt)."""
+        The cursor stays on its row (or on ``keep``, the row it was on before the table was rebuilt);
+        if its row is gone, it stays at the same place."""
+        rows = list(rows)
+        self.set_keys([key for key, _ in rows], lambda start, stop: [cells for _, cells in rows[start:stop]], keep)
+
+    def set_keys(self, keys: list[str], cells_for: CellsFor, keep: str | None = None) -> None:
+        """``set_rows`` for rows whose cells are built only when the window takes them:
+        ``cells_for(start, stop)`` gives the cells of the rows ``keys[start:stop]``."""
         at = keep or self.cursor_key()
+        place = self.top + self.cursor_row if self.row_count else 0
+        self._keys = keys
+        self._cells_for = cells_for
+        self._index = {key: i for i, key in enumerate(keys)}
+        where = self._index.get(at) if at is not None else None
+        target = where if where is not None else min(place, max(0, len(keys) - 1))
+        self._fill(self._top_for(target), at if where is not None else None)
+
+    def move_to(self, place: int) -> None:
+        """Put the cursor on the row at ``place`` among every row (not only the window's)."""
+        if not self._keys:
+            return
+        place = max(0, min(place, len(self._keys) - 1))
+        self._fill(self._top_for(place, jump=True), self._keys[place])
+
+    def _margin(self) -> int:
+        return max(3, self.scrollable_content_region.height)
+
+    @property
+    def window(self) -> int:
+        """How many rows the DataTable holds at most: four screenfuls (a re-sort or a jump replaces them
+        all, so fewer is cheaper; the cursor re-windows a screenful before the edge)."""
+        return max(WINDOW, 4 * self._margin())
+
+    def _top_for(self, place: int, jump: bool = False) -> int:
+        """Where the window starts so that ``place`` is well inside it: where it is, unless that is
+        within a screenful of an edge with more rows beyond (then centred on it)."""
+        n, window = len(self._keys), self.window
+        if n <= window:
+            return 0
+        last = n - window
+        top = min(self.top, last)
+        margin = self._margin()
+        if (place < top + margin and top > 0) or (place >= top + window - margin and top < last) \
+                or not top <= place < top + window or jump and not top + margin <= place < top + window - margin:
+            top = max(0, min(place - window // 2, last))
+        return top
+
+    def _fill(self, top: int, at: str | None) -> None:
+        """The DataTable holds the rows from ``top`` (keyed diff); the cursor goes to ``at``, and the rows
+        on screen stay on the same lines when the window moved."""
+        shift = top - self.top
+        self.top = top
+        stop = top + self.window
+        rows = list(zip(self._keys[top:stop], self._cells_for(top, stop)))
         columns = list(self.columns)
         wanted = {key for key, _ in rows}
         last = self._cells
-        with self.app.batch_update():
-            gone = [k for k in self.rows if k.value not in wanted]
-            if gone:
-                self._remove_rows(gone)
-                for k in gone:
-                    last.pop(k.value, None)
-            for key, cells in rows:
-                prev = last.get(key)
-                if prev is not None:
-                    if len(prev) == len(cells) and all(a is b for a, b in zip(prev, cells)):
-                        continue  # the very same cell objects: nothing to compare
-                    for col, old, new in zip(columns, prev, cells):
-                        if old is not new and old != new:
-                            self.update_cell(key, col, new)
-                else:
-                    self.add_row(*cells, key=key)
-                last[key] = cells
-            order = [key for key, _ in rows]
-            if [k.value for k in self.ordered_keys()] != order:
-                by_value = {rk.value: rk for rk in self.rows}
-                self._row_locations = TwoWayDict({by_value[k]: i for i, k in enumerate(order)})
-                self._update_count += 1
-                self.refresh()
-            if at is not None and at in wanted:
-                self.move_cursor(row=order.index(at), animate=False)
+        scroll_y = self.scroll_y
+        count = self._update_count
+        changed: set = set()  # rows whose cells changed in place
+        self._moving = True
+        try:
+            with self.app.batch_update():
+                gone = [k for k in self.rows if k.value not in wanted]
+                if gone:
+                    self._remove_rows(gone)
+                    for k in gone:
+                        last.pop(k.value, None)
+                for key, cells in rows:
+                    prev = last.get(key)
+                    if prev is not None:
+                        if len(prev) == len(cells) and all(a is b for a, b in zip(prev, cells)):
+                            continue  # the very same cell objects: nothing to compare
+                        row_key = None
+                        for col, old, new in zip(columns, prev, cells):
+                            if old is not new and old != new:
+                                row_key = row_key or self._row_key(key)
+                                self._data[row_key][col] = new
+                        if row_key is not None:
+                            changed.add(row_key)
+                    else:
+                        self.add_row(*cells, key=key)
+                    last[key] = cells
+                order = [key for key, _ in rows]
+                if [k.value for k in self.ordered_keys()] != order:
+                    by_value = {rk.value: rk for rk in self.rows}
+                    self._row_locations = TwoWayDict({by_value[k]: i for i, k in enumerate(order)})
+                    self._update_count += 1
+                    self.refresh()
+                if changed:
+                    self._changed_in_place(changed, count)
+                if shift:
+                    self.scroll_to(y=max(0.0, scroll_y - shift), animate=False, immediate=True)
+                if at is not None and at in wanted:
+                    self.move_cursor(row=order.index(at), animate=False)
+                elif shift and self.row_count:
+                    self.move_cursor(row=max(0, min(self.cursor_row - shift, self.row_count - 1)), animate=False)
+        finally:
+            self._moving = False
+
+    def _row_key(self, key: str):
+        """The DataTable's RowKey of a row in the window (RowKey hashes and compares as its value)."""
+        return self._row_locations.get_key(self._row_locations.get(key))  # type: ignore[arg-type]
+
+    def _changed_in_place(self, rows: set, count: int) -> None:
+        """Cells changed in place: DataTable.update_cell would count an update, which voids every cached
+        cell render, so each refresh repainted every visible cell. Here only the changed rows' renders are
+        dropped (unless something else already counted an update: then nothing cached is used anyway)."""
+        if self._update_count == count:
+            places = {self._row_locations.get(rk) for rk in rows}
+            for cache, test in ((self._cell_render_cache, lambda k: k[0] in rows),
+                                (self._row_render_cache, lambda k: k[0] in rows),
+                                (self._row_renderable_cache, lambda k: k[1] in places)):
+                for k in [k for k in cache.keys() if test(k)]:
+                    cache.discard(k)
+            self._line_cache.clear()
+        self.refresh()
+
+    def watch_cursor_coordinate(self, old: Coordinate, new: Coordinate) -> None:
+        super().watch_cursor_coordinate(old, new)
+        if self._moving or len(self._keys) <= self.row_count or new.row >= self.row_count:
+            return
+        place = self.top + new.row
+        top = self._top_for(place)
+        if top != self.top:  # near the window's edge: move the window, the cursor stays on its row
+            self._fill(top, self._keys[place])
 
     def _remove_rows(self, gone) -> None:
         """DataTable.remove_row renumbers every row per call (quadratic for a feed that turns over);
@@ -80,12 +199,18 @@ class KeyedTable(DataTable):
         self.refresh(layout=True)
 
     def set_cell(self, key: str, column: str, value: Cell) -> None:
-        """Change one cell now (a mark), keeping what set_rows remembers in step."""
-        self.update_cell(key, column, value)
-        prev = self._cells.get(key)
-        if prev is not None:
+        """Change one cell now (a mark), keeping what set_rows remembers in step. A row outside the
+        window gets its cells from ``cells_for`` when the window reaches it."""
+        if key in self._cells:
+            self.update_cell(key, column, value)
             i = [c.value for c in self.columns].index(column)
+            prev = self._cells[key]
             self._cells[key] = [*prev[:i], value, *prev[i + 1:]]
 
     def ordered_keys(self):
+        """The window's row keys, in order."""
         return [self._row_locations.get_key(i) for i in range(self.row_count)]
+
+    def all_keys(self) -> list[str]:
+        """Every row's key, in order."""
+        return list(self._keys)
