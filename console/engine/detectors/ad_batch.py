@@ -1,0 +1,174 @@
+"""The model's n-gram sums for many messages at once, in numpy (when it is installed).
+
+Scoring one message is pure Python (:meth:`AdModel.correction`): ~60 n-gram strings made and
+looked up one by one, ~1 µs a character, about what scikit-learn's ``HashingVectorizer`` spends.
+Scoring a file (``eval-ads``, ``tools/bench_ads.py``) goes through here instead: every message's
+feature string in one array of code points, every 1-, 2- and 3-gram packed into one 64-bit
+integer (21 bits a code point: a 3-gram fits exactly, and no gram holds code point 0, so the
+lengths cannot collide), looked up in an open-addressing table built once per version of the
+weights. No n-gram string is made; a message costs a few numpy passes over its characters.
+
+The answers are the per-message ones: the packed key of an n-gram is exact (no hashing collisions:
+the table compares whole keys), the weights are the same float64 values, and each message's weights
+are added in the order :func:`features` lists its n-grams (1-grams, then 2-grams, then 3-grams;
+``bincount`` adds in array order, and a missing n-gram adds 0.0, as ``filter(None, ...)`` skips it),
+so the sums are bit for bit those of ``sum(filter(None, map(w.get, features(norm))))``
+(``tests/test_ad_batch.py`` checks it on every kind of text; ``tools/bench_ads.py --check`` on every
+row of the development files).
+
+numpy is not a dependency of groupwatch (the live detector scores one message at a time, in pure
+Python): without it, :func:`available` is false and callers score message by message.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+from console.engine.detectors.ad_features import _END, _FOLD, _NEEDS_FOLD, _START, MODEL_CHARS
+
+try:  # an optional accelerator: present wherever scikit-learn is (tools/bench_ads.py's baseline)
+    import numpy as np
+except ImportError:  # pragma: no cover - exercised only where numpy is missing
+    np = None
+
+_SEP = "\uffff"
+"""Between messages while their feature strings are made together: a noncharacter, not whitespace,
+not touched by the fold. A text holding it is scored message by message."""
+_MULT = 0x9E3779B97F4A7C15  # Fibonacci hashing: the top bits of key * this are the slot
+_MIN_BATCH = 8
+"""Below this many messages, numpy's per-call cost outweighs what it saves."""
+
+
+def available() -> bool:
+    return np is not None
+
+
+def pack(gram: str) -> int:
+    """The 64-bit key of an n-gram (1-3 characters): its code points, 21 bits each."""
+    key = 0
+    for ch in gram:
+        key = (key << 21) | ord(ch)
+    return key
+
+
+class GramTable:
+    """Packed n-gram keys -> weights, open addressing with linear probing (0 marks a free slot)."""
+
+    __slots__ = ("keys", "vals", "shift", "mask", "probes")
+
+    def __init__(self, weights: dict[str, float]) -> None:
+        grams = [t for t in weights if 0 < len(t) <= 3]
+        n = len(grams)
+        bits = max(4, (4 * n).bit_length())  # load factor at most 1/4: most misses stop at the first slot
+        size = 1 << bits
+        self.shift = np.uint64(64 - bits)
+        self.mask = np.int64(size - 1)
+        self.keys = np.zeros(size, dtype=np.uint64)
+        self.vals = np.zeros(size, dtype=np.float64)
+        self.probes = 0
+        if not n:
+            return
+        keys = _pack_all(grams)
+        vals = np.fromiter((weights[t] for t in grams), dtype=np.float64, count=n)
+        slot = self._home(keys)
+        pending = np.arange(n)
+        # Insert in rounds: every key whose slot is free takes it (the first of several wanting the same
+        # slot wins), the others move one slot on. ``probes`` is the longest way any key went.
+        while pending.size:
+            s = slot[pending]
+            free = self.keys[s] == 0
+            cand, cs = pending[free], s[free]
+            won_slots, first = np.unique(cs, return_index=True)
+            winners = cand[first]
+            self.keys[won_slots] = keys[winners]
+            self.vals[won_slots] = vals[winners]
+            placed = np.zeros(n, dtype=bool)
+            placed[winners] = True
+            pending = pending[~placed[pending]]
+            if pending.size:
+                slot[pending] = (slot[pending] + 1) & self.mask
+                self.probes += 1
+
+    def _home(self, keys):
+        return ((keys * np.uint64(_MULT)) >> self.shift).astype(np.int64)
+
+    def lookup(self, keys):
+        """The weight of each key (0.0 where there is none)."""
+        out = np.zeros(keys.shape[0], dtype=np.float64)
+        slot = self._home(keys)
+        todo = np.arange(keys.shape[0])
+        tk, tv, mask = self.keys, self.vals, self.mask
+        for _ in range(self.probes + 1):
+            found = tk[slot]
+            hit = found == keys
+            out[todo[hit]] = tv[slot[hit]]
+            # Linear probing with inserts only: a key lies between its home slot and the first free one.
+            go_on = ~hit & (found != 0)
+            if not go_on.any():
+                break
+            todo, keys, slot = todo[go_on], keys[go_on], (slot[go_on] + 1) & mask
+        return out
+
+
+def _pack_all(grams: Sequence[str]):
+    """:func:`pack` of every n-gram (each 1-3 characters), vectorised."""
+    lens = np.fromiter(map(len, grams), dtype=np.int64, count=len(grams))
+    cps = np.frombuffer("".join(grams).encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.uint64)
+    starts = np.cumsum(lens) - lens
+    keys = np.zeros(len(grams), dtype=np.uint64)
+    for j in range(3):
+        has = lens > j
+        keys[has] = (keys[has] << np.uint64(21)) | cps[starts[has] + j]
+    return keys
+
+
+def feature_strings(norms: Sequence[str]) -> list[str] | None:
+    """What :func:`~console.engine.detectors.ad_features.features` makes n-grams of, for each text
+    (its first ``MODEL_CHARS``, digits folded, whitespace runs as one space, stripped), made in a few
+    passes over all of them; None if a text holds the separator."""
+    joined = _SEP.join([n[:MODEL_CHARS] for n in norms])
+    if joined.count(_SEP) != len(norms) - 1:
+        return None
+    if _NEEDS_FOLD(joined) is not None:
+        joined = joined.translate(_FOLD)
+    # " ".join(s.split()) of each: str.split and re's \s both split at str.isspace() characters.
+    return [" ".join(s.split()) for s in joined.split(_SEP)]
+
+
+def gram_sums(table: GramTable, strings: Sequence[str]):
+    """(sum of each string's n-gram weights, its number of n-grams), as numpy arrays."""
+    lens = np.fromiter(map(len, strings), dtype=np.int64, count=len(strings))
+    big = _START + (_END + _START).join(strings) + _END
+    c = np.frombuffer(big.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.uint64)
+    msg = np.repeat(np.arange(len(strings)), lens + 2)  # the message of each position
+    # The markers occur only as markers (the fold turned every control character into a space): an
+    # n-gram belongs to one message when no end marker precedes its last character.
+    inner = c != ord(_END)
+    one = inner & (c != ord(_START))
+    two = inner[:-1]
+    three = two[:-1] & inner[1:-1]
+    s21, s42 = np.uint64(21), np.uint64(42)
+    k2 = (c[:-1] << s21) | c[1:]
+    k3 = (c[:-2] << s42) | (c[1:-1] << s21) | c[2:]
+    # Per message: its 1-grams, then its 2-grams, then its 3-grams (the order features() lists them in),
+    # so that bincount adds each message's weights in the order the per-message sum does.
+    keys = np.concatenate((c[one], k2[two], k3[three]))
+    owner = np.concatenate((msg[one], msg[:-1][two], msg[:-2][three]))
+    order = np.argsort(owner, kind="stable")
+    sums = np.bincount(owner[order], weights=table.lookup(keys[order]), minlength=len(strings))
+    count = np.where(lens > 0, 3 * lens + 1, 0)
+    return sums, count
+
+
+def corrections(table: GramTable, bias: float, norms: Sequence[str]) -> list[float] | None:
+    """``bias + (sum of n-gram weights) / sqrt(n-grams)`` of each normalised text (just ``bias`` for
+    a text with none), as :meth:`AdModel.correction` computes it; None: score them one by one."""
+    if np is None or len(norms) < _MIN_BATCH:
+        return None
+    strings = feature_strings(norms)
+    if strings is None:
+        return None
+    sums, count = gram_sums(table, strings)
+    out = np.full(len(strings), bias, dtype=np.float64)
+    has = count > 0
+    out[has] = bias + sums[has] / np.sqrt(count[has].astype(np.float64))
+    return out.tolist()
