@@ -21,6 +21,7 @@ Python): without it, :func:`available` is false and callers score message by mes
 """
 from __future__ import annotations
 
+import re
 from typing import Sequence
 
 from console.engine.detectors.ad_features import _END, _FOLD, _NEEDS_FOLD, _START, MODEL_CHARS
@@ -33,8 +34,11 @@ except ImportError:  # pragma: no cover - exercised only where numpy is missing
 _SEP = "\uffff"
 """Between messages while their feature strings are made together: a noncharacter, not whitespace,
 not touched by the fold. A text holding it is scored message by message."""
+_FOLD_MORE = re.compile("[\x00-\x08\x0e-\x1b\x7f\u16a0-\u16ff]").search
+"""What the fold does besides digits: runic letters dropped, control characters that are not whitespace
+made spaces (\t\n\v\f\r and \x1c-\x1f are whitespace: the whitespace runs take them anyway)."""
 _MULT = 0x9E3779B97F4A7C15  # Fibonacci hashing: the top bits of key * this are the slot
-_MIN_BATCH = 8
+MIN_BATCH = 8
 """Below this many messages, numpy's per-call cost outweighs what it saves."""
 
 
@@ -89,23 +93,28 @@ class GramTable:
                 self.probes += 1
 
     def _home(self, keys):
-        return ((keys * np.uint64(_MULT)) >> self.shift).astype(np.int64)
+        return ((keys * np.uint64(_MULT)) >> self.shift).view(np.int64)  # < 2**bits: the view is the value
 
     def lookup(self, keys):
         """The weight of each key (0.0 where there is none)."""
-        out = np.zeros(keys.shape[0], dtype=np.float64)
-        slot = self._home(keys)
-        todo = np.arange(keys.shape[0])
         tk, tv, mask = self.keys, self.vals, self.mask
-        for _ in range(self.probes + 1):
+        slot = self._home(keys)
+        found = tk[slot]
+        hit = found == keys
+        out = np.where(hit, tv[slot], 0.0)
+        # Linear probing with inserts only: a key lies between its home slot and the first free one, so
+        # only the keys that met another key go on, and none further than the longest insert went.
+        todo = np.flatnonzero(~hit & (found != 0))
+        keys, slot = keys[todo], slot[todo]
+        for _ in range(self.probes):
+            if not todo.size:
+                break
+            slot = (slot + 1) & mask
             found = tk[slot]
             hit = found == keys
             out[todo[hit]] = tv[slot[hit]]
-            # Linear probing with inserts only: a key lies between its home slot and the first free one.
             go_on = ~hit & (found != 0)
-            if not go_on.any():
-                break
-            todo, keys, slot = todo[go_on], keys[go_on], (slot[go_on] + 1) & mask
+            todo, keys, slot = todo[go_on], keys[go_on], slot[go_on]
         return out
 
 
@@ -121,24 +130,33 @@ def _pack_all(grams: Sequence[str]):
     return keys
 
 
-def feature_strings(norms: Sequence[str]) -> list[str] | None:
-    """What :func:`~console.engine.detectors.ad_features.features` makes n-grams of, for each text
-    (its first ``MODEL_CHARS``, digits folded, whitespace runs as one space, stripped), made in a few
-    passes over all of them; None if a text holds the separator."""
+def feature_strings(norms: Sequence[str]) -> tuple[list[str], bool] | None:
+    """What :func:`~console.engine.detectors.ad_features.features` makes n-grams of, for each text:
+    its first ``MODEL_CHARS``, folded, whitespace runs as one space, stripped; None if a text holds the
+    separator. With the flag true, the digits are still to fold (:func:`gram_sums` does it on the code
+    points): when the fold has nothing else to do (no runic letter, no control character that is not
+    whitespace), folding digits after the whitespace is the same as before it, and ``str.translate``
+    with a dict costs ~0.1 µs a character."""
     joined = _SEP.join([n[:MODEL_CHARS] for n in norms])
     if joined.count(_SEP) != len(norms) - 1:
         return None
+    digits_left = False
     if _NEEDS_FOLD(joined) is not None:
-        joined = joined.translate(_FOLD)
-    # " ".join(s.split()) of each: str.split and re's \s both split at str.isspace() characters.
-    return [" ".join(s.split()) for s in joined.split(_SEP)]
+        if _FOLD_MORE(joined) is None:
+            digits_left = True
+        else:
+            joined = joined.translate(_FOLD)
+    # " ".join(s.split()) of each, as features() does.
+    return [" ".join(s.split()) for s in joined.split(_SEP)], digits_left
 
 
-def gram_sums(table: GramTable, strings: Sequence[str]):
+def gram_sums(table: GramTable, strings: Sequence[str], fold_digits: bool = False):
     """(sum of each string's n-gram weights, its number of n-grams), as numpy arrays."""
     lens = np.fromiter(map(len, strings), dtype=np.int64, count=len(strings))
     big = _START + (_END + _START).join(strings) + _END
     c = np.frombuffer(big.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.uint64)
+    if fold_digits:
+        c[(c >= 0x31) & (c <= 0x39)] = 0x30
     msg = np.repeat(np.arange(len(strings)), lens + 2)  # the message of each position
     # The markers occur only as markers (the fold turned every control character into a space): an
     # n-gram belongs to one message when no end marker precedes its last character.
@@ -149,12 +167,11 @@ def gram_sums(table: GramTable, strings: Sequence[str]):
     s21, s42 = np.uint64(21), np.uint64(42)
     k2 = (c[:-1] << s21) | c[1:]
     k3 = (c[:-2] << s42) | (c[1:-1] << s21) | c[2:]
-    # Per message: its 1-grams, then its 2-grams, then its 3-grams (the order features() lists them in),
-    # so that bincount adds each message's weights in the order the per-message sum does.
+    # All 1-grams, then all 2-grams, then all 3-grams: bincount adds in array order, so each message's
+    # weights are added in the order features() lists its n-grams, as the per-message sum adds them.
     keys = np.concatenate((c[one], k2[two], k3[three]))
     owner = np.concatenate((msg[one], msg[:-1][two], msg[:-2][three]))
-    order = np.argsort(owner, kind="stable")
-    sums = np.bincount(owner[order], weights=table.lookup(keys[order]), minlength=len(strings))
+    sums = np.bincount(owner, weights=table.lookup(keys), minlength=len(strings))
     count = np.where(lens > 0, 3 * lens + 1, 0)
     return sums, count
 
@@ -162,12 +179,13 @@ def gram_sums(table: GramTable, strings: Sequence[str]):
 def corrections(table: GramTable, bias: float, norms: Sequence[str]) -> list[float] | None:
     """``bias + (sum of n-gram weights) / sqrt(n-grams)`` of each normalised text (just ``bias`` for
     a text with none), as :meth:`AdModel.correction` computes it; None: score them one by one."""
-    if np is None or len(norms) < _MIN_BATCH:
+    if np is None or len(norms) < MIN_BATCH:
         return None
-    strings = feature_strings(norms)
-    if strings is None:
+    made = feature_strings(norms)
+    if made is None:
         return None
-    sums, count = gram_sums(table, strings)
+    strings, digits_left = made
+    sums, count = gram_sums(table, strings, digits_left)
     out = np.full(len(strings), bias, dtype=np.float64)
     has = count > 0
     out[has] = bias + sums[has] / np.sqrt(count[has].astype(np.float64))

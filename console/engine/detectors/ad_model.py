@@ -121,6 +121,9 @@ class AdModel:
 
     def __init__(self, shared: Table | None = None, rules: AdRules | None = None, *,
                  local: Table | None = None, info: dict | None = None) -> None:
+        # Bumped by every change of the merged weights: the batch table (ad_batch) is rebuilt after one.
+        self._version = 0
+        self._batch_table: tuple[int, object] | None = None
         self._shared = shared if shared is not None else Table()
         self.local = local if local is not None else Table()
         self.rules = rules if rules is not None else AdRules()
@@ -165,6 +168,7 @@ class AdModel:
         shared, local = getattr(self, "_shared", None), getattr(self, "_local", None)
         if shared is None or local is None:
             return
+        self._version += 1
         if not local.w:
             self._w = shared.w  # nothing local: the base itself, not a copy
             return
@@ -182,6 +186,7 @@ class AdModel:
         if self._w is self._shared.w:
             self._merge()
             return
+        self._version += 1
         w, sget, lw = self._w, self._shared.w.get, self._local.w
         for t in grams:
             w[t] = sget(t, 0.0) + lw[t]
@@ -206,14 +211,16 @@ class AdModel:
             return True
         return None
 
-    def _score(self, a: Analysis, weight: float, community: str | None = None) -> tuple[float, float, bool | None]:
-        """(content score, the model's correction, the operator's verdict on this text if any)."""
+    def _score(self, a: Analysis, weight: float, community: str | None = None,
+               computed: float | None = None) -> tuple[float, float, bool | None]:
+        """(content score, the model's correction, the operator's verdict on this text if any).
+        ``computed``: :meth:`correction` of the text's n-grams, when already made (in a batch)."""
         cache = self._cache
         c = cache.get(a.norm)
         if c is None:
             shared, local = self._shared, self._local
             if shared.w or local.w or shared.bias or local.bias:
-                c = self.correction(features(a.norm))
+                c = self.correction(features(a.norm)) if computed is None else computed
                 if len(cache) >= CACHE_SIZE:
                     cache.clear()
                 cache[a.norm] = c
@@ -245,6 +252,27 @@ class AdModel:
         """The content score of a message: the rules' score corrected by the model (and by the
         copy of ``community``, the group it was said in, if its verdicts taught one)."""
         return self._score(a, weight, community)[0]
+
+    def probabilities(self, analyses: Sequence[Analysis], weight: float = 1.0,
+                      community: str | None = None) -> list[float]:
+        """:meth:`probability` of each analysis, the same answers (and the same cache afterwards);
+        the n-gram sums of many messages are made at once (:mod:`ad_batch`) where numpy is installed."""
+        sums = None
+        if len(analyses) >= ad_batch.MIN_BATCH and ad_batch.available():
+            shared, local = self._shared, self._local
+            if shared.w or local.w or shared.bias or local.bias:
+                sums = ad_batch.corrections(self._gram_table(), shared.bias + local.bias, [a.norm for a in analyses])
+        if sums is None:
+            return [self._score(a, weight, community)[0] for a in analyses]
+        score = self._score
+        return [score(a, weight, community, c)[0] for a, c in zip(analyses, sums)]
+
+    def _gram_table(self) -> "ad_batch.GramTable":
+        """The merged weights as ad_batch's table, made again after any change of them."""
+        made = self._batch_table
+        if made is None or made[0] != self._version:
+            made = self._batch_table = (self._version, ad_batch.GramTable(self._w))
+        return made[1]
 
     def content(self, a: Analysis, weight: float = 1.0, community: str | None = None
                 ) -> tuple[float, tuple[str, ...], bool | None]:
