@@ -31,9 +31,9 @@ try:  # an optional accelerator: present wherever scikit-learn is (tools/bench_a
 except ImportError:  # pragma: no cover - exercised only where numpy is missing
     np = None
 
-_SEP = "\uffff"
-"""Between messages while their feature strings are made together: a noncharacter, not whitespace,
-not touched by the fold. A text holding it is scored message by message."""
+_SEPS = ("\uffff", "\ufffe", "\U0010ffff")
+"""Between messages while their feature strings are made together: noncharacters, not whitespace, not
+touched by the fold; the first that no text holds (if every one is held, the texts are scored one by one)."""
 _FOLD_MORE = re.compile("[\x00-\x08\x0e-\x1b\x7f\u16a0-\u16ff]").search
 """What the fold does besides digits: runic letters dropped, control characters that are not whitespace
 made spaces (\t\n\v\f\r and \x1c-\x1f are whitespace: the whitespace runs take them anyway)."""
@@ -133,12 +133,16 @@ def _pack_all(grams: Sequence[str]):
 def feature_strings(norms: Sequence[str]) -> tuple[list[str], bool] | None:
     """What :func:`~console.engine.detectors.ad_features.features` makes n-grams of, for each text:
     its first ``MODEL_CHARS``, folded, whitespace runs as one space, stripped; None if a text holds the
-    separator. With the flag true, the digits are still to fold (:func:`gram_sums` does it on the code
+    separators. With the flag true, the digits are still to fold (:func:`gram_sums` does it on the code
     points): when the fold has nothing else to do (no runic letter, no control character that is not
     whitespace), folding digits after the whitespace is the same as before it, and ``str.translate``
     with a dict costs ~0.1 µs a character."""
-    joined = _SEP.join([n[:MODEL_CHARS] for n in norms])
-    if joined.count(_SEP) != len(norms) - 1:
+    parts = [n[:MODEL_CHARS] for n in norms]
+    for sep in _SEPS:
+        joined = sep.join(parts)
+        if joined.count(sep) == len(parts) - 1:
+            break
+    else:
         return None
     digits_left = False
     if _NEEDS_FOLD(joined) is not None:
@@ -147,7 +151,7 @@ def feature_strings(norms: Sequence[str]) -> tuple[list[str], bool] | None:
         else:
             joined = joined.translate(_FOLD)
     # " ".join(s.split()) of each, as features() does.
-    return [" ".join(s.split()) for s in joined.split(_SEP)], digits_left
+    return [" ".join(s.split()) for s in joined.split(sep)], digits_left
 
 
 def gram_sums(table: GramTable, strings: Sequence[str], fold_digits: bool = False):

@@ -148,7 +148,9 @@ _SPACES = frozenset(" \t\n\u3000")
 
 _BATCH_MIN = 8
 """Fewer texts than this are analysed one by one."""
-_BATCH_SEP = "\x00"
+_BATCH_SEPS = ("\x00", "\x01", "\x02")
+"""Between texts while they are normalised together: control characters that are not whitespace, not
+cased, not letters or digits; the first that no text holds (if every one is held: one by one)."""
 # What any rule looks for in the normalised text, besides listed words (the squeezed text), a final 私
 # and filter evasion: Latin letters (ids, links, handles, words, "dot"), Cyrillic (stems), ":" (contact
 # labels), "+" (add me), currency signs, and a number of 5 digits or more (with no Latin letter, the only
@@ -246,20 +248,23 @@ class AdRules:
         if n < _BATCH_MIN or self.user_words is not None or self.user_regexes:
             return [self.analyze(t) for t in texts]
         # lower() and the Chinese-numeral runs work character by character or within runs that never
-        # cross a NUL (uncased, not a numeral separator): finishing the texts joined by NULs finishes each.
+        # cross the separator (uncased, not a numeral separator): finishing the texts joined finishes each.
         # NFKC and the look-alike table stay per text: on one long string, NFKC's quick check fails at the
         # first text that needs it and the rest is normalised the slow way.
         raws = list(map(_prenormalize, texts))
-        joined = _BATCH_SEP.join(raws)
-        if joined.count(_BATCH_SEP) != n - 1:
+        for sep in _BATCH_SEPS:
+            joined = sep.join(raws)
+            if joined.count(sep) == n - 1:
+                break
+        else:
             return [self.analyze(t) for t in texts]
         norm_all = _finish(joined)
         if self.allow is not None:
             norm_all = self.allow.sub(" ", norm_all)
             joined = self.allow_ci.sub(" ", joined)
-        pres = joined.split(_BATCH_SEP) if self.allow is not None else raws
-        norms = norm_all.split(_BATCH_SEP)
-        if len(norms) != n or len(pres) != n:  # an allowed text held a NUL after all: one by one
+        pres = joined.split(sep) if self.allow is not None else raws
+        norms = norm_all.split(sep)
+        if len(norms) != n or len(pres) != n:  # an allowed text held the separator after all: one by one
             return [self.analyze(t) for t in texts]
         squeezeds = list(map(_NONWORD.sub, repeat(""), norms))
         loud = map(_LOUD.search, norms)
@@ -365,7 +370,10 @@ class AdRules:
                 if len(lst) < MAX_HITS:
                     lst.append((k, w))
             for fam, lst in fams.items():
-                add((f"{fam}: {', '.join(k for k, _ in lst)}", noisy_or(w for _, w in lst)))
+                keep = 1.0  # noisy_or, inline (the same arithmetic)
+                for _, w in lst:
+                    keep *= 1.0 - w
+                add((f"{fam}: {', '.join(k for k, _ in lst)}", 1.0 - keep))
                 if fam == CONTACT:
                     reach = True
                 else:

@@ -123,6 +123,7 @@ _HAS_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 _LATIN_TOKEN = re.compile(r"[a-z0-9$£'\u0400-\u04ff]+")
 _ALNUM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
 _LETTERS = frozenset("abcdefghijklmnopqrstuvwxyz")
+_NO_WORDS: frozenset[str] = frozenset()
 
 
 def _is_cjk_entry(entry: str) -> bool:
@@ -196,13 +197,14 @@ class _Words:
             toks = _LATIN_TOKEN.findall(norm)
             if toks:
                 # Phrases first: "dm me" says more than "free".
+                in_phrase: set[str] | frozenset[str] = _NO_WORDS
                 if self.phrases_rx is not None and not self.phrase_first.isdisjoint(toks):
                     for k in dict.fromkeys(self.phrases_rx.findall(norm)):
                         k = " ".join(k.split())
                         fam, w = self.phrases[k]
                         out.append((fam, k, w))
+                    in_phrase = {w for h in out if " " in h[1] for w in h[1].split()}
                 words = self.words
-                in_phrase = {w for h in out if " " in h[1] for w in h[1].split()}
                 for t in dict.fromkeys(toks):
                     hit = words.get(t)
                     if hit is not None and t not in in_phrase:  # "dm" inside "dm me": counted once
