@@ -279,8 +279,8 @@ class AdRules:
                 out.append(signals(text, raw, pre, norm, squeezed))
         return out
 
-    def _signals(self, text: str, raw: str, pre: str, norm: str, squeezed: str) -> Analysis:
-        """The analysis of ``text``; ``raw``: its prenormalised form, ``pre`` that with the allowed text out."""
+    def _signals(self, text: str, prenorm: str, pre: str, norm: str, squeezed: str) -> Analysis:
+        """The analysis of ``text``; ``prenorm``: its prenormalised form, ``pre`` that with the allowed text out."""
         signals: list[tuple[str, float]] = []
         add = signals.append
         reach = offer = False
@@ -428,7 +428,7 @@ class AdRules:
         # -- filter evasion in the text as written -------------------------------
         if not pre.isascii():
             # NFKC or the table changed something (styled letters live there)
-            if len(_STYLED.findall(text, 0, MAX_CHARS)) >= 2 and raw != text[:MAX_CHARS]:
+            if len(_STYLED.findall(text, 0, MAX_CHARS)) >= 2 and prenorm != text[:MAX_CHARS]:
                 add(("styled/full-width letters (filter evasion)", 0.4))
             if len(norm) - len(squeezed) >= 3 and len(_SCATTER.findall(norm)) >= 3:
                 add(("symbols scattered between characters (filter evasion)", 0.3))
