@@ -37,6 +37,7 @@ touched by the fold; the first that no text holds (if every one is held, the tex
 _FOLD_MORE = re.compile("[\x00-\x08\x0e-\x1b\x7f\u16a0-\u16ff]").search
 """What the fold does besides digits: runic letters dropped, control characters that are not whitespace
 made spaces (\t\n\v\f\r and \x1c-\x1f are whitespace: the whitespace runs take them anyway)."""
+_WHITESPACE = re.compile(r"\s+")
 _MULT = 0x9E3779B97F4A7C15  # Fibonacci hashing: the top bits of key * this are the slot
 MIN_BATCH = 8
 """Below this many messages, numpy's per-call cost outweighs what it saves."""
@@ -150,8 +151,14 @@ def feature_strings(norms: Sequence[str]) -> tuple[list[str], bool] | None:
             digits_left = True
         else:
             joined = joined.translate(_FOLD)
-    # " ".join(s.split()) of each, as features() does.
-    return [" ".join(s.split()) for s in joined.split(sep)], digits_left
+    # " ".join(s.split()) of each, as features() does, in three passes over all of them (str.split and
+    # re's \s both split at the str.isspace() characters; the separators are not whitespace).
+    joined = _WHITESPACE.sub(" ", joined).replace(" " + sep, sep).replace(sep + " ", sep)
+    if joined.startswith(" "):
+        joined = joined[1:]
+    if joined.endswith(" "):
+        joined = joined[:-1]
+    return joined.split(sep), digits_left
 
 
 def gram_sums(table: GramTable, strings: Sequence[str], fold_digits: bool = False):

@@ -162,9 +162,9 @@ def _nothing(_: str) -> None:
     return None
 
 
-def _evasive(text: str, norm: str, squeezed: str) -> bool:
+def _evasive(text: str, prenorm: str, norm: str, squeezed: str) -> bool:
     """Whether a text might carry a filter-evasion signal (styled letters, scattered symbols)."""
-    return (_STYLED.search(text, 0, MAX_CHARS) is not None
+    return ((prenorm != text[:MAX_CHARS] and _STYLED.search(text, 0, MAX_CHARS) is not None)
             or (len(norm) - len(squeezed) >= 3 and len(_SCATTER.findall(norm)) >= 3))
 
 
@@ -273,7 +273,7 @@ class AdRules:
         out = []
         for text, raw, pre, norm, squeezed, louder in zip(texts, raws, pres, norms, squeezeds, loud):
             if (louder is None and not squeezed.endswith("私") and (squeezed.isascii() or words(squeezed) is None)
-                    and (pre.isascii() or not _evasive(text, norm, squeezed))):
+                    and (pre.isascii() or not _evasive(text, raw, norm, squeezed))):
                 out.append(Analysis(norm, squeezed, 0.0, []))
             else:
                 out.append(signals(text, raw, pre, norm, squeezed))
@@ -428,7 +428,7 @@ class AdRules:
         # -- filter evasion in the text as written -------------------------------
         if not pre.isascii():
             # NFKC or the table changed something (styled letters live there)
-            if len(_STYLED.findall(text, 0, MAX_CHARS)) >= 2 and prenorm != text[:MAX_CHARS]:
+            if prenorm != text[:MAX_CHARS] and len(_STYLED.findall(text, 0, MAX_CHARS)) >= 2:
                 add(("styled/full-width letters (filter evasion)", 0.4))
             if len(norm) - len(squeezed) >= 3 and len(_SCATTER.findall(norm)) >= 3:
                 add(("symbols scattered between characters (filter evasion)", 0.3))
