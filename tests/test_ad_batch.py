@@ -79,7 +79,7 @@ def test_analyze_many_with_an_allow_list() -> None:
 
 
 def test_analyze_many_with_configured_words_and_patterns() -> None:
-    rules = AdRules(keywords=["开黑"], regexes=[r"\d{3}r"])
+    rules = AdRules(keywords=["开黑", "天气"], regexes=[r"\d{3}r", "不错"])
     texts = texts_many()
     assert rules.analyze_many(texts) == [rules.analyze(t) for t in texts]
 

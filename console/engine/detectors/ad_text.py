@@ -245,7 +245,7 @@ class AdRules:
         checks that it changes nothing), and a text with nothing any rule looks for (no digit, Latin or
         Cyrillic letter, no ":+$", no listed word, no sign of filter evasion) is known to score 0 at once."""
         n = len(texts)
-        if n < _BATCH_MIN or self.user_words is not None or self.user_regexes:
+        if n < _BATCH_MIN:
             return [self.analyze(t) for t in texts]
         # lower() and the Chinese-numeral runs work character by character or within runs that never
         # cross the separator (uncased, not a numeral separator): finishing the texts joined finishes each.
@@ -270,14 +270,22 @@ class AdRules:
         loud = map(_LOUD.search, norms)
         words = self.words.squeezed_rx.search if self.words.squeezed_rx is not None else _nothing
         signals = self._signals
+        configured = self.user_words is not None or bool(self.user_regexes)
         out = []
         for text, raw, pre, norm, squeezed, louder in zip(texts, raws, pres, norms, squeezeds, loud):
             if (louder is None and not squeezed.endswith("私") and (squeezed.isascii() or words(squeezed) is None)
-                    and (pre.isascii() or not _evasive(text, raw, norm, squeezed))):
+                    and (pre.isascii() or not _evasive(text, raw, norm, squeezed))
+                    and not (configured and self._configured_hit(norm, squeezed))):
                 out.append(Analysis(norm, squeezed, 0.0, []))
             else:
                 out.append(signals(text, raw, pre, norm, squeezed))
         return out
+
+    def _configured_hit(self, norm: str, squeezed: str) -> bool:
+        """Whether a configured word or pattern is in a text with no Latin letter (a quiet one)."""
+        if self.user_words is not None and self.user_words.hits(norm, squeezed, False):
+            return True
+        return any(rx.search(norm) is not None for _, rx in self.user_regexes)
 
     def _signals(self, text: str, prenorm: str, pre: str, norm: str, squeezed: str) -> Analysis:
         """The analysis of ``text``; ``prenorm``: its prenormalised form, ``pre`` that with the allowed text out."""
