@@ -16,7 +16,8 @@ The score is what the detector computes from a message's text: the rules correct
 the model (``--rules-only``: the rules alone). Newcomer and cross-group context need
 member and group data, which the files don't have. A message is flagged at the alert
 threshold (``detectors.ad.threshold``, 0.7 unless ``--threshold``). ``msgs_per_s``
-counts scoring only (rules + model), not learning.
+counts scoring only (rules + model), not learning; static scores every file's rows in one batch
+(``AdRules.analyze_many``, ``AdModel.probabilities``: the same answers as one by one).
 """
 from __future__ import annotations
 
@@ -116,15 +117,22 @@ def _analyzer(rules: AdRules, policy: Policy | None):
     return lambda text: apply(analyze(text))
 
 
+def batch_analyzer(rules: AdRules, policy: Policy | None):
+    """:func:`_analyzer` for a list of texts at once (the same analyses: ``AdRules.analyze_many``)."""
+    many = rules.analyze_many
+    if policy is None or not policy.active:
+        return many
+    apply = policy.apply
+    return lambda texts: [apply(a) for a in many(texts)]
+
+
 def score_static(model: AdModel | None, rules: AdRules, rows: Sequence[Example], threshold: float,
                  name: str, policy: Policy | None = None) -> Result:
-    analyze = _analyzer(rules, policy)
+    """Every row scored, all at once (``analyze_many``, ``probabilities``: the per-message answers)."""
+    analyze = batch_analyzer(rules, policy)
     t0 = time.perf_counter()
-    if model is None:
-        scores = [analyze(t).score for t, _ in rows]
-    else:
-        prob = model.probability
-        scores = [prob(analyze(t)) for t, _ in rows]
+    analyses = analyze([t for t, _ in rows])
+    scores = [a.score for a in analyses] if model is None else model.probabilities(analyses)
     seconds = time.perf_counter() - t0
     return tally(name, [y for _, y in rows], [s >= threshold for s in scores], seconds)
 

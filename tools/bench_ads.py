@@ -13,11 +13,18 @@ Per file, both systems see the same rows in the same order:
   online`` from no base; the baseline: ``partial_fit`` one message at a time, each weighted 5,
   as the issue's "each verdict weighted 5"). F1 over the first 50, 200, 1000 and all messages.
 * speed: scoring the held-out rows (repeated to at least ``SPEED_ROWS`` messages, our cache emptied
-  before each pass), ours message by message (rules + model, as the detector does) against the
-  baseline's batch ``transform`` + ``predict`` of the same rows; ratio > 1 means ours is faster.
-  Both are timed ``SPEED_REPEAT`` (3) times, alternating; medians, and the median of the ratios.
-  Every output carries ``loop_s`` (console.bench: 10 million additions, median of 3). The rules alone
-  and the model alone (on the rules' analyses) are timed too, as ratios to the baseline.
+  before each pass). ``ratio``: like with like, ours in batch (``AdRules.analyze_many`` +
+  ``AdModel.probabilities`` of the whole list: rules and model, the same answers as one by one) against
+  the baseline's batch ``transform`` + ``predict`` of the same list (the vectorizer and classifier made
+  beforehand, as our weight table is: its build time is ``table_build_s``, once per version of the
+  weights). ``per_message_ratio``: ours one message at a time (``analyze`` + ``probability``, as the live
+  detector scores) against the same baseline batch. > 1 means ours is faster. Each is timed
+  ``SPEED_REPEAT`` (3) times, alternating with the baseline (which goes first alternates too); medians,
+  and the median of the per-round ratios. Every output carries ``loop_s`` (console.bench: 10 million
+  additions, median of 3). The rules alone and the model alone (batch, on the rules' analyses) are
+  timed too, as ratios to the baseline.
+* ``--check``: on every row of every file, the batch answers equal the one-by-one answers (analyses
+  equal, scores bit for bit).
 * forgetting: a base trained on the other files (their training splits, ``FORGET_TRAIN`` rows each)
   scores their held-out rows (``FORGET_HELD`` each); then a copy learns this file online as one
   community (``FORGET_STREAM`` messages) and scores the same rows as that community. F1 before/after.
@@ -47,6 +54,7 @@ from sklearn.linear_model import SGDClassifier  # noqa: E402
 
 from console.bench import loop_s  # noqa: E402
 from console.eval_ads import curve_of, f1_of, score_online, score_static, split  # noqa: E402
+from console.engine.detectors import ad_batch  # noqa: E402
 from console.engine.detectors.ad_model import AdModel, read_labeled, train, train_base  # noqa: E402
 from console.engine.detectors.ad_text import AdRules  # noqa: E402
 from console.engine.settings import AdSettings  # noqa: E402
@@ -71,6 +79,17 @@ def time_ours(model, analyze, texts: list[str]) -> float:
     return passes * len(texts) / (time.perf_counter() - t0)
 
 
+def time_ours_batch(model, analyze_many, texts: list[str]) -> float:
+    """Messages per second, the whole list scored at once (the batch path never reads a stale cache: emptied)."""
+    passes = max(1, -(-SPEED_ROWS // len(texts)))
+    probs = model.probabilities
+    t0 = time.perf_counter()
+    for _ in range(passes):
+        model._cache.clear()
+        probs(analyze_many(texts))
+    return passes * len(texts) / (time.perf_counter() - t0)
+
+
 def time_baseline(hv, clf, texts: list[str]) -> float:
     passes = max(1, -(-SPEED_ROWS // len(texts)))
     t0 = time.perf_counter()
@@ -79,46 +98,79 @@ def time_baseline(hv, clf, texts: list[str]) -> float:
     return passes * len(texts) / (time.perf_counter() - t0)
 
 
-def time_parts(model, analyze, texts: list[str]) -> tuple[float, float]:
-    """(rules alone, model alone on the rules' analyses) in messages per second: where the time goes."""
+def time_parts(model, analyze_many, texts: list[str]) -> tuple[float, float]:
+    """(rules alone, model alone on the rules' analyses), in batch, in messages per second: where the time goes."""
     passes = max(1, -(-SPEED_ROWS // len(texts)))
     t0 = time.perf_counter()
     for _ in range(passes):
-        analyses = [analyze(t) for t in texts]
+        analyses = analyze_many(texts)
     rules_s = time.perf_counter() - t0
-    prob = model.probability
+    probs = model.probabilities
     t0 = time.perf_counter()
     for _ in range(passes):
         model._cache.clear()
-        for a in analyses:
-            prob(a)
+        probs(analyses)
     model_s = time.perf_counter() - t0
     return passes * len(texts) / rules_s, passes * len(texts) / model_s
 
 
-def speed(model, analyze, hv, clf, texts: list[str], repeat: int = SPEED_REPEAT) -> dict:
-    """Ours and the baseline timed alternately (which goes first alternates too), ``repeat`` times each:
-    medians, and the median of the per-round ratios (both sides of a round share the machine's load).
-    Also ours split in two: the rules alone and the model alone (features + weights, given the rules'
-    normalised text), each against the baseline of the same round."""
-    ours, base, ratios, rules_r, model_r = [], [], [], [], []
+def speed(model, analyze, analyze_many, hv, clf, texts: list[str], repeat: int = SPEED_REPEAT) -> dict:
+    """Ours (batch, and one by one) and the baseline timed alternately (which goes first alternates too),
+    ``repeat`` times each: medians, and the median of the per-round ratios (both sides of a round share
+    the machine's load). Also ours split in two: the rules alone and the model alone (features +
+    weights, given the rules' normalised text), each against the baseline of the same round."""
+    t0 = time.perf_counter()
+    model._gram_table()  # the model's weights as the batch path's table: made once per version of the weights
+    table_s = time.perf_counter() - t0
+    ours, single, base, ratios, single_r, rules_r, model_r = [], [], [], [], [], [], []
     for i in range(repeat):
         if i % 2:
             b = time_baseline(hv, clf, texts)
-            o = time_ours(model, analyze, texts)
+            o = time_ours_batch(model, analyze_many, texts)
         else:
-            o = time_ours(model, analyze, texts)
+            o = time_ours_batch(model, analyze_many, texts)
             b = time_baseline(hv, clf, texts)
-        r, m = time_parts(model, analyze, texts)
+        one = time_ours(model, analyze, texts)
+        b2 = time_baseline(hv, clf, texts)
+        r, m = time_parts(model, analyze_many, texts)
         ours.append(o)
+        single.append(one)
         base.append(b)
         ratios.append(o / b)
-        rules_r.append(r / b)
-        model_r.append(m / b)
+        single_r.append(one / b2)
+        rules_r.append(r / b2)
+        model_r.append(m / b2)
     med = statistics.median
-    return {"ours_msgs_per_s": round(med(ours)), "baseline_batch_msgs_per_s": round(med(base)),
+    return {"ours_batch_msgs_per_s": round(med(ours)), "baseline_batch_msgs_per_s": round(med(base)),
             "ratio": round(med(ratios), 2), "ratios": [round(r, 2) for r in ratios], "repeat": repeat,
-            "rules_only_ratio": round(med(rules_r), 2), "model_only_ratio": round(med(model_r), 2)}
+            "ours_per_message_msgs_per_s": round(med(single)), "per_message_ratio": round(med(single_r), 2),
+            "rules_only_ratio": round(med(rules_r), 2), "model_only_ratio": round(med(model_r), 2),
+            "table_build_s": round(table_s, 3), "numpy": ad_batch.available()}
+
+
+def check(data: dict, rules, policy, args) -> int:
+    """The batch answers against the one-by-one answers on every row: analyses equal, scores bit for bit."""
+    from console.eval_ads import _analyzer, batch_analyzer
+
+    bad = 0
+    for name, rows in data.items():
+        keep, held = split(rows, args.holdout, args.seed)
+        model = train([keep], rules, seed=args.seed, local=0)
+        texts = [t for t, _ in rows]
+        one, many = _analyzer(rules, policy), batch_analyzer(rules, policy)
+        singles = [one(t) for t in texts]
+        batch = many(texts)
+        a_diff = sum(1 for x, y in zip(singles, batch) if x != y)
+        model._cache.clear()
+        p_one = [model.probability(a) for a in singles]
+        model._cache.clear()
+        p_many = model.probabilities(singles)
+        p_diff = sum(1 for x, y in zip(p_one, p_many) if x != y)
+        worst = max((abs(x - y) for x, y in zip(p_one, p_many)), default=0.0)
+        bad += a_diff + p_diff
+        print(json.dumps({"file": name, "rows": len(texts), "analyses_differing": a_diff, "scores_differing": p_diff,
+                          "max_score_diff": worst, "numpy": ad_batch.available()}), flush=True)
+    return 1 if bad else 0
 
 
 def forgetting(name: str, rows, others: dict, rules, threshold: float, seed: int, policy=None) -> dict:
@@ -180,7 +232,7 @@ def baseline_online(rows, seed: int) -> dict[int, float]:
 def speed_only(data: dict, rules, policy, args, loop: float) -> int:
     """Scoring speed per file: the two timings alternate (medians of 3), so that another process's
     burst of work does not land on one side only."""
-    from console.eval_ads import _analyzer
+    from console.eval_ads import _analyzer, batch_analyzer
 
     for name, rows in data.items():
         keep, held = split(rows, args.holdout, args.seed)
@@ -188,7 +240,8 @@ def speed_only(data: dict, rules, policy, args, loop: float) -> int:
         model = train([keep], rules, seed=args.seed, local=0)
         _, hv, clf = baseline_static(keep, held)
         print(json.dumps({"file": name, "held_out": len(texts),
-                          **speed(model, _analyzer(rules, policy), hv, clf, texts), "loop_s": loop}), flush=True)
+                          **speed(model, _analyzer(rules, policy), batch_analyzer(rules, policy), hv, clf, texts),
+                          "loop_s": loop}), flush=True)
     return 0
 
 
@@ -205,6 +258,8 @@ def main(argv=None) -> int:
     ap.add_argument("--forgetting-only", action="store_true", help="only the forgetting check")
     ap.add_argument("--speed-only", action="store_true",
                     help="only the speed comparison: ours and the baseline timed alternately, medians of 3")
+    ap.add_argument("--check", action="store_true",
+                    help="only check that batch scoring answers as one-by-one scoring does, on every row")
     args = ap.parse_args(argv)
     files = args.files or sorted(glob.glob(os.path.join(DATA, "*.jsonl")))
     s = AdSettings()
@@ -213,12 +268,14 @@ def main(argv=None) -> int:
     if args.policy != "default":
         from console.engine.detectors.ad_policy import parse_policy
         policy = parse_policy(args.policy)
-    from console.eval_ads import _analyzer
+    from console.eval_ads import _analyzer, batch_analyzer
 
     data = {os.path.basename(f): [(_RUNIC.sub("", t), y) for t, y in read_labeled(f)] for f in files}
     everything = data if len(files) > 1 else {os.path.basename(f): [(_RUNIC.sub("", t), y) for t, y in read_labeled(f)]
                                               for f in sorted(glob.glob(os.path.join(DATA, "*.jsonl")))}
     loop = loop_s()  # the machine's speed, beside every figure (console.bench)
+    if args.check:
+        return check(data, rules, policy, args)
     if args.speed_only:
         return speed_only(data, rules, policy, args, loop)
     if args.forgetting_only:
@@ -235,7 +292,7 @@ def main(argv=None) -> int:
         train_s = time.perf_counter() - t0
         ours_static = score_static(model, rules, held, s.threshold, name, policy=policy)
         base_f1, hv, clf = baseline_static(keep, held)
-        speeds = speed(model, _analyzer(rules, policy), hv, clf, [t for t, _ in held])
+        speeds = speed(model, _analyzer(rules, policy), batch_analyzer(rules, policy), hv, clf, [t for t, _ in held])
         ours_online = score_online(AdModel(rules=rules), rules, rows, s.threshold, args.seed, name, policy=policy)
         t0 = time.perf_counter()
         if args.skip_online_baseline_over and len(rows) > args.skip_online_baseline_over:

@@ -15,11 +15,11 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from console.engine.detectors.ad_model import (AD_WEIGHT, EPOCHS, FORMAT, LEARNING_RATE, MAX_SOURCE_WEIGHT,
-                                               MODEL_CHARS, PRIOR_STRENGTH, PRUNE, RULES_SCALE_RANGE,
-                                               SHARED_BIAS_RATE, SKIP, TRUST_RATE, AdModel,
-                                               LabeledFileError, ModelFileError, Table, _sigmoid, features,
-                                               rules_logit)
+from console.engine.detectors.ad_blob import FORMAT, ModelFileError
+from console.engine.detectors.ad_features import MODEL_CHARS, _sigmoid, features, rules_logit
+from console.engine.detectors.ad_model import (AD_WEIGHT, EPOCHS, LEARNING_RATE, MAX_SOURCE_WEIGHT, PRUNE,
+                                               SHARED_BIAS_RATE, SKIP, AdModel, LabeledFileError)
+from console.engine.detectors.ad_weights import PRIOR_STRENGTH, RULES_SCALE_RANGE, TRUST_RATE, Table
 from console.engine.detectors.ad_text import AdRules
 
 log = logging.getLogger("groupwatch.ad_model")

@@ -27,7 +27,7 @@ its label teaches nothing, which keeps the model sparse and training fast (all
 four development files, 118k messages: ~15 s).
 
 A verdict is given on a message in a group: it teaches that community's own copy
-(:class:`Community`, seen only when scoring that group's messages) freely: its
+(:class:`~console.engine.detectors.ad_weights.Community`, seen only when scoring that group's messages) freely: its
 n-grams and Chinese characters, a bias and a scale on the rules' log-odds, so a
 handful of verdicts changes the group's next messages; then, with no trained base, with
 care and at ``LOCAL_SHARE`` of its weight, the deployment's local weights that every group
@@ -40,39 +40,31 @@ group's "not an ad" lowers by the verdict memory below. Verdicts are also rememb
 holds for the message it was given on: an ad again with another number in it is
 flagged, a text marked "not an ad" is never flagged again.
 
-Pure Python on purpose: scoring is two C-level ``map`` passes over ~60 n-grams
-(~5-10 µs a message), which numpy would not make faster; a text seen recently
-costs one dict lookup.
+The weight tables are :mod:`~console.engine.detectors.ad_weights`, the features
+:mod:`~console.engine.detectors.ad_features`, the base as bytes :mod:`~console.engine.detectors.ad_blob`.
+
+Scoring one message is pure Python: two C-level ``map`` passes over ~60 n-grams; a text seen
+recently costs one dict lookup. Scoring many at once (:meth:`AdModel.probabilities`, used by
+``eval-ads`` and ``tools/bench_ads.py``) goes through :mod:`~console.engine.detectors.ad_batch`
+(numpy, where it is installed), with the same answers.
 
 Persistence (a trained base in the store, verdicts as a log replayed on start)
 is :class:`AdLearning`'s job; see its docstring.
 """
 from __future__ import annotations
 
-import json
 import logging
 import math
-import re
-import sys
-import zlib
-from array import array
 from collections import OrderedDict
-from dataclasses import dataclass, field
-from operator import add
 from typing import Sequence
 
+from console.engine.detectors import ad_batch
+from console.engine.detectors.ad_blob import ModelFileError, model_from_bytes, model_to_bytes
+from console.engine.detectors.ad_features import _END, _START, _sigmoid, features, rules_logit
 from console.engine.detectors.ad_text import AdRules, Analysis, skeleton_of_squeezed
+from console.engine.detectors.ad_weights import BASE_SURE, Community, Table
 
 log = logging.getLogger("groupwatch.ad_model")
-
-FORMAT = 1
-"""Version of the features and of the blob layout; a stored base of another version is retrained."""
-
-MODEL_CHARS = 300
-"""Leading characters of the normalised text the model looks at (the rules look at more)."""
-
-CLIP = 0.03
-"""The rules' score is clipped to [CLIP, 1 - CLIP] before taking its log-odds."""
 
 LEARNING_RATE = 2.0
 EPOCHS = 3
@@ -90,63 +82,17 @@ LEARN_STEPS = 3
 LOCAL_LEARNING_RATE = 4.0
 """Verdicts teach faster than base examples. Measured: online F1 on zh_chat_obfuscated rises up to 4;
 false alerts on the demo fleet after 200 foreign verdicts stay flat up to 4 and quadruple at 6."""
-COMMUNITY_LEARNING_RATE = 5.0
-"""A community's own copy learns faster than the deployment's local table (it can: it never reaches
-another community). Measured online on the development files: 5 is the best of 4-8 for zh_tieba
-and zh_qq_campus, the same elsewhere."""
-COMMUNITY_SKIP = 0.02
-"""A verdict the community's copy already predicts within this distance of its label teaches it
-nothing more. Measured online: 0.05 loses 0.01-0.02 F1 on zh_tieba and zh_game_chat."""
-LOCAL_BIAS_RATE = 1.0
-"""Verdicts move a community's bias (this community's share of ads against the base's), once per lesson.
-Measured online (predict, then learn) on the development files: without it, a community whose ads
-the rules don't see (zh_tieba: paid homework, "有问题可以来找我") stays at F1 0.53; with it, 0.79."""
-LOCAL_BIAS_MAX = 6.0
-"""A community's bias stays within +-this: a run of confirmed ads can never make every message an ad."""
-LOCAL_AD_WEIGHT = 1.25
-"""In a community's copy, an ad verdict weighs this much against a "not an ad" (as AD_WEIGHT in
-training; measured online: 1.25 is +0.02 F1 on zh_tieba and zh_qq_campus, the same elsewhere; 1.5
-lets the bias creep up)."""
 LOCAL_SHARE = 0.02
 """A verdict given in a community teaches the deployment's local weights (which every group sees) at
 this weight, after the community's own copy has learned it."""
-LETTER_SHARE = 0.3
-"""A community's copy learns single Latin letters and digits at this share of a lesson: they carry
-a little ("x" for a masked number in zh_sms: online F1 0.963 without them, 0.974 at 0.3), and at full
-weight they lean every message of the group one way (tg_spam_samples 0.89 -> 0.80)."""
-BASE_SURE = 0.5
-BASE_SHARE = 0.1
-"""A community's copy learns the n-grams the base weighs at least BASE_SURE at BASE_SHARE of a lesson."""
 RAISE_GUARD = 4.0
 """Over a trained base, a community's copy raises a message the base takes for "not an ad" (margin m < 0)
 by delta * RAISE_GUARD / (RAISE_GUARD + m^2): the surer the base, the less (half at m = -2). Measured
 (bench_ads --forgetting-only): a copy that learned zh_chat_obfuscated (45% ads: its bias went to +4.7)
 scored the other files 0.805 against the base's 0.846 when raising freely, 0.828 with this; its own
 stream over the base 0.900 -> 0.872. Capping the copy's bias instead was worse (its n-grams took over)."""
-EARLY_BOOST = 3.0
-EARLY_LESSONS = 50.0
-HAM_BOOST_SHARE = 0.5
-LATIN_BOOST_SHARE = 0.3
-"""A community's first verdicts teach its Chinese 2- and 3-grams at up to (1 + EARLY_BOOST) times the rate
-(Latin ones, pieces of words, at LATIN_BOOST_SHARE of the boost; a "not an ad" at HAM_BOOST_SHARE of it),
-half the boost left after EARLY_LESSONS lessons: a handful of verdicts should change the group's next
-answers. Measured online from nothing, seed 0, F1 at 50/200/1000 messages: zh_sms 0.50/0.50/0.77 ->
-0.57/0.53/0.79, zh_game_chat 0.50/0.58/0.70 -> 0.55/0.60/0.72, zh_tieba 0.54/0.79 -> 0.71/0.83 (all 331:
-0.786 -> 0.807); whole files the same or better (tg_spam_samples 0.878 -> 0.884; a full boost on Latin
-n-grams: 0.866). Boosting single characters, the bias or a "not an ad" fully let one "not an ad" clear
-other ads that share a word with it (the tests)."""
-_NOTHING: frozenset[str] = frozenset()
 MAX_COMMUNITIES = 5000
 """Communities (groups) with a copy of their own; the one taught longest ago goes first."""
-PRIOR_STRENGTH = 20.0
-"""Starting AdaGrad accumulator of the local bias and the rules scale (squared gradients "already
-seen"): the first verdicts move them by a fraction of what an ordinary weight moves."""
-RULES_SCALE_RATE = 0.05
-TRUST_RATE = 0.05
-"""Rate of a training corpus's own scale on the rules (see ad_learning.train)."""
-RULES_SCALE_RANGE = (-0.9, 1.0)
-BASE_RULES_SCALE_RANGE = (-0.2, 0.5)
-"""How much a community's verdicts may turn the rules down (never off) or up."""
 JUDGED_AD_SCORE = 0.95
 """Content score of a text the operator marked as an ad (also with other digits in it)."""
 JUDGED_HAM_SCORE = 0.0
@@ -156,169 +102,14 @@ PRUNE = 0.1
 held-out F1 of zh_sms and zh_chat_obfuscated did not change (most are rare n-grams touched once)."""
 CACHE_SIZE = 8192
 """Corrections remembered per normalised text (then the cache starts over)."""
-MAGIC = b"GWADM1\n"
-
-# Digits fold to 0; runic letters are dropped (in the zh_chat development set they mark
-# spam and ham almost perfectly, an artefact of how it was collected that real chats don't
-# have); control characters become spaces (and so can never collide with the markers).
-_FOLD: dict[int, str | None] = {ord(d): "0" for d in "123456789"}
-_FOLD.update({cp: None for cp in range(0x16A0, 0x1700)})
-_FOLD.update({cp: " " for cp in range(0x20)})
-_FOLD[0x7F] = " "
-_START, _END = "\x02", "\x03"
-_NEEDS_FOLD = re.compile("[0-9\u16a0-\u16ff\x00-\x1f\x7f]").search
-
-
-def features(norm: str) -> list[str]:
-    """The character 1-3-grams of a normalised text (2- and 3-grams see its start and end)."""
-    s = norm[:MODEL_CHARS]
-    if _NEEDS_FOLD(s) is not None:  # translate looks every character up: only when one needs it
-        s = s.translate(_FOLD)
-    s = " ".join(s.split())
-    if not s:
-        return []
-    # The characters as a list once, then pairwise concatenation in C (map over two lists): iterating a
-    # string makes a new object per (non-Latin-1) character each time; this is ~1.7x faster than
-    # map over the strings and ~2.5x faster than slicing in a loop.
-    chars = [_START, *s, _END]
-    bigrams = list(map(add, chars, chars[1:]))
-    out = chars[1:-1]
-    out += bigrams
-    out += map(add, bigrams, chars[2:])
-    return out
-
-
-def _ad_key(squeezed: str) -> str:
-    return skeleton_of_squeezed(squeezed)
-
-
-def rules_logit(score: float) -> float:
-    p = CLIP if score < CLIP else 1.0 - CLIP if score > 1.0 - CLIP else score
-    return math.log(p / (1.0 - p))
-
-
-def _sigmoid(m: float) -> float:
-    if m >= 0:
-        return 1.0 / (1.0 + math.exp(-min(m, 35.0)))
-    e = math.exp(max(m, -35.0))
-    return e / (1.0 + e)
-
-
-class ModelFileError(Exception):
-    """A model blob that cannot be read; ``str(e)`` is one line."""
-
 
 class LabeledFileError(Exception):
     """A bad labelled file; ``str(e)`` is one line: ``<file>:<line>: <what is wrong>``."""
 
 
-# ---------------------------------------------------------------------------
-# Weights
-# ---------------------------------------------------------------------------
+def _ad_key(squeezed: str) -> str:
+    return skeleton_of_squeezed(squeezed)
 
-
-@dataclass(slots=True)
-class Table:
-    """One weight table: n-gram -> weight, a bias, and AdaGrad accumulators (when it learns)."""
-
-    w: dict[str, float] = field(default_factory=dict)
-    bias: float = 0.0
-    g: dict[str, float] = field(default_factory=dict)
-    gb: float = 1.0
-
-    def step(self, grams: Sequence[str], scale: float, grad: float, lr: float, bias_rate: float = 1.0) -> None:
-        """One AdaGrad step of ``grad`` (= p - y, times the example weight) on every n-gram."""
-        if bias_rate:
-            self.gb += grad * grad
-            self.bias -= bias_rate * lr * grad / math.sqrt(self.gb)
-        gs = grad * scale
-        gg = gs * gs
-        step = lr * gs
-        w, g = self.w, self.g
-        wget, gget, sqrt = w.get, g.get, math.sqrt
-        for t in grams:
-            a = gget(t, 1.0) + gg
-            g[t] = a
-            w[t] = wget(t, 0.0) - step / sqrt(a)
-
-
-@dataclass(slots=True)
-class Community:
-    """One community's own copy: what its verdicts taught beyond the deployment's local table.
-
-    Its n-grams and Chinese characters (a single character is a word there: 卖, 收, 群; single Latin
-    letters and digits at ``LETTER_SHARE``, spaces not at all), a bias (how many more or fewer ads than the base
-    expects here) and a scale on the rules' log-odds (how much this community trusts the rules: a
-    "no commerce" gaming group's ads are not the rules' ads). Bias and scale move every message of
-    the community at once: once per lesson, from accumulators that start at ``PRIOR_STRENGTH``, so a
-    handful of verdicts changes the next messages and no single one swings them.
-    """
-
-    table: Table = field(default_factory=lambda: Table(gb=PRIOR_STRENGTH))
-    rules_scale: float = 0.0
-    rules_scale_g: float = PRIOR_STRENGTH
-    lessons: int = 0
-
-    def correction(self, a: Analysis, grams: Sequence[str]) -> float:
-        t = self.table
-        m = t.bias + self.rules_scale * rules_logit(a.score)
-        if grams and t.w:
-            m += sum(filter(None, map(t.w.get, grams))) / math.sqrt(len(grams))
-        return m
-
-    def learn(self, a: Analysis, grams: Sequence[str], base_margin: float, y: float, weight: float,
-              steps: int, base_sure: frozenset[str] | set[str] | None = None) -> None:
-        """Steps on this copy while it mispredicts; ``base_margin``: the rules' and the global weights'."""
-        t = self.table
-        offset = rules_logit(a.score)
-        scale = 1.0 / math.sqrt(len(grams)) if grams else 1.0
-        # What the base is sure of (|weight| >= BASE_SURE) the copy learns at BASE_SHARE only: a community
-        # may disagree with the base (its numbers are prices, not QQ ids), but slowly, so that its copy
-        # keeps what the base knows. A base-less model (eval-ads online) learns everything freely.
-        sure = base_sure or _NOTHING
-        own_grams, pieces, chars, kept, letters = [], [], [], [], []
-        for g in grams:
-            if len(g) == 1:
-                if g >= "\u2e80":
-                    (kept if g in sure else chars).append(g)
-                elif g != " ":
-                    letters.append(g)
-            elif g in sure:
-                kept.append(g)
-            elif max(g) >= "\u2e80":  # Chinese 2-3-grams are words (出号, 加微); Latin ones are pieces of words
-                own_grams.append(g)
-            else:
-                pieces.append(g)
-        # Early verdicts teach faster (EARLY_BOOST); a "not an ad" at half the boost, so that one of them
-        # does not clear other ads that share a word with it.
-        boost = EARLY_BOOST if y else EARLY_BOOST * HAM_BOOST_SHARE
-        lr = COMMUNITY_LEARNING_RATE * (1.0 + boost * EARLY_LESSONS / (EARLY_LESSONS + self.lessons))
-        for i in range(steps):
-            p = _sigmoid(base_margin + self.correction(a, grams))
-            if abs(p - y) < COMMUNITY_SKIP:
-                break
-            g = (p - y) * weight * (LOCAL_AD_WEIGHT if y else 1.0)
-            # The early boost is for the Chinese 2- and 3-grams, which say something of their own: single
-            # characters (，的 私), pieces of Latin words, and the bias and trust in the rules, which move
-            # many or all of the group's messages at once, keep their pace (one verdict moves them a fraction).
-            t.step(own_grams, scale, g, lr, 0.0)
-            if pieces:
-                t.step(pieces, scale, g, COMMUNITY_LEARNING_RATE + (lr - COMMUNITY_LEARNING_RATE) * LATIN_BOOST_SHARE, 0.0)
-            t.step(chars, scale, g, COMMUNITY_LEARNING_RATE, LOCAL_BIAS_RATE if i == 0 else 0.0)
-            if letters:
-                t.step([x for x in letters if x not in sure], scale, g * LETTER_SHARE, COMMUNITY_LEARNING_RATE, 0.0)
-            if kept:
-                t.step(kept, scale, g * BASE_SHARE, COMMUNITY_LEARNING_RATE, 0.0)
-            if i == 0:
-                t.bias = min(LOCAL_BIAS_MAX, max(-LOCAL_BIAS_MAX, t.bias))
-                gr = g * offset
-                self.rules_scale_g += gr * gr
-                # Over a base, how far the rules are right is part of what it knows: a copy may turn
-                # them down only so far (BASE_RULES_SCALE_RANGE); with no base, as far as its verdicts say.
-                lo, hi = BASE_RULES_SCALE_RANGE if base_sure else RULES_SCALE_RANGE
-                self.rules_scale = min(hi, max(lo, self.rules_scale - RULES_SCALE_RATE * COMMUNITY_LEARNING_RATE * gr
-                                               / math.sqrt(self.rules_scale_g)))
-        self.lessons += 1
 
 
 class AdModel:
@@ -330,6 +121,9 @@ class AdModel:
 
     def __init__(self, shared: Table | None = None, rules: AdRules | None = None, *,
                  local: Table | None = None, info: dict | None = None) -> None:
+        # Bumped by every change of the merged weights: the batch table (ad_batch) is rebuilt after one.
+        self._version = 0
+        self._batch_table: tuple[int, object] | None = None
         self._shared = shared if shared is not None else Table()
         self.local = local if local is not None else Table()
         self.rules = rules if rules is not None else AdRules()
@@ -374,6 +168,7 @@ class AdModel:
         shared, local = getattr(self, "_shared", None), getattr(self, "_local", None)
         if shared is None or local is None:
             return
+        self._version += 1
         if not local.w:
             self._w = shared.w  # nothing local: the base itself, not a copy
             return
@@ -391,6 +186,7 @@ class AdModel:
         if self._w is self._shared.w:
             self._merge()
             return
+        self._version += 1
         w, sget, lw = self._w, self._shared.w.get, self._local.w
         for t in grams:
             w[t] = sget(t, 0.0) + lw[t]
@@ -415,14 +211,16 @@ class AdModel:
             return True
         return None
 
-    def _score(self, a: Analysis, weight: float, community: str | None = None) -> tuple[float, float, bool | None]:
-        """(content score, the model's correction, the operator's verdict on this text if any)."""
+    def _score(self, a: Analysis, weight: float, community: str | None = None,
+               computed: float | None = None) -> tuple[float, float, bool | None]:
+        """(content score, the model's correction, the operator's verdict on this text if any).
+        ``computed``: :meth:`correction` of the text's n-grams, when already made (in a batch)."""
         cache = self._cache
         c = cache.get(a.norm)
         if c is None:
             shared, local = self._shared, self._local
             if shared.w or local.w or shared.bias or local.bias:
-                c = self.correction(features(a.norm))
+                c = self.correction(features(a.norm)) if computed is None else computed
                 if len(cache) >= CACHE_SIZE:
                     cache.clear()
                 cache[a.norm] = c
@@ -454,6 +252,51 @@ class AdModel:
         """The content score of a message: the rules' score corrected by the model (and by the
         copy of ``community``, the group it was said in, if its verdicts taught one)."""
         return self._score(a, weight, community)[0]
+
+    def probabilities(self, analyses: Sequence[Analysis], weight: float = 1.0,
+                      community: str | None = None) -> list[float]:
+        """:meth:`probability` of each analysis, the same answers (and the same cache afterwards);
+        the n-gram sums of many messages are made at once (:mod:`ad_batch`) where numpy is installed."""
+        sums = None
+        if len(analyses) >= ad_batch.MIN_BATCH and ad_batch.available():
+            shared, local = self._shared, self._local
+            if shared.w or local.w or shared.bias or local.bias:
+                sums = ad_batch.corrections(self._gram_table(), shared.bias + local.bias, [a.norm for a in analyses])
+        if sums is None:
+            return [self._score(a, weight, community)[0] for a in analyses]
+        if (weight != 1.0 or self.judged_ham or self.judged_ads
+                or (community is not None and community in self.communities)):
+            score = self._score
+            return [score(a, weight, community, c)[0] for a, c in zip(analyses, sums)]
+        # The common case, _score's steps with nothing that does not apply (the same arithmetic, so the
+        # same answers): a cached correction first, the base's scale on the rules, then the logistic.
+        cache = self._cache
+        get, rs, logits = cache.get, self.rules_scale, {}
+        out = []
+        for a, c in zip(analyses, sums):
+            norm = a.norm
+            cached = get(norm)
+            if cached is None:
+                if len(cache) >= CACHE_SIZE:
+                    cache.clear()
+                cache[norm] = c
+            else:
+                c = cached
+            p = a.score
+            lo = logits.get(p)
+            if lo is None:
+                lo = logits[p] = rules_logit(p)
+            if rs:
+                c += rs * lo
+            out.append(p if c == 0.0 else _sigmoid(lo + c))
+        return out
+
+    def _gram_table(self) -> "ad_batch.GramTable":
+        """The merged weights as ad_batch's table, made again after any change of them."""
+        made = self._batch_table
+        if made is None or made[0] != self._version:
+            made = self._batch_table = (self._version, ad_batch.GramTable(self._w))
+        return made[1]
 
     def content(self, a: Analysis, weight: float = 1.0, community: str | None = None
                 ) -> tuple[float, tuple[str, ...], bool | None]:
@@ -574,50 +417,11 @@ class AdModel:
     # -- the base as bytes -----------------------------------------------------
     def to_bytes(self) -> bytes:
         """The shared weights as a compact blob (the local ones are rebuilt from the verdict log)."""
-        items = list(self.shared.w.items())
-        weights = array("f", (v for _, v in items))
-        if sys.byteorder == "big":
-            weights.byteswap()
-        grams = "\x00".join(t for t, _ in items).encode("utf-8", "surrogatepass")
-        header = dict(self.info)
-        header.update({"format": FORMAT, "bias": self.shared.bias, "rules_scale": self.rules_scale, "n": len(items),
-                       "grams_bytes": len(grams)})
-        body = json.dumps(header, ensure_ascii=True).encode("ascii") + b"\n" + grams + weights.tobytes()
-        return MAGIC + zlib.compress(body, 6)
+        return model_to_bytes(self)
 
     @classmethod
     def from_bytes(cls, blob: bytes, rules: AdRules | None = None) -> "AdModel":
-        if not blob.startswith(MAGIC):
-            raise ModelFileError("not a groupwatch ad model (bad header)")
-        try:
-            body = zlib.decompress(blob[len(MAGIC):])
-            head, _, rest = body.partition(b"\n")
-            header = json.loads(head)
-            if not isinstance(header, dict):
-                raise ValueError("header is not an object")
-            if header.get("format") != FORMAT:
-                raise ModelFileError(f"model format {header.get('format')!r}, this version reads {FORMAT}")
-            n, nb = int(header["n"]), int(header["grams_bytes"])
-            grams = rest[:nb].decode("utf-8", "surrogatepass").split("\x00") if n else []
-            weights = array("f")
-            weights.frombytes(rest[nb:])
-            if sys.byteorder == "big":
-                weights.byteswap()
-            if len(grams) != n or len(weights) != n:
-                raise ValueError(f"expected {n} weights, found {len(grams)} n-grams and {len(weights)} weights")
-            bias = float(header["bias"])
-            trust = float(header.get("rules_scale", 0.0))  # absent in blobs written before it existed
-            if not -1.0 < trust <= 1.0:
-                raise ValueError(f"rules_scale {trust} out of range")
-        except ModelFileError:
-            raise
-        except (zlib.error, ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
-            raise ModelFileError(f"damaged model data ({' '.join(str(e).split()) or type(e).__name__})") from None
-        info = {k: v for k, v in header.items() if k not in ("format", "bias", "rules_scale", "n", "grams_bytes")}
-        model = cls(Table(dict(zip(grams, weights)), bias), rules, info=info)
-        model.rules_scale = trust
-        return model
-
+        return model_from_bytes(cls, blob, rules)
 
 # Training, labelled files and persistence live in ad_learning, which builds on this module; they are
 # still reachable from here (PEP 562), without importing it at import time (no import cycle).
