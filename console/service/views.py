@@ -29,7 +29,9 @@ if TYPE_CHECKING:
 FEED_MAX = 2000
 FEED_SAVED = 500  # feed items saved with the checkpoint: a restarted console shows the last ones at once
 AUDIT_MAX = 100_000
-CHANGES_KEPT = 20_000  # alert changes a headless watcher may catch up on
+# Alert changes a headless watcher may catch up on (it polls every second; one further behind is told it
+# missed some). Each keeps its Alert alive after the book has let it go, so the log stays short.
+CHANGES_KEPT = 5_000
 PRESENT_TTL = 10.0     # wall seconds a blacklist entry's present-member count is reused
 SHARED_TTL = 0.25      # wall seconds one answer serves every console that asks for the same view
 SHARED_TTL_MANY = 1.0  # ... when many consoles are attached: each refreshes once a second anyway
