@@ -97,6 +97,21 @@ class ProblemLog(logging.Handler):
             self.first.append(f"{record.levelname} {record.name}: {text.splitlines()[0] if text else ''}"[:300])
 
 
+def memory_sample(engine, demo, live, wall0: float, sim0: float, processed0: int) -> dict:
+    """One row of the memory figures: RSS and Python's blocks next to the state that grows with
+    simulated time (open alerts, members, the demo world's people)."""
+    return {
+        "t_s": round(time.perf_counter() - wall0, 1), "rss_mb": round(rss_mb(), 1),
+        "py_blocks": sys.getallocatedblocks(),
+        "sim_hours": round((live.clock - sim0) / 3600, 2),
+        "events": engine.events_total - processed0,
+        "open_alerts": len(engine.alerts), "open_incidents": len(engine.incidents),
+        "members": sum(len(g.members) for g in engine.stats.groups.values()),
+        "world_people": len(demo.world.people),
+        "checkpoint_s": round(engine.last_checkpoint_s, 3),  # the latest: grows with the state
+    }
+
+
 def rss_mb() -> float:
     try:
         with open("/proc/self/statm") as f:
@@ -306,17 +321,7 @@ async def _soak(groups: int, rate: float, seconds: float, seed: int, presses_per
                 processed0 = engine.events_total
 
                 def sample() -> None:
-                    rec.samples.append({
-                        "t_s": round(time.perf_counter() - wall0, 1), "rss_mb": round(rss_mb(), 1),
-                        "py_blocks": sys.getallocatedblocks(),
-                        "sim_hours": round((live.clock - sim0) / 3600, 2),
-                        "events": engine.events_total - processed0,
-                        # state that grows with simulated time, next to the memory that holds it
-                        "open_alerts": len(engine.alerts), "open_incidents": len(engine.incidents),
-                        "members": sum(len(g.members) for g in engine.stats.groups.values()),
-                        "world_people": len(demo.world.people),
-                        "checkpoint_s": round(engine.last_checkpoint_s, 3),  # the latest: grows with the state
-                    })
+                    rec.samples.append(memory_sample(engine, demo, live, wall0, sim0, processed0))
 
                 await operator(app, frames, rec, random.Random(seed), wall0, seconds, presses_per_minute, sample,
                                every)

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from console.bench import peak_rss_mb
 from console.bench_soak import DRAIN_TIMEOUT, MAX_BATCH_SECONDS, LiveWorldConnector, Recorder, live_blocks, \
-    operator, rss_mb, trimmed_rss_mb
+    memory_sample, operator, rss_mb, trimmed_rss_mb
 
 START_TIMEOUT = 300.0  # seconds the service process gets to build the world and open its socket
 
@@ -97,17 +97,7 @@ async def run(a: argparse.Namespace) -> None:
             processed0 = engine.events_total
 
             def sample() -> None:
-                rec.samples.append({
-                    "t_s": round(time.perf_counter() - wall0, 1), "rss_mb": round(rss_mb(), 1),
-                    "py_blocks": sys.getallocatedblocks(),
-                    "sim_hours": round((live.clock - sim0) / 3600, 2),
-                    "events": engine.events_total - processed0,
-                    # state that grows with simulated time, next to the memory that holds it
-                    "open_alerts": len(engine.alerts), "open_incidents": len(engine.incidents),
-                    "members": sum(len(g.members) for g in engine.stats.groups.values()),
-                    "world_people": len(demo.world.people),
-                    "checkpoint_s": round(engine.last_checkpoint_s, 3),  # the latest: grows with the state
-                })
+                rec.samples.append(memory_sample(engine, demo, live, wall0, sim0, processed0))
 
             async def sampling() -> None:
                 while True:
