@@ -112,6 +112,19 @@ def memory_sample(engine, demo, live, wall0: float, sim0: float, processed0: int
     }
 
 
+async def end_and_drain(live, engine, wall0: float, taken0: int, pause) -> tuple:
+    """The figures at the end of the measured time (wall, rusage, simulated clock, events processed, events
+    behind, Python blocks, trimmed RSS); then the world stops and the engine gets up to DRAIN_TIMEOUT to
+    take what is left (``pause`` waits: the pilot's or asyncio's)."""
+    end = (time.perf_counter() - wall0, resource.getrusage(resource.RUSAGE_SELF), live.clock, engine.events_total,
+           live.behind, live_blocks(), trimmed_rss_mb())
+    live.draining = True
+    t_drain = time.perf_counter()
+    while engine.events_total - taken0 < live.generated and time.perf_counter() - t_drain < DRAIN_TIMEOUT:
+        await pause(0.05)
+    return end
+
+
 def rss_mb() -> float:
     try:
         with open("/proc/self/statm") as f:
@@ -327,15 +340,8 @@ async def _soak(groups: int, rate: float, seconds: float, seed: int, presses_per
                                every)
                 if rec.samples[-1]["t_s"] < seconds - 0.5:
                     sample()  # the end
-                wall = time.perf_counter() - wall0
-                ru1 = resource.getrusage(resource.RUSAGE_SELF)
-                sim1, processed1, behind = live.clock, engine.events_total, live.behind
-                blocks1, rss_trimmed = live_blocks(), trimmed_rss_mb()
-                # The end: the world stops, and the engine takes what is left.
-                live.draining = True
-                t_drain = time.perf_counter()
-                while engine.events_total - taken0 < live.generated and time.perf_counter() - t_drain < DRAIN_TIMEOUT:
-                    await pilot.pause(0.05)
+                wall, ru1, sim1, processed1, behind, blocks1, rss_trimmed = await end_and_drain(
+                    live, engine, wall0, taken0, pilot.pause)
                 engine_workers = [w for w in app.workers if w.group == "engine"]
                 engine_ok = bool(engine_workers) and all(w.state is WorkerState.RUNNING for w in engine_workers)
                 for w in app.workers:

@@ -28,8 +28,8 @@ import time
 from pathlib import Path
 
 from console.bench import peak_rss_mb
-from console.bench_soak import DRAIN_TIMEOUT, MAX_BATCH_SECONDS, LiveWorldConnector, Recorder, live_blocks, \
-    memory_sample, operator, rss_mb, trimmed_rss_mb
+from console.bench_soak import DRAIN_TIMEOUT, MAX_BATCH_SECONDS, LiveWorldConnector, Recorder, end_and_drain, \
+    live_blocks, memory_sample, operator, rss_mb
 
 START_TIMEOUT = 300.0  # seconds the service process gets to build the world and open its socket
 
@@ -108,15 +108,8 @@ async def run(a: argparse.Namespace) -> None:
             await commands.readline()  # "stop" (or the parent went away: report anyway)
             sampler.cancel()
             sample()  # the end
-            wall = time.perf_counter() - wall0
-            ru1 = resource.getrusage(resource.RUSAGE_SELF)
-            sim1, processed1, behind = live.clock, engine.events_total, live.behind
-            blocks1, rss_trimmed = live_blocks(), trimmed_rss_mb()
-            # The end: the world stops, and the engine takes what is left.
-            live.draining = True
-            t_drain = time.perf_counter()
-            while engine.events_total - taken0 < live.generated and time.perf_counter() - t_drain < DRAIN_TIMEOUT:
-                await asyncio.sleep(0.05)
+            wall, ru1, sim1, processed1, behind, blocks1, rss_trimmed = await end_and_drain(
+                live, engine, wall0, taken0, asyncio.sleep)
             engine_ok = not engine_task.done()
             if engine_task.done() and engine_task.exception() is not None:
                 exc = engine_task.exception()
