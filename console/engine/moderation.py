@@ -310,7 +310,7 @@ class Moderation:
         text = self._alert_text(alert)
         if not text:
             return head + "no message text to learn from"
-        key = f"{alert.group}\x1f{alert.message_id}" if alert.message_id else f"alert\x1f{alert.id}"
+        key = self._verdict_key(alert)
         shown = visible(" ".join(text.split()), 40)
         what = "an ad" if is_ad else "not an ad"
         problems = len(learning.problems)
@@ -323,6 +323,34 @@ class Moderation:
         for problem in learning.problems[problems:]:  # e.g. the verdict could not be saved
             self.notify(problem)
         return notice
+
+    @staticmethod
+    def _verdict_key(alert: Alert) -> str:
+        """One verdict per message (a second one on the same message is a changed mind)."""
+        return f"{alert.group}\x1f{alert.message_id}" if alert.message_id else f"alert\x1f{alert.id}"
+
+    def take_back(self, alert_id: int) -> tuple[bool, str]:
+        """Undo a "not an ad" on an ad alert: the ad model forgets that verdict (what it taught, and the
+        saved verdict, so a restart does not learn it again). (taken back, a one-line notice). Reopening
+        the alert is the caller's."""
+        alert = self.engine.alerts.get(alert_id)
+        if alert is None:
+            return False, f"no alert #{alert_id}"
+        head = f"alert #{alert.id}: "
+        if alert.kind != "ad":
+            return False, head + f"a {alert.kind} alert has no verdict to take back"
+        learning = self.ad_learning
+        if learning is None:
+            return True, head + "the ad model is off, nothing to forget"
+        problems = len(learning.problems)
+        how = learning.forget(self._verdict_key(alert), False)
+        for problem in learning.problems[problems:]:
+            self.notify(problem)
+        if how is None:
+            return True, head + "no 'not an ad' verdict to take back"
+        notice = head + f"'not an ad' taken back, {how}"
+        self.notify(notice)
+        return True, notice
 
     def _alert_text(self, alert: Alert) -> str | None:
         """The alert's whole message while the group's recent messages hold it, else its excerpt."""

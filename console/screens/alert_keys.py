@@ -2,8 +2,9 @@
 ``incident:<id>``, the service expands them to their alerts) or single alerts (their ids).
 
 Undo: this console's last acknowledge, snooze, resolve or "not an ad" is kept (until the console
-closes) with the alerts it changed; `U` or ctrl+z sends the inverse command (un-acknowledge, or
-reopen) through the service, like any other command.
+closes) with the alerts it changed; `U` or ctrl+z sends the inverse command (un-acknowledge, reopen,
+or for "not an ad" undo_not_ad: the verdict forgotten by the ad model, the alerts reopened) through the
+service, like any other command.
 """
 from __future__ import annotations
 
@@ -21,12 +22,12 @@ from console.screens.modals import Field, FormScreen
 from console.service.api import AlertView, Command, IncidentView, Report
 
 UNDO_KEPT = 50
-INVERSE = {"ack": "unack", "snooze": "unack", "resolve": "reopen", "not_ad": "reopen"}
+INVERSE = {"ack": "unack", "snooze": "unack", "resolve": "reopen", "not_ad": "undo_not_ad"}
 
 
 @dataclass(slots=True)
 class Undo:
-    command: str       # the inverse: unack or reopen
+    command: str       # the inverse: unack, reopen or undo_not_ad
     alerts: list[int]
     what: str          # "acknowledge of 3 alert(s)"
 

@@ -61,6 +61,7 @@ COMMANDS: dict[str, CommandSpec] = {
     "claim": CommandSpec(Role.MODERATOR, "claim"),
     "not_ad": CommandSpec(Role.MODERATOR, "not an ad"),
     "reopen": CommandSpec(Role.MODERATOR, "reopen"),  # resolved alerts back in the queue (a console's undo)
+    "undo_not_ad": CommandSpec(Role.MODERATOR, "undo not an ad"),  # the verdict forgotten, the alerts reopened
     # platform actions from alerts (targets: alert ids)
     "warn_alerts": CommandSpec(Role.MODERATOR, "warn", True),
     "blacklist_alerts": CommandSpec(Role.MODERATOR, "blacklist", True),

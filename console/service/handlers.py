@@ -14,6 +14,7 @@ from console.engine.actions.model import ActionError, ActionKind, BulkReport
 from console.engine.text import visible
 from console.service.api import Actor, Command, Report, ServiceError
 from console.service.handlers_alerts import (_blacklist_alerts, _delete_alerts, _mute_alerts, _not_ad, _triage,
+                                             _undo_not_ad,
                                              _warn_alerts)
 from console.service.handlers_common import ago, already_blacklisted, report_of
 from console.service.handlers_incidents import reopen, resolve_blacklisted, silence_add, silence_remove
@@ -278,7 +279,7 @@ async def _schedule_run_now(svc: "Service", actor: Actor, cmd: Command) -> Repor
 
 HANDLERS = {
     "ack": _triage, "unack": _triage, "snooze": _triage, "resolve": _triage, "claim": _triage,
-    "not_ad": _not_ad, "reopen": reopen,
+    "not_ad": _not_ad, "reopen": reopen, "undo_not_ad": _undo_not_ad,
     "warn_alerts": _warn_alerts, "blacklist_alerts": _blacklist_alerts, "delete_alerts": _delete_alerts,
     "mute_alerts": _mute_alerts,
     "warn": _warn, "kick": _kick, "ban": _kick, "mention": _mention, "delete": _delete, "post": _post,

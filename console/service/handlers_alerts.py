@@ -123,11 +123,48 @@ async def _not_ad(svc: "Service", actor: Actor, cmd: Command) -> Report:
             skipped.append(f"#{a.id}: a {a.kind} alert; 'not an ad' is for ad alerts")
             continue
         notes.append(svc.moderation.verdict(a.id, False))
+        _audit(svc, actor, "marked not an ad", a)
         done += 1
         acted.append(a.id)
+    if done:
+        svc.moderation.ledger.commit()
     out = Report(cmd.name, total=done + len(skipped), done=done, skipped=len(skipped), errors=skipped,
                  message="; ".join(notes[:3]) if notes else "nothing to teach")
-    out.data["alerts"] = acted
+    out.data["alerts"] = acted  # what an undo gives back (undo_not_ad)
+    return out
+
+
+async def _undo_not_ad(svc: "Service", actor: Actor, cmd: Command) -> Report:
+    """The inverse of "not an ad" (a console's undo): the ad model forgets the verdict (what it learned
+    from it, and the saved verdict) and the alerts are back in the queue."""
+    book, now = svc.engine.alerts, svc.engine.now()
+    skipped: list[str] = []
+    notes: list[str] = []
+    done: list[int] = []
+    for t in cmd.targets:
+        if isinstance(t, bool) or not isinstance(t, int):
+            raise ServiceError("undo_not_ad targets must be alert ids")
+    with svc.engine.incidents.batch():
+        for aid in dict.fromkeys(cmd.targets):
+            taken, note = svc.moderation.take_back(aid)
+            if not taken:
+                skipped.append(note)
+                continue
+            notes.append(note)
+            a = book.get(aid)
+            if not a.is_live:
+                try:
+                    book.reopen(aid)
+                except KeyError as e:  # a newer alert for the same member is open: the verdict is still taken back
+                    skipped.append(str(e).strip("'\""))
+            a.state_by, a.state_at = actor.user, now
+            _audit(svc, actor, "not an ad taken back", a)
+            done.append(aid)
+    if done:
+        svc.moderation.ledger.commit()
+    out = Report(cmd.name, total=len(done) + len(skipped), done=len(done), skipped=len(skipped), errors=skipped,
+                 message="; ".join(notes[:3]) if notes else "nothing taken back")
+    out.data["alerts"] = done
     return out
 
 

@@ -211,6 +211,7 @@ class AdLearning:
         self.store, self.settings, self.clock = store, settings, clock
         self.problems: list[str] = []
         self.verdicts: dict[str, Verdict] = {}
+        self._replaced: dict[str, Verdict] = {}  # key -> the verdict a changed mind replaced (for an undo)
         self.can_save = store is not None
         self.model = AdModel(rules=rules)
         self.model = self._base(rules)
@@ -284,8 +285,11 @@ class AdLearning:
                 continue  # one unreadable document does not cost the others
             self.verdicts.pop(v.key, None)
             self.verdicts[v.key] = v
+        self._replay()
+
+    def _replay(self) -> None:
         for v in self.verdicts.values():
-            self.model.learn(v.text, v.is_ad, community=v.group)
+            self.model.learn(v.text, v.is_ad, community=v.group, lesson=v.key)
 
     def teach(self, text: str, is_ad: bool, *, key: str, source: str, alert: int | None = None,
               group: str | None = None, member: str | None = None) -> bool:
@@ -296,10 +300,47 @@ class AdLearning:
         v = Verdict(key, text, is_ad, self.clock(), source, alert, group, member)
         self.verdicts.pop(key, None)  # a changed mind replaces the old verdict (and goes last in the replay)
         self.verdicts[key] = v
-        self.model.learn(text, is_ad, community=group)
+        if old is not None:
+            self._replaced[key] = old  # what an undo of this verdict gives back
+        else:
+            self._replaced.pop(key, None)
+        self.model.learn(text, is_ad, community=group, lesson=key)
         if self.can_save:
             self._save(v, replaced=old is not None)
         return True
+
+    def forget(self, key: str, is_ad: bool) -> str | None:
+        """Take back the verdict under ``key`` if it says ``is_ad``: the model forgets what it taught
+        (ad_undo: exactly what that lesson changed; if it is no longer kept, the model is made again from
+        the base and the other verdicts), and it is no longer saved, so a restart does not learn it again.
+        A verdict it had replaced (a changed mind) is the verdict again. None: there was no such verdict;
+        else how it was forgotten, for the notice."""
+        v = self.verdicts.get(key)
+        if v is None or v.is_ad != is_ad:
+            return None
+        del self.verdicts[key]
+        previous = self._replaced.pop(key, None)
+        if previous is not None:
+            self.verdicts[key] = previous
+        if self.model.forget(key):
+            how = "its lesson taken back"
+            # Another verdict on the same text still holds it (the verdict memory is by text).
+            for other in self.verdicts.values():
+                if other.text == v.text and other.is_ad == v.is_ad:
+                    self.model.remember(self.model.rules.analyze(other.text), other.is_ad)
+                    break
+        else:
+            self.model.forget_all()
+            self._replay()
+            how = f"the model made again from {len(self.verdicts)} verdict(s)"
+        if self.can_save:
+            self.store.replace_table(VERDICT_DB, "verdicts",
+                                     [dict(x.to_doc(), _key=k) for k, x in self.verdicts.items()])
+            try:
+                self.store.commit(VERDICT_DB)
+            except Exception as e:  # a full disk: the running model has forgotten it; say what is saved
+                self.problems.append(f"ad model: could not save that a verdict was taken back: {e}")
+        return how
 
     def _save(self, v: Verdict, replaced: bool) -> None:
         if replaced or len(self.verdicts) > MAX_VERDICTS:

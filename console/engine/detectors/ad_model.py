@@ -62,6 +62,8 @@ from console.engine.detectors import ad_batch
 from console.engine.detectors.ad_blob import ModelFileError, model_from_bytes, model_to_bytes
 from console.engine.detectors.ad_features import _END, _START, _sigmoid, features, rules_logit
 from console.engine.detectors.ad_text import AdRules, Analysis, skeleton_of_squeezed
+from console.engine.detectors.ad_undo import KEPT as UNDO_KEPT
+from console.engine.detectors.ad_undo import Lesson
 from console.engine.detectors.ad_weights import BASE_SURE, Community, Table
 
 log = logging.getLogger("groupwatch.ad_model")
@@ -143,6 +145,8 @@ class AdModel:
         # with care; these make sure a verdict holds for the message it was given on.
         self.judged_ads: dict[str, None] = {}
         self.judged_ham: dict[str, None] = {}
+        # The newest verdicts' lessons by the verdict's key, to take one back (ad_undo).
+        self._lessons: OrderedDict[str, Lesson] = OrderedDict()
 
     # The weights scored are shared + local in one dict, kept up to date by every lesson: one lookup
     # per n-gram instead of two halves the scoring time (the dicts are bigger than the CPU's caches).
@@ -338,16 +342,23 @@ class AdModel:
         return p, a.reasons + reasons
 
     # -- learning ------------------------------------------------------------
-    def learn(self, text: str, is_ad: bool, weight: float = 1.0, community: str | None = None) -> None:
+    def learn(self, text: str, is_ad: bool, weight: float = 1.0, community: str | None = None,
+              lesson: str | None = None) -> None:
         """``AdScorer``: learn one verdict on a raw text (said in ``community``, if known)."""
-        self.learn_analysis(self.rules.analyze(text), is_ad, weight, community=community)
+        self.learn_analysis(self.rules.analyze(text), is_ad, weight, community=community, lesson=lesson)
 
     def learn_analysis(self, a: Analysis, is_ad: bool, weight: float = 1.0, steps: int = LEARN_STEPS,
-                       community: str | None = None) -> None:
+                       community: str | None = None, lesson: str | None = None) -> None:
         """Learn a lesson: the deployment's local weights with care (they reach every group), then
         the copy of ``community`` (the group the message was said in) freely. A full-weight lesson
-        (a verdict) is also remembered by text; a weak one (weight < 1) only nudges the weights."""
+        (a verdict) is also remembered by text; a weak one (weight < 1) only nudges the weights.
+        ``lesson``: the verdict's key; what the lesson changes is kept so that :meth:`forget` can take it back."""
         grams = features(a.norm)
+        record = None
+        if lesson is not None:
+            key = _ad_key(a.squeezed) if is_ad else None
+            record = Lesson.start(self, community, grams, [t for t in grams if len(t) > 1], is_ad, a.squeezed,
+                                  key if key is not None and len(key.replace("#", "")) >= 2 else None)
         offset = rules_logit(a.score) * (1.0 + self.rules_scale)
         y = 1.0 if is_ad else 0.0
         scale = 1.0 / math.sqrt(len(grams)) if grams else 1.0
@@ -375,15 +386,47 @@ class AdModel:
             self._local.step(local_grams, scale, (p - y) * share, LOCAL_LEARNING_RATE, 0.0)
             self._merged_update(local_grams)
         if weight >= 1.0:
-            self._cache.clear()
-            if is_ad:
-                self.judged_ham.pop(a.squeezed, None)
-                key = _ad_key(a.squeezed)
-                if len(key.replace("#", "")) >= 2:  # not "#": every number would be an ad
-                    self.judged_ads[key] = None
-            else:
-                self.judged_ham[a.squeezed] = None
+            self.remember(a, is_ad)
         self.learned += 1
+        if record is not None:
+            record.finish(self)
+            lessons = self._lessons
+            lessons.pop(lesson, None)
+            lessons[lesson] = record
+            while len(lessons) > UNDO_KEPT:
+                del lessons[next(iter(lessons))]
+
+    def remember(self, a: Analysis, is_ad: bool) -> None:
+        """The verdict memory by text: this text (an ad: also with other digits) is judged so."""
+        self._cache.clear()
+        if is_ad:
+            self.judged_ham.pop(a.squeezed, None)
+            key = _ad_key(a.squeezed)
+            if len(key.replace("#", "")) >= 2:  # not "#": every number would be an ad
+                self.judged_ads[key] = None
+        else:
+            self.judged_ham[a.squeezed] = None
+
+    def forget(self, lesson: str) -> bool:
+        """Take back what the verdict ``lesson`` taught (see :mod:`ad_undo`); False if it is no longer kept."""
+        record = self._lessons.pop(lesson, None)
+        if record is None:
+            return False
+        record.revert(self)
+        self._merge()  # the local weights it touched, in the merged table (and the batch table's version)
+        self._cache.clear()
+        self.learned -= 1
+        return True
+
+    def forget_all(self) -> None:
+        """Everything learned since start: the base alone (before the remaining verdicts are replayed)."""
+        self.communities.clear()
+        self.judged_ads.clear()
+        self.judged_ham.clear()
+        self._lessons.clear()
+        self.local = Table()
+        self._cache.clear()
+        self.learned = 0
 
     def _base_sure(self) -> frozenset[str]:
         """The n-grams the base is sure of (see Community.learn), computed once per base."""
