@@ -178,3 +178,19 @@ def test_gram_table_finds_every_key_and_nothing_else() -> None:
     grams = list(weights) + ["zz", "b", "abd", "\U0010fffe"]
     keys = ad_batch.np.array([ad_batch.pack(g) for g in grams], dtype=ad_batch.np.uint64)
     assert table.lookup(keys).tolist() == [weights.get(g, 0.0) for g in grams]
+
+
+@pytest.mark.skipif(not ad_batch.available(), reason="numpy is not installed")
+def test_a_warm_cache_gives_the_same_answers_and_the_same_cache_afterwards(rules: AdRules, model: AdModel) -> None:
+    analyses = [rules.analyze(t) for t in texts_many()]
+    for warm in (analyses[::3], []):
+        model._cache.clear()
+        for a in warm:
+            model.probability(a)
+        one = [model.probability(a) for a in analyses]
+        after_one = dict(model._cache)
+        model._cache.clear()
+        for a in warm:
+            model.probability(a)
+        assert model.probabilities(analyses) == one
+        assert model._cache == after_one and list(model._cache) == list(after_one)

@@ -21,6 +21,7 @@ Python): without it, :func:`available` is false and callers score message by mes
 """
 from __future__ import annotations
 
+import math
 import re
 from typing import Sequence
 
@@ -190,6 +191,12 @@ def gram_sums(table: GramTable, strings: Sequence[str], fold_digits: bool = Fals
 def corrections(table: GramTable, bias: float, norms: Sequence[str]) -> list[float] | None:
     """``bias + (sum of n-gram weights) / sqrt(n-grams)`` of each normalised text (just ``bias`` for
     a text with none), as :meth:`AdModel.correction` computes it; None: score them one by one."""
+    out = correction_array(table, bias, norms)
+    return None if out is None else out.tolist()
+
+
+def correction_array(table: GramTable, bias: float, norms: Sequence[str]):
+    """:func:`corrections` as a numpy array."""
     if np is None or len(norms) < MIN_BATCH:
         return None
     made = feature_strings(norms)
@@ -200,4 +207,25 @@ def corrections(table: GramTable, bias: float, norms: Sequence[str]) -> list[flo
     out = np.full(len(strings), bias, dtype=np.float64)
     has = count > 0
     out[has] = bias + sums[has] / np.sqrt(count[has].astype(np.float64))
-    return out.tolist()
+    return out
+
+
+def scores(rules_scores: Sequence[float], corrections, rules_scale: float, logit) -> list[float]:
+    """Each message's content score from the rules' score and the model's correction, as
+    ``AdModel._score`` makes it for a message with no community copy and no verdict: ``c += rules_scale *
+    logit(score)``, then the rules' score itself if ``c == 0`` else ``_sigmoid(logit(score) + c)``. The same
+    IEEE operations one after the other, in numpy (additions, products and quotients of doubles are
+    exact-rounded there as in Python); the exponentials with Python's ``math.exp`` (numpy's may differ in
+    the last bit), so the answers are bit for bit the one-by-one ones."""
+    logits = {p: logit(p) for p in set(rules_scores)}  # a few distinct rule scores
+    p = np.array(rules_scores, dtype=np.float64)
+    lo = np.array([logits[x] for x in rules_scores], dtype=np.float64)
+    c = np.asarray(corrections, dtype=np.float64)
+    if rules_scale:
+        c = c + rules_scale * lo
+    m = lo + c
+    up = m >= 0.0
+    arg = np.where(up, -np.minimum(m, 35.0), np.maximum(m, -35.0))
+    e = np.fromiter(map(math.exp, arg.tolist()), dtype=np.float64, count=len(arg))
+    out = np.where(up, 1.0 / (1.0 + e), e / (1.0 + e))
+    return np.where(c == 0.0, p, out).tolist()

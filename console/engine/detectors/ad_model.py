@@ -265,35 +265,26 @@ class AdModel:
         if len(analyses) >= ad_batch.MIN_BATCH and ad_batch.available():
             shared, local = self._shared, self._local
             if shared.w or local.w or shared.bias or local.bias:
-                sums = ad_batch.corrections(self._gram_table(), shared.bias + local.bias, [a.norm for a in analyses])
+                norms = [a.norm for a in analyses]
+                sums = ad_batch.correction_array(self._gram_table(), shared.bias + local.bias, norms)
         if sums is None:
             return [self._score(a, weight, community)[0] for a in analyses]
-        if (weight != 1.0 or self.judged_ham or self.judged_ads
-                or (community is not None and community in self.communities)):
-            score = self._score
-            return [score(a, weight, community, c)[0] for a, c in zip(analyses, sums)]
-        # The common case, _score's steps with nothing that does not apply (the same arithmetic, so the
-        # same answers): a cached correction first, the base's scale on the rules, then the logistic.
         cache = self._cache
-        get, rs, logits = cache.get, self.rules_scale, {}
-        out = []
-        for a, c in zip(analyses, sums):
-            norm = a.norm
-            cached = get(norm)
-            if cached is None:
+        listed = sums.tolist()
+        if (weight != 1.0 or self.judged_ham or self.judged_ads or cache
+                or (community is not None and community in self.communities)):
+            # _score step by step (corrections cached before, maybe a hair stale after a weak lesson, win)
+            score = self._score
+            return [score(a, weight, community, c)[0] for a, c in zip(analyses, listed)]
+        # The common case, _score's steps with nothing that does not apply (the same arithmetic, so the
+        # same answers), in numpy: the base's scale on the rules, then the logistic. The cache afterwards
+        # as scoring one by one leaves it (a text seen again in the batch has the same sums).
+        for norm, c in zip(norms, listed):
+            if norm not in cache:
                 if len(cache) >= CACHE_SIZE:
                     cache.clear()
                 cache[norm] = c
-            else:
-                c = cached
-            p = a.score
-            lo = logits.get(p)
-            if lo is None:
-                lo = logits[p] = rules_logit(p)
-            if rs:
-                c += rs * lo
-            out.append(p if c == 0.0 else _sigmoid(lo + c))
-        return out
+        return ad_batch.scores([a.score for a in analyses], listed, self.rules_scale, rules_logit)
 
     def _gram_table(self) -> "ad_batch.GramTable":
         """The merged weights as ad_batch's table, made again after any change of them."""
