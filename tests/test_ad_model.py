@@ -240,7 +240,7 @@ def test_the_detector_shows_the_models_reason_and_score() -> None:
     m = train([ex(ADS, True) + ex(HAM, False)], RULES, seed=1)
     f = Fleet(AdSettings(), m)
     (finding,) = f.say("qq:1", "qq:2", "zzqx 出vape 160r 私", T0)
-    assert any(r.startswith("model 0.") for r in finding.reasons)
+    assert any(r.startswith(("model 0.", "model 1.00")) for r in finding.reasons)
     assert finding.score >= 0.7
     assert Fleet(AdSettings(model_weight=0.0), None).say("qq:1", "qq:2", "zzqx 出vape 160r 私", T0) == []
 
