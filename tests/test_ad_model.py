@@ -644,3 +644,14 @@ def test_the_detector_scores_each_group_with_its_own_copy() -> None:
     m.learn("今天副本打得好累", False, community="qq:game")
     assert f.say("qq:game", "qq:7", "出个满级号 40r 要的来", T0)
     assert f.say("qq:campus", "qq:7", "出个满级号 40r 要的来", T0 + 1) == []
+
+
+def test_a_small_corpus_takes_larger_steps(monkeypatch) -> None:
+    from console.engine.detectors import ad_learning
+
+    rows = ex(ADS, True) + ex(HAM, False)
+    boosted = train([rows], RULES, seed=1, epochs=1)
+    monkeypatch.setattr(ad_learning, "SMALL_CORPUS", len(rows))  # not small any more: the plain rate
+    plain = train([rows], RULES, seed=1, epochs=1)
+    assert max(map(abs, boosted.shared.w.values())) > 1.5 * max(map(abs, plain.shared.w.values()))
+    assert score(boosted, "zzqx 出vape 160r 私") > score(plain, "zzqx 出vape 160r 私")
