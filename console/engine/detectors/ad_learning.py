@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from console.engine.detectors.ad_blob import FORMAT, ModelFileError
+from console.engine.detectors.ad_undo import KEPT as UNDO_KEPT
 from console.engine.detectors.ad_features import MODEL_CHARS, _sigmoid, features, rules_logit
 from console.engine.detectors.ad_model import (AD_WEIGHT, EPOCHS, LEARNING_RATE, MAX_SOURCE_WEIGHT, PRUNE,
                                                SHARED_BIAS_RATE, SKIP, AdModel, LabeledFileError)
@@ -297,8 +298,9 @@ class AdLearning:
         self._replay()
 
     def _replay(self) -> None:
-        for v in self.verdicts.values():
-            self.model.learn(v.text, v.is_ad, community=v.group, lesson=v.key)
+        first_kept = len(self.verdicts) - UNDO_KEPT  # only the newest lessons are kept for an undo
+        for i, v in enumerate(self.verdicts.values()):
+            self.model.learn(v.text, v.is_ad, community=v.group, lesson=v.key if i >= first_kept else None)
 
     def teach(self, text: str, is_ad: bool, *, key: str, source: str, alert: int | None = None,
               group: str | None = None, member: str | None = None) -> bool:
