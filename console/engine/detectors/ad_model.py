@@ -61,9 +61,9 @@ from typing import Sequence
 from console.engine.detectors import ad_batch
 from console.engine.detectors.ad_blob import ModelFileError, model_from_bytes, model_to_bytes
 from console.engine.detectors.ad_features import _END, _START, _sigmoid, features, rules_logit
-from console.engine.detectors.ad_text import AdRules, Analysis, skeleton_of_squeezed
+from console.engine.detectors.ad_text import AdRules, Analysis
 from console.engine.detectors.ad_undo import KEPT as UNDO_KEPT
-from console.engine.detectors.ad_undo import Lesson
+from console.engine.detectors.ad_undo import Lesson, VerdictMemory, _ad_key
 from console.engine.detectors.ad_weights import BASE_SURE, Community, Table
 
 log = logging.getLogger("groupwatch.ad_model")
@@ -109,12 +109,8 @@ class LabeledFileError(Exception):
     """A bad labelled file; ``str(e)`` is one line: ``<file>:<line>: <what is wrong>``."""
 
 
-def _ad_key(squeezed: str) -> str:
-    return skeleton_of_squeezed(squeezed)
 
-
-
-class AdModel:
+class AdModel(VerdictMemory):
     """Shared (base) weights plus this deployment's local weights, over the rules' log-odds.
 
     Satisfies the ``AdScorer`` protocol (``score``/``learn`` on raw text) and offers the
@@ -206,14 +202,6 @@ class AdModel:
     def _combine(self, score: float, c: float) -> float:
         # No opinion: exactly the rules' score (not its clipped log-odds).
         return score if c == 0.0 else _sigmoid(rules_logit(score) + c)
-
-    def judged(self, a: Analysis) -> bool | None:
-        """The operator's verdict on this very text (an ad: also with other digits), if any."""
-        if a.squeezed in self.judged_ham:
-            return False
-        if self.judged_ads and _ad_key(a.squeezed) in self.judged_ads:
-            return True
-        return None
 
     def _score(self, a: Analysis, weight: float, community: str | None = None,
                computed: float | None = None) -> tuple[float, float, bool | None]:
@@ -386,38 +374,6 @@ class AdModel:
             lessons[lesson] = record
             while len(lessons) > UNDO_KEPT:
                 del lessons[next(iter(lessons))]
-
-    def remember(self, a: Analysis, is_ad: bool) -> None:
-        """The verdict memory by text: this text (an ad: also with other digits) is judged so."""
-        self._cache.clear()
-        if is_ad:
-            self.judged_ham.pop(a.squeezed, None)
-            key = _ad_key(a.squeezed)
-            if len(key.replace("#", "")) >= 2:  # not "#": every number would be an ad
-                self.judged_ads[key] = None
-        else:
-            self.judged_ham[a.squeezed] = None
-
-    def forget(self, lesson: str) -> bool:
-        """Take back what the verdict ``lesson`` taught (see :mod:`ad_undo`); False if it is no longer kept."""
-        record = self._lessons.pop(lesson, None)
-        if record is None:
-            return False
-        record.revert(self)
-        self._merge()  # the local weights it touched, in the merged table (and the batch table's version)
-        self._cache.clear()
-        self.learned -= 1
-        return True
-
-    def forget_all(self) -> None:
-        """Everything learned since start: the base alone (before the remaining verdicts are replayed)."""
-        self.communities.clear()
-        self.judged_ads.clear()
-        self.judged_ham.clear()
-        self._lessons.clear()
-        self.local = Table()
-        self._cache.clear()
-        self.learned = 0
 
     def _base_sure(self) -> frozenset[str]:
         """The n-grams the base is sure of (see Community.learn), computed once per base."""

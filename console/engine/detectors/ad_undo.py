@@ -21,6 +21,8 @@ from array import array
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Sequence
 
+from console.engine.detectors.ad_normalize import skeleton_of_squeezed
+from console.engine.detectors.ad_text import Analysis
 from console.engine.detectors.ad_weights import Community, Table
 
 if TYPE_CHECKING:
@@ -151,3 +153,57 @@ class Lesson:
                 model.judged_ads.pop(self.ad_key, None)
         elif not self.ham_before:
             model.judged_ham.pop(self.squeezed, None)
+
+
+def _ad_key(squeezed: str) -> str:
+    """An ad verdict's key in the memory by text: its skeleton (digits collapsed: the same ad with another id)."""
+    return skeleton_of_squeezed(squeezed)
+
+
+class VerdictMemory:
+    """:class:`~console.engine.detectors.ad_model.AdModel`'s verdicts by text (``judged_ads``, ``judged_ham``)
+    and the lessons kept to take a verdict back (``_lessons``, ``_merge``, ``_cache``: the model's)."""
+
+    judged_ads: dict[str, None]
+    judged_ham: dict[str, None]
+
+    def judged(self, a: Analysis) -> bool | None:
+        """The operator's verdict on this very text (an ad: also with other digits), if any."""
+        if a.squeezed in self.judged_ham:
+            return False
+        if self.judged_ads and _ad_key(a.squeezed) in self.judged_ads:
+            return True
+        return None
+
+    def remember(self, a: Analysis, is_ad: bool) -> None:
+        """The verdict memory by text: this text (an ad: also with other digits) is judged so."""
+        self._cache.clear()
+        if is_ad:
+            self.judged_ham.pop(a.squeezed, None)
+            key = _ad_key(a.squeezed)
+            if len(key.replace("#", "")) >= 2:  # not "#": every number would be an ad
+                self.judged_ads[key] = None
+        else:
+            self.judged_ham[a.squeezed] = None
+
+    def forget(self, lesson: str) -> bool:
+        """Take back what the verdict ``lesson`` taught (see :mod:`ad_undo`); False if it is no longer kept."""
+        record = self._lessons.pop(lesson, None)
+        if record is None:
+            return False
+        record.revert(self)
+        self._merge()  # the local weights it touched, in the merged table (and the batch table's version)
+        self._cache.clear()
+        self.learned -= 1
+        return True
+
+    def forget_all(self) -> None:
+        """Everything learned since start: the base alone (before the remaining verdicts are replayed)."""
+        self.communities.clear()
+        self.judged_ads.clear()
+        self.judged_ham.clear()
+        self._lessons.clear()
+        self.local = Table()
+        self._cache.clear()
+        self.learned = 0
+
