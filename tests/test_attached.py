@@ -119,7 +119,7 @@ async def test_two_attached_consoles_share_triage_and_act_once(service):
         await until(lambda: one.header is not None and len(one.header.operators) == 2, pilots=pilots)
         assert "also here" in status(one) or len({o.session for o in one.header.operators}) == 2
         await p1.press("2", "v")  # single alerts rather than incidents
-        await p2.press("2", "v")
+        await p2.press("2", "v", "h")  # handled work shown: this console sees the acknowledgement arrive
         table_one = lambda: one.screen.query_one("#table", KeyedTable)  # noqa: E731
         await until(lambda: table_one().row_count > 0 and any(a.kind == "ad" and a.member
                                                             for a in one.screen.data.alerts), pilots=pilots)

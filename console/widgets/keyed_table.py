@@ -33,11 +33,21 @@ class KeyedTable(DataTable):
         self._index: dict[str, int] = {}  # row key -> place in _keys
         self.top = 0  # the place in _keys of the window's first row
         self._moving = False  # re-windowing moves the cursor itself: not a move to follow
+        # A windowed screen's keys are a window of the matching rows (the service holds the rest):
+        self.base = 0      # the place of _keys[0] among every row
+        self.count = 0     # every row (_keys holds count rows when the table is not windowed)
+        self.outside: Callable[[int], None] | None = None  # asked to bring the row at a place beyond _keys
+        self.near_edge: Callable[[], None] | None = None   # told the cursor nears the edge of _keys
 
     @property
     def total(self) -> int:
-        """Every row the table was given (``row_count`` is the window's)."""
-        return len(self._keys)
+        """Every row (``row_count`` is the DataTable's window, ``_keys`` the screen's)."""
+        return max(self.count, len(self._keys))
+
+    @property
+    def place(self) -> int:
+        """The cursor's place among every row."""
+        return self.base + self.top + self.cursor_row if self.row_count else self.base
 
     def cursor_key(self) -> str | None:
         if not self.row_count:
@@ -49,7 +59,7 @@ class KeyedTable(DataTable):
 
     def clear(self, columns: bool = False):
         self._cells.clear()
-        self._keys, self._index, self.top = [], {}, 0
+        self._keys, self._index, self.top, self.base, self.count = [], {}, 0, 0, 0
         return super().clear(columns)
 
     def set_rows(self, rows: Sequence[tuple[str, Sequence[Cell]]], keep: str | None = None) -> None:
@@ -59,11 +69,19 @@ class KeyedTable(DataTable):
         rows = list(rows)
         self.set_keys([key for key, _ in rows], lambda start, stop: [cells for _, cells in rows[start:stop]], keep)
 
-    def set_keys(self, keys: list[str], cells_for: CellsFor, keep: str | None = None) -> None:
+    def set_keys(self, keys: list[str], cells_for: CellsFor, keep: str | None = None, base: int = 0,
+                 count: int | None = None, place: int | None = None) -> None:
         """``set_rows`` for rows whose cells are built only when the window takes them:
-        ``cells_for(start, stop)`` gives the cells of the rows ``keys[start:stop]``."""
+        ``cells_for(start, stop)`` gives the cells of the rows ``keys[start:stop]``.
+
+        A windowed screen gives the keys of the rows from ``base`` among ``count``; ``place`` is where
+        the cursor goes (among every row) when its row is not among them."""
         at = keep or self.cursor_key()
-        place = self.top + self.cursor_row if self.row_count else 0
+        if place is None:
+            place = self.place
+        place -= base
+        self.base = base
+        self.count = len(keys) if count is None else count
         self._keys = keys
         self._cells_for = cells_for
         self._index = {key: i for i, key in enumerate(keys)}
@@ -75,7 +93,12 @@ class KeyedTable(DataTable):
         """Put the cursor on the row at ``place`` among every row (not only the window's)."""
         if not self._keys:
             return
-        place = max(0, min(place, len(self._keys) - 1))
+        place = max(0, min(place, self.total - 1))
+        if not self.base <= place < self.base + len(self._keys):
+            if self.outside is not None:
+                self.outside(place)
+            return
+        place -= self.base
         self._fill(self._top_for(place, jump=True), self._keys[place])
 
     def _margin(self) -> int:
@@ -174,12 +197,18 @@ class KeyedTable(DataTable):
 
     def watch_cursor_coordinate(self, old: Coordinate, new: Coordinate) -> None:
         super().watch_cursor_coordinate(old, new)
-        if self._moving or len(self._keys) <= self.row_count or new.row >= self.row_count:
+        if self._moving or new.row >= self.row_count:
             return
         place = self.top + new.row
-        top = self._top_for(place)
-        if top != self.top:  # near the window's edge: move the window, the cursor stays on its row
-            self._fill(top, self._keys[place])
+        if len(self._keys) > self.row_count:
+            top = self._top_for(place)
+            if top != self.top:  # near the window's edge: move the window, the cursor stays on its row
+                self._fill(top, self._keys[place])
+        if self.near_edge is not None and len(self._keys) < self.count:
+            margin = max(len(self._keys) // 4, 1)
+            if (self.base > 0 and place < margin) or \
+                    (self.base + len(self._keys) < self.count and place >= len(self._keys) - margin):
+                self.near_edge()  # the screen asks for the rows around the cursor before it gets there
 
     def _remove_rows(self, gone) -> None:
         """DataTable.remove_row renumbers every row per call (quadratic for a feed that turns over);
