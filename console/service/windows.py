@@ -80,7 +80,8 @@ def ask_from(params: dict) -> WindowAsk:
     view = params.get("view")
     if view not in SPECS:
         raise ServiceError(f"no table for the view {str(view)[:40]!r}: one of {', '.join(sorted(SPECS))}")
-    own = params.get("params") or {}
+    own = params.get("params")
+    own = {} if own is None else own
     if not isinstance(own, dict):
         raise ServiceError("table params must be an object")
     sort = _opt(params, "sort", str, "a column key")
