@@ -19,6 +19,17 @@ def _no_config(tmp_path, monkeypatch):
     monkeypatch.setenv("GROUPWATCH_HOME", str(tmp_path / "home"))
 
 
+def drawn_members(t) -> list[str]:
+    """The members column as the table draws it (its cached renders, after a re-rank too)."""
+    col = [c.key.value for c in t.ordered_columns].index("members")
+    out = []
+    for y in range(1, t.size.height):  # line 0 is the header
+        cells = "".join(seg.text for seg in t.render_line(y)).split()
+        if len(cells) > col:
+            out.append(cells[col])
+    return out
+
+
 async def big_fleet(app, pilot, rows):
     """The service's Groups view answers ``rows`` (a fleet of 2,000) from now on."""
     views = app.host.service.views
@@ -80,6 +91,9 @@ async def test_marks_stay_while_the_fleet_reranks_and_mark_all_and_export_take_e
         screen.requery()
         await pilot.pause()
         assert t.cursor_key() == "demo:g2" and t.place == 1997  # the cursor followed its row
+        await pilot.pause()
+        assert drawn_members(t) == [str(100 + int(k.value.split("g")[1])) for k in t.ordered_keys()][
+            int(t.scroll_y):int(t.scroll_y) + len(drawn_members(t))]  # the screen shows the rows as they are now
         assert screen.marks == marked and {r.key for r in screen.targets()} == marked
         await pilot.press("g", "g")
         await until(pilot, lambda: t.place == 0)

@@ -115,7 +115,7 @@ class AlertsScreen(TriageKeys, TableScreen):
                 t.append(untrusted(" · ".join(str(s) for _at, s in i.timeline[-3:]), 300, "dim"))
         elif row is not None and row.key in self.by_key:
             self.alert_detail(t, self.by_key[row.key], now)
-        self.query_one("#detail", Static).update(t)
+        self.query_one("#detail", Static).update(t, layout=False)  # four lines, whatever they say
 
     def collect(self) -> list[Row]:
         now = self.gw.header.now if self.gw.header else 0.0

@@ -116,6 +116,7 @@ class TableScreen(TableActions, CursorKeys):
         self._jump: int | None = None  # a place asked for (gg, G) until the answer comes
         self._edge_asked = False
         self._marks_asked: set[str] = set()
+        self._jump_answered = False
 
     @property
     def gw(self) -> "GroupWatchApp":
@@ -218,7 +219,8 @@ class TableScreen(TableActions, CursorKeys):
 
     def window_params(self, **more: Any) -> dict:
         """The ``table`` query for the window around the cursor, as the table stands now."""
-        t = self.table if self._ready else None
+        tables = self.query("#table") if self._ready else None  # none while the screen is taken down
+        t = tables.first(KeyedTable) if tables else None
         p: dict[str, Any] = {
             "view": self.QUERY, "params": self.query_params(), "filter": self.row_filter.text,
             "sort": self.COLUMNS[self.sort_col].key if self.sort_col is not None else None,
@@ -257,6 +259,7 @@ class TableScreen(TableActions, CursorKeys):
         if gen != self._gen or not isinstance(w, TableWindow) or w.view != self.QUERY:
             return False
         self._marks_asked = set(marks or ())
+        self._jump_answered = self._jump is not None  # asked after the jump (it bumped the generation): with `at`
         if w.unchanged and self.window is not None and self.data is not None:
             w.page, w.shown = self.data, self.window.shown  # the rows are the last answer's
         self.window = w
@@ -366,7 +369,7 @@ class TableScreen(TableActions, CursorKeys):
             fields, aliases = self.filter_names()
             self.row_filter = parse_filter(self.row_filter.text, fields, aliases)
         keep = None
-        if self._jump is not None and self.window is not None and self.window.cursor >= 0:
+        if self._jump is not None and self._jump_answered and self.window is not None and self.window.cursor >= 0:
             at = self.window.cursor - self.window.offset
             keep = self.rows[at].key if 0 <= at < len(self.rows) else None
             self._jump = None

@@ -192,7 +192,7 @@ class Versions:
     when it holds the very same row objects (the views reuse the row of an unchanged thing) in the same
     places; the last windows' rows are kept alive so their ids cannot be reused meanwhile."""
 
-    KEPT = 256
+    KEPT = 32  # a few per console and view: an older one is merely answered in full
 
     def __init__(self) -> None:
         self._seen: dict[tuple, int] = {}

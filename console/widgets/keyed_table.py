@@ -137,6 +137,7 @@ class KeyedTable(DataTable):
         scroll_y = self.scroll_y
         count = self._update_count
         changed: set = set()  # rows whose cells changed in place
+        before = {rk.value: i for i, rk in enumerate(self.ordered_keys())}
         self._moving = True
         try:
             with self.app.batch_update():
@@ -166,6 +167,8 @@ class KeyedTable(DataTable):
                     self._row_locations = TwoWayDict({by_value[k]: i for i, k in enumerate(order)})
                     self._update_count += 1
                     self.refresh()
+                if self._update_count != count:
+                    self._keep_renders(before, count)
                 if changed:
                     self._changed_in_place(changed, count)
                 if shift:
@@ -176,6 +179,25 @@ class KeyedTable(DataTable):
                     self.move_cursor(row=max(0, min(self.cursor_row - shift, self.row_count - 1)), animate=False)
         finally:
             self._moving = False
+
+    def _keep_renders(self, before: dict[str, int], count: int) -> None:
+        """Rows came, went or moved: DataTable counted an update, which voids every cached cell render, so
+        a re-rank repainted every visible cell (the most of a refresh's cost). The renders of rows that
+        are where they were stay (a render carries its row's place, for the mouse); the rest are dropped."""
+        stale = set(before)  # rows gone and rows moved (new rows have no render to drop)
+        locations = self._row_locations
+        for rk in locations:
+            if before.get(rk.value) == locations.get(rk):
+                stale.discard(rk.value)
+        self._update_count = count
+        for cache in (self._cell_render_cache, self._row_render_cache):
+            for k in [k for k in cache.keys() if k[0] in stale]:  # RowKey compares as its value
+                cache.discard(k)
+        self._row_renderable_cache.clear()
+        self._line_cache.clear()
+        self._offset_cache.clear()
+        self._ordered_row_cache.clear()
+        self.refresh()
 
     def _row_key(self, key: str):
         """The DataTable's RowKey of a row in the window (RowKey hashes and compares as its value)."""
@@ -225,7 +247,9 @@ class KeyedTable(DataTable):
         self.cursor_coordinate = self.cursor_coordinate
         self.hover_coordinate = self.hover_coordinate
         self._update_count += 1
-        self.refresh(layout=True)
+        # not a layout of the whole screen: the table's own size does not depend on its rows, and a
+        # change of its virtual size (rows added or gone) lays it out when the dimensions are updated
+        self.refresh()
 
     def set_cell(self, key: str, column: str, value: Cell) -> None:
         """Change one cell now (a mark), keeping what set_rows remembers in step. A row outside the
