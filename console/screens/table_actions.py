@@ -118,14 +118,15 @@ class TableActions:
     def action_freeze(self) -> None:
         """Rows stay where they are while their numbers change (apart from `p`, which stops the numbers)."""
         self.order_frozen = not self.order_frozen
-        # windowed, the service keeps the order as it stands (the window's rows lead, the rest follow)
-        self._order = {r.key: n for n, r in enumerate(self.matching_rows)} if self.order_frozen else {}
         self.gw.notify("order frozen: rows keep their places (F lets them move)" if self.order_frozen
                        else "order follows the sort again", timeout=3)
         if self.windowed:
+            # the service freezes the order as it stands and answers every key in it; the console sends
+            # that order back with each question (rows not in it go below)
             self._order = {}
             self.changed_question()
         else:
+            self._order = {r.key: n for n, r in enumerate(self.matching_rows)} if self.order_frozen else {}
             self.render_rows()
 
 

@@ -7,6 +7,10 @@ the DataTable what a few screenfuls cost (diffing, measuring new rows, re-render
 with the cursor: when it comes within a screenful of the window's edge, the window is re-centred on
 it (the rows on screen stay where they are). Keys that move by position (``gg``, ``G``, home, end)
 use ``move_to``, which counts in every row, not in the window.
+
+A windowed screen's keys are themselves a window of the matching rows (``base``, ``count``): a move
+beyond them asks the screen (``outside``) and nearing their edge tells it (``near_edge``), so the
+service sends the next rows before the cursor gets there.
 """
 from __future__ import annotations
 
@@ -22,6 +26,7 @@ Cell = str | Text
 CellsFor = Callable[[int, int], Sequence[Sequence[Cell]]]
 
 WINDOW = 48  # rows the DataTable holds at least (else four screenfuls): moving rarely re-windows
+NOWHERE = Coordinate(-2, -2)  # a cursor on no row (-1 is the header's)
 
 
 class KeyedTable(DataTable):
@@ -198,6 +203,18 @@ class KeyedTable(DataTable):
         self._offset_cache.clear()
         self._ordered_row_cache.clear()
         self.refresh()
+
+    def _render_line_in_row(self, row_key, line_no, base_style, cursor_location, hover_location):
+        """DataTable caches a row's rendered line under the cursor's place, so a cursor move re-rendered
+        every visible row. A row cursor changes how one row looks: every other row is rendered (and
+        cached) as a row the cursor is not on."""
+        if self.cursor_type == "row":
+            row = self._row_locations.get(row_key)
+            if cursor_location.row != row:
+                cursor_location = NOWHERE
+            if hover_location.row != row:
+                hover_location = NOWHERE
+        return super()._render_line_in_row(row_key, line_no, base_style, cursor_location, hover_location)
 
     def _row_key(self, key: str):
         """The DataTable's RowKey of a row in the window (RowKey hashes and compares as its value)."""
