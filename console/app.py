@@ -20,6 +20,7 @@ from textual import work
 from textual import events
 from textual.app import App
 from textual.binding import Binding
+from textual.worker import WorkerCancelled, WorkerFailed
 
 from console import colours, hangup
 from console.engine.text import visible
@@ -158,8 +159,8 @@ class GroupWatchApp(Chrome, OrderedKeys, App):
             await self.host.stop()
         try:
             await asyncio.wait_for(self.workers.wait_for_complete(), 5)
-        except (asyncio.TimeoutError, TimeoutError):
-            pass
+        except (asyncio.TimeoutError, TimeoutError, WorkerCancelled, WorkerFailed):
+            pass  # a question a newer one replaced (cancelled) or one the service failed: nothing to wait for
         try:
             await asyncio.wait_for(self.client.close(), 3)
         except Exception:
