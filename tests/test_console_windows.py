@@ -57,6 +57,7 @@ async def test_two_thousand_groups_cost_a_window_and_filter_sort_and_jumps_reach
         screen.set_sort(members, True)  # biggest first
         await pilot.pause()
         assert t.cursor_key() == "demo:g2" and t.place == 499 and t.base == 300  # the cursor kept its row
+        assert "▼" in "".join(seg.text for seg in t.render_line(0))  # the header is drawn anew with its arrow
         await pilot.press("g", "g")
         await until(pilot, lambda: t.cursor_key() == "demo:g1998" and t.place == 0)  # the biggest inactive
         await pilot.press("G")

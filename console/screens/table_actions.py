@@ -179,6 +179,5 @@ class TableActions:
             if col is not None:
                 col.label = self._label(i, self._layout.get(c.key, c.base))
         t._require_update_dimensions = True
-        t._update_count += 1  # the header's cached render: the table keeps row renders across re-ranks
-        t.refresh()
+        t.header_changed()
 

@@ -216,6 +216,16 @@ class KeyedTable(DataTable):
                 hover_location = NOWHERE
         return super()._render_line_in_row(row_key, line_no, base_style, cursor_location, hover_location)
 
+    def header_changed(self) -> None:
+        """A column's label changed (the sort arrow): drop the header's cached renders only; the rows
+        are re-rendered when their new order comes."""
+        header = self._header_row_key
+        for cache in (self._cell_render_cache, self._row_render_cache):
+            for k in [k for k in cache.keys() if k[0] is header]:
+                cache.discard(k)
+        self._line_cache.clear()
+        self.refresh()
+
     def _row_key(self, key: str):
         """The DataTable's RowKey of a row in the window (RowKey hashes and compares as its value)."""
         return self._row_locations.get_key(self._row_locations.get(key))  # type: ignore[arg-type]
