@@ -17,8 +17,10 @@ from typing import Any, Callable
 
 from rich.text import Text
 from textual import work
+from textual import events
 from textual.app import App
 from textual.binding import Binding
+from textual.worker import WorkerCancelled, WorkerFailed
 
 from console import colours, hangup
 from console.engine.text import visible
@@ -45,6 +47,10 @@ log = logging.getLogger("groupwatch.console")
 
 REFRESH_STEPS = (0.25, 0.5, 1.0, 2.0, 5.0, 10.0)
 TOAST_EVERY = 10.0  # seconds between high-alert toasts
+# A timed refresh lands this long after the operator's last key at the earliest (but never later than
+# KEY_QUIET_MAX): the key's frame is drawn first instead of waiting behind a table's repaint.
+KEY_QUIET = 0.12
+KEY_QUIET_MAX = 1.0
 HIGH_ALERT = "high-alert"  # Service.HIGH_ALERT: notices announcing a new high alert
 HIGH_ALERT_BELL = "high-alert-bell"  # Service.HIGH_ALERT_BELL: the same from an on-call route with bell = true
 PROGRESS = "progress:"    # Service.PROGRESS + a session: how that console's bulk action goes
@@ -94,6 +100,8 @@ class GroupWatchApp(Chrome, OrderedKeys, App):
         self.messages = MessageLog()
         self.progress = ""  # "blacklist 3/12…" while a bulk action of this console runs
         self._in_flight = 0  # commands sent and not answered yet
+        self.last_key_at = float("-inf")  # monotonic time of the operator's last key
+        self._tick_late = False  # a timed refresh put off by a key is on its way
         self.client.on_push(self._on_push)
 
     # --- lifecycle ---
@@ -105,8 +113,39 @@ class GroupWatchApp(Chrome, OrderedKeys, App):
             self.run_engine()
             for warning in self.host.warnings:  # printed before the screen took over: say it here too
                 self.notify(Text(visible(warning, 300)), severity="warning", timeout=30)
-        self._timer = self.set_interval(self.refresh_seconds, self.refresh_view)
+        self._timer = self.set_interval(self.refresh_seconds, self._timed_refresh)
         self.refresh_view()
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key):
+            self.last_key_at = time.monotonic()
+        await super().on_event(event)
+
+    def _timed_refresh(self) -> None:
+        """The once-a-second refresh: put off (once) while the operator is typing."""
+        if self._tick_late:
+            return
+        quiet = time.monotonic() - self.last_key_at
+        if quiet < KEY_QUIET:
+            self._tick_late = True
+            self.set_timer(KEY_QUIET - quiet, self._late_refresh)
+            return
+        self.refresh_view(timed=True)
+
+    def _late_refresh(self) -> None:
+        self._tick_late = False
+        self.refresh_view(timed=True)
+
+    async def _keys_quiet(self) -> None:
+        """Wait until no key came for KEY_QUIET (at most KEY_QUIET_MAX): an answer to a timed refresh is
+        applied between keys, not in front of one."""
+        started = time.monotonic()
+        while True:
+            now = time.monotonic()
+            wait = KEY_QUIET - (now - self.last_key_at)
+            if wait <= 0 or now - started >= KEY_QUIET_MAX:
+                return
+            await asyncio.sleep(min(wait, KEY_QUIET_MAX - (now - started)))
 
     @work(exclusive=True, group="engine", exit_on_error=False)
     async def run_engine(self) -> None:
@@ -120,8 +159,8 @@ class GroupWatchApp(Chrome, OrderedKeys, App):
             await self.host.stop()
         try:
             await asyncio.wait_for(self.workers.wait_for_complete(), 5)
-        except (asyncio.TimeoutError, TimeoutError):
-            pass
+        except (asyncio.TimeoutError, TimeoutError, WorkerCancelled, WorkerFailed):
+            pass  # a question a newer one replaced (cancelled) or one the service failed: nothing to wait for
         try:
             await asyncio.wait_for(self.client.close(), 3)
         except Exception:
@@ -203,10 +242,10 @@ class GroupWatchApp(Chrome, OrderedKeys, App):
         under = [s for s in self.screen_stack if hasattr(s, "refresh_live")]  # a dialog is open
         return under[-1] if under else None
 
-    def refresh_view(self) -> None:
+    def refresh_view(self, timed: bool = False) -> None:
         """Fetch the header and the visible screen's view, then show them. In this process the
         service answers at once; attached, the fetch runs in a worker and the screen updates when
-        the answer arrives."""
+        the answer arrives (``timed``: the once-a-second refresh, applied between the operator's keys)."""
         query_now = getattr(self.client, "query_now", None)
         screen = self._live_screen()
         if query_now is not None:
@@ -218,10 +257,10 @@ class GroupWatchApp(Chrome, OrderedKeys, App):
                 screen.refresh_live()
             self.last_refresh_s = time.perf_counter() - started
             return
-        self._refresh_remote()
+        self._refresh_remote(timed)
 
     @work(exclusive=True, group="refresh", exit_on_error=False)
-    async def _refresh_remote(self) -> None:
+    async def _refresh_remote(self, timed: bool = False) -> None:
         started = time.perf_counter()
         self._announce_high()
         screen = self._live_screen()
@@ -232,6 +271,8 @@ class GroupWatchApp(Chrome, OrderedKeys, App):
             self.header = header
         except Exception as e:  # lost meanwhile: the header says so, the screen keeps its rows
             log.debug("refresh failed: %s", e)
+        if timed:
+            await self._keys_quiet()
         if screen is not None:
             screen.refresh_live()
         elif self.screen_stack:
@@ -266,7 +307,7 @@ class GroupWatchApp(Chrome, OrderedKeys, App):
         self.refresh_seconds = seconds
         if self._timer is not None:
             self._timer.stop()
-        self._timer = self.set_interval(seconds, self.refresh_view)
+        self._timer = self.set_interval(seconds, self._timed_refresh)
         self.notify(f"refresh every {seconds:g} s", timeout=2)
         self.refresh_view()
 

@@ -109,6 +109,29 @@ def detail(app) -> str:
     return str(app.screen.query_one("#detail", Static).render())
 
 
+async def test_an_attached_console_moves_through_a_table_bigger_than_its_window(service):
+    """Over the socket: a window of four of the twelve groups; G and gg bring the rows at the ends,
+    a filter is the service's, and mark-all marks every matching row, the ones outside the window too."""
+    app = GroupWatchApp(await connect_remote(service.socket, read_only=False, session="console"), refresh_seconds=0.2)
+    async with app.run_test(size=(100, 30)) as pilot:
+        t = lambda: app.screen.query_one("#table", KeyedTable)  # noqa: E731
+        await until(lambda: t().total == 12, pilots=(pilot,))
+        screen = app.screen
+        screen.WINDOW = 4
+        await until(lambda: len(screen.rows) == 4 and t().row_count == 4, pilots=(pilot,))
+        await pilot.press("G")
+        await until(lambda: t().place == 11, pilots=(pilot,))
+        assert t().base == 8 and t().cursor_key() == screen.rows[-1].key and "12/12" in str(t().border_title)
+        await pilot.press("g", "g")
+        await until(lambda: t().place == 0 and t().base == 0, pilots=(pilot,))
+        await pilot.press("asterisk")
+        await until(lambda: len(screen.marks) == 12 and len(screen.targets()) == 12, pilots=(pilot,))
+        assert len(screen.rows) == 4 and len(screen.marked_rows) == 8
+        await pilot.press("escape", "slash", *"tier:nomatch", "enter")
+        await until(lambda: screen.matching == 0 and "0/12" in str(t().border_title), pilots=(pilot,))
+        await pilot.press("q")
+
+
 async def test_two_attached_consoles_share_triage_and_act_once(service):
     one = GroupWatchApp(await connect_remote(service.socket, read_only=False, session="console"),
                         refresh_seconds=0.2)
@@ -119,7 +142,7 @@ async def test_two_attached_consoles_share_triage_and_act_once(service):
         await until(lambda: one.header is not None and len(one.header.operators) == 2, pilots=pilots)
         assert "also here" in status(one) or len({o.session for o in one.header.operators}) == 2
         await p1.press("2", "v")  # single alerts rather than incidents
-        await p2.press("2", "v")
+        await p2.press("2", "v", "h")  # handled work shown: this console sees the acknowledgement arrive
         table_one = lambda: one.screen.query_one("#table", KeyedTable)  # noqa: E731
         await until(lambda: table_one().row_count > 0 and any(a.kind == "ad" and a.member
                                                             for a in one.screen.data.alerts), pilots=pilots)

@@ -63,7 +63,7 @@ async def test_every_view_is_plain_serialisable_data(rt):
               "quiet": {"groups": [group]}, "blacklist_preview": {"pattern": "demo:u1"},
               "purge_preview": {"members": ["demo:u1"]},
               "blacklist_export": {"format": "json"}, "schedule_dry_run": None,
-              "incident": {"id": rt.engine.incidents.live()[0].id}}
+              "incident": {"id": rt.engine.incidents.live()[0].id}, "table": {"view": "groups", "filter": "dm"}}
     for name in QUERIES:
         if params.get(name, {}) is None:
             continue

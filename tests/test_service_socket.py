@@ -225,6 +225,20 @@ async def test_protocol_mismatch_is_one_line(srv, fake, sock_path) -> None:
     assert fake.opened == []
 
 
+async def test_a_console_of_the_protocol_before_the_table_windows_is_refused_in_one_line(srv, fake, sock_path) -> None:
+    """Protocol 3 added the table windows (a console of 2 would ask for whole views a windowed screen
+    no longer reads): a peer speaking 2 is told so in one line and let go."""
+    assert PROTOCOL == 3
+    async with raw(sock_path) as ws:
+        await ws.send(hello(protocol=2))
+        error = await recv(ws)
+        assert error["op"] == "error" and "\n" not in error["error"]
+        assert error["error"].endswith("speaks protocol 3, this groupwatch speaks 2: use the same version on both sides")
+        with pytest.raises(ConnectionClosed):
+            await recv(ws)
+    assert fake.opened == []
+
+
 async def test_remote_client_meets_a_service_of_another_protocol(srv, fake, sock_path, monkeypatch) -> None:
     monkeypatch.setattr(server_mod, "PROTOCOL", PROTOCOL + 1)
     client = RemoteClient(sock_path)

@@ -38,6 +38,8 @@ def for_hint(hint: typing.Any) -> st.SearchStrategy:
     if hint is dict:
         # "$" keys on purpose: a plain dict that looks tagged must come back as the same dict
         return st.dictionaries(st.one_of(hostile_text(2), st.just("$")), json_value, max_size=3)
+    if hint is typing.Any:  # a table window's page: the answer of one of the windowed views
+        return st.one_of(st.none(), st.lists(for_class(api.GroupRow), max_size=2), for_class(api.FeedPage))
     if isinstance(hint, type) and issubclass(hint, enum.Enum):
         return st.sampled_from(list(hint))
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):

@@ -13,95 +13,21 @@ from textual.widgets import DataTable, Static
 
 from console.engine.text import visible
 from console.screens.alert_keys import TriageKeys, check_duration, visible_name
-from console.screens.base import Column, Row, TableScreen
-from console.screens.cells import SEVERITY_SHORT, SEVERITY_STYLE, ago, untrusted
+from console.screens.base import Row, TableScreen
+from console.screens.cells import SEVERITY_STYLE, ago, untrusted
 from console.screens.filtering import parse_filter
-from console.service.api import AlertsPage, AlertView, IncidentsPage, IncidentView
+from console.service.api import AlertView, IncidentsPage, IncidentView
+from console.service.table_specs import (ALERT_COLUMNS, INCIDENT_COLUMNS, STATE_SHORT, alert_cells, alert_row, handled,
+                                         incident_row, incident_state)
 
-__all__ = ["AlertsScreen", "alert_row", "incident_row", "check_duration", "visible_name"]
-
-STATE_SHORT = {"open": "open", "acknowledged": "ack", "snoozed": "zz", "resolved": "done", "expired": "exp"}
-SEVERITY_RANK = {"low": 0, "medium": 1, "high": 2}
-RULE_SHORT = {"sender": "", "wave": "wave", "churn": "", "group_silence": "", "single": ""}  # the rest: the kind says it
-KIND_SHORT = {"silent_member": "silent", "silent_group": "silent", "churn_spike": "churn"}
-
-
-INCIDENT_COLUMNS = (  # the title names the sender and the group (or how many): the widest column
-    Column("sev", "sev", 4), Column("age", "age", 3), Column("state", "st", 4), Column("kind", "kind", 10),
-    Column("count", "n", 3), Column("title", "incident", 20, flex=3, aliases=("title",)),
-    Column("who", "who", 6, flex=0.5, max=20),
-)
-ALERT_COLUMNS = (
-    Column("sev", "sev", 4), Column("age", "age", 3), Column("state", "st", 4), Column("kind", "kind", 13),
-    Column("group", "group", 12, flex=1, max=40, unique="group_id"),
-    Column("member", "member", 10, flex=1, max=30, unique="member_id"),
-    Column("reason", "reasons", 12, flex=2, aliases=("reason",)), Column("evidence", "evidence", flex=2, drop=1),
-)
-
-
-def alert_cells(a: AlertView, now: float, state: str) -> list:
-    sev = a.severity
-    return [Text(SEVERITY_SHORT[sev], style=SEVERITY_STYLE[sev]), ago(now, a.at), state, a.kind,
-            untrusted(a.group_name or a.group or "(fleet)", 40), untrusted(a.member_name or a.member or "", 40),
-            untrusted(a.reason, 200), untrusted(a.excerpt, 200, "dim")]
-
-
-def alert_row(a: AlertView, now: float) -> Row:
-    sev = a.severity
-    state = STATE_SHORT.get(a.state, a.state)
-    if a.claimed_by and a.state == "open":
-        state = "clm"  # someone is on it: the detail pane says who
-    cells = lambda: alert_cells(a, now, state)  # noqa: E731 (built when the table's window takes the row)
-    sort = [SEVERITY_RANK.get(sev, 0), -a.at, a.state, a.kind, a.group_name or "", a.member_name or "", a.reason,
-            a.excerpt or ""]
-    return Row(str(a.id), cells, sort, extra={"id": str(a.id), "member_id": a.member or "",
-                                               "group_id": a.group or "", "claimed": a.claimed_by or "",
-                                               "handled": a.handled_by or ""})
-
-
-def incident_state(i: IncidentView) -> str:
-    if i.claimed_by and i.state in ("open", "acknowledged"):
-        return "clm"  # someone is on it: the detail pane says who
-    if i.state == "open" and i.silenced_by is not None:
-        return "sil"
-    if i.state == "open" and i.inhibited:
-        return "inh"
-    return STATE_SHORT.get(i.state, i.state)
-
-
-def incident_row(i: IncidentView, now: float) -> Row:
-    sev = i.severity
-    rule = RULE_SHORT.get(i.rule, i.rule)
-    kind = KIND_SHORT.get(i.kind, i.kind) + (f"/{rule}" if rule else "")
-    who = i.claimed_by or i.acked_by or ""
-
-    def cells() -> list:  # built when the table's window takes the row
-        return [Text(SEVERITY_SHORT[sev], style=SEVERITY_STYLE[sev]), ago(now, i.at), incident_state(i), kind,
-                str(i.count), untrusted(i.title, 200), untrusted(who, 20, "cyan")]
-
-    sort = [SEVERITY_RANK.get(sev, 0), -i.at, i.state, kind, i.count, i.title, who]
-    # the group filter (`group:^fans$`, the Groups screen's `a`) finds an incident by any of its groups
-    extra_groups = "\n".join(visible(n, 80) for n in i.group_names)
-    return Row(i.target, cells, sort, extra={"id": str(i.id), "rule": i.rule, "group": extra_groups,
-                                            "member_id": " ".join(i.members[:20]),
-                                            "group_id": " ".join(i.groups[:20]), "claimed": i.claimed_by or "",
-                                            "acked": i.acked_by or ""})
-
-
-def handled(state: str, handled_by: str | None = None, claimed_by: str | None = None) -> bool:
-    """Work someone took: acknowledged, snoozed or acted on (hidden unless `h`). A claimed incident stays
-    in sight: the team sees who is on it (state clm)."""
-    if claimed_by and state in ("open", "acknowledged"):
-        return False
-    return state in ("acknowledged", "snoozed", "resolved", "expired") or bool(handled_by)
-
+__all__ = ["AlertsScreen", "ALERT_COLUMNS", "INCIDENT_COLUMNS", "STATE_SHORT", "alert_cells", "alert_row",
+           "handled", "incident_row", "incident_state", "check_duration", "visible_name"]
 
 class AlertsScreen(TriageKeys, TableScreen):
     CSS_PATH = "alerts.tcss"
     SCREEN_NAME = "alerts"
     QUERY = "incidents"
     TABLE_TITLE = "Incidents"
-    MAX_ROWS = 500  # a queue longer than this is worked through a filter, not by scrolling
     HELP_TITLE = "Alerts"
     HELP_NOTES = ("One row per incident: alerts that belong together (one sender across groups, one ad text "
                   "from several senders, a churn spike after an ad burst, a silent group). enter opens it; "
@@ -134,8 +60,7 @@ class AlertsScreen(TriageKeys, TableScreen):
     # --- the view ---
 
     def query_params(self) -> dict:
-        # a queue longer than the table is worked through a filter or a sort: then every row is needed
-        return {} if self.row_filter.active or self.sort_col is not None else {"limit": self.MAX_ROWS}
+        return {"hide_handled": self.hide_handled}  # the service leaves handled work out of the window
 
     def take(self, data) -> None:
         if isinstance(data, IncidentsPage) != self.by_incident:
@@ -154,16 +79,14 @@ class AlertsScreen(TriageKeys, TableScreen):
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self.show_detail()
 
-    def render_rows(self) -> None:
-        super().render_rows()
+    def render_rows(self, keep: str | None = None) -> None:
+        super().render_rows(keep)
         self.show_detail()
 
     def update_title(self) -> None:
         super().update_title()
         title = self.table.border_title
         extra = []
-        if self.data is not None and self.data.total > len(self.rows) and not self.hide_handled:
-            extra.append(f"first {len(self.rows)} of {self.data.total}")
         extra.append("handled hidden (h shows)" if self.hide_handled else "handled shown (h hides)")
         self.table.border_title = Text.assemble(title if isinstance(title, Text) else str(title or ""),
                                                 " · " + " · ".join(extra))
@@ -192,7 +115,7 @@ class AlertsScreen(TriageKeys, TableScreen):
                 t.append(untrusted(" · ".join(str(s) for _at, s in i.timeline[-3:]), 300, "dim"))
         elif row is not None and row.key in self.by_key:
             self.alert_detail(t, self.by_key[row.key], now)
-        self.query_one("#detail", Static).update(t)
+        self.query_one("#detail", Static).update(t, layout=False)  # four lines, whatever they say
 
     def collect(self) -> list[Row]:
         now = self.gw.header.now if self.gw.header else 0.0
@@ -215,13 +138,6 @@ class AlertsScreen(TriageKeys, TableScreen):
         self._cache = fresh
         return out
 
-    def set_filter(self, text: str) -> None:
-        # an incident's groups and rule are filterable fields without being columns (`group:^fans$`)
-        fields, aliases = self.filter_names()
-        self.row_filter = parse_filter(text, tuple(dict.fromkeys(fields + ("group", "rule"))), aliases)
-        if self._ready:
-            self.render_rows()
-
     # --- keys of this screen ---
 
     def action_open(self) -> None:
@@ -238,8 +154,7 @@ class AlertsScreen(TriageKeys, TableScreen):
     def action_toggle_handled(self) -> None:
         self.hide_handled = not self.hide_handled
         self.gw.notify("handled alerts hidden" if self.hide_handled else "handled alerts shown")
-        if self.data is not None:
-            self.refresh_live()
+        self.changed_question()
 
     def action_toggle_view(self) -> None:
         self.by_incident = not self.by_incident
@@ -247,11 +162,14 @@ class AlertsScreen(TriageKeys, TableScreen):
         self.TABLE_TITLE = "Incidents" if self.by_incident else "Alerts"
         self.COLUMNS = self.INCIDENT_COLUMNS if self.by_incident else self.ALERT_COLUMNS
         self.data, self.rows, self.marks, self._cache = None, [], set(), {}
+        self.window, self.marked_rows, self._order = None, [], {}
+        self._gen += 1  # an answer to the other view, asked for before the toggle, is dropped
         self.sort_col = None
         t = self.table
         t.clear(columns=True)
         t._cells.clear()  # the keyed table's memory of the rows it set: the other view's keys differ
         self._col_index = []  # fit_columns adds the other view's columns
-        self.set_filter(self.row_filter.text)
+        fields, aliases = self.filter_names()
+        self.row_filter = parse_filter(self.row_filter.text, fields, aliases)
         self.fit_columns()
         self.gw.refresh_view()

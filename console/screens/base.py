@@ -3,12 +3,14 @@ layered `esc`, and "act on the marked rows, else on the cursor row".
 
 A screen subclass says which columns it has, which service view it shows
 (``QUERY``, ``query_params``) and how to turn that view into rows
-(``collect``); this class keeps the last rows so that filtering, sorting and
-marking re-render from memory without asking the service again.
+(``collect``). A big table (its view has a spec in ``console.service.table_specs``)
+is windowed: the service filters and sorts, and the screen receives and builds
+only the rows around its cursor (``console.service.windows`` says how); a small
+one receives its whole view and filters, sorts and marks from memory.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -20,64 +22,23 @@ from console.engine.text import visible
 from console.screens.filtering import RowFilter, parse_filter
 from console.screens.moving import CursorKeys
 from console.screens.table_actions import TableActions
+from console.screens.table_window import WindowedTable
 from console.screens.table_layout import Column, fit, uniquify
 from console.widgets.keybar import KeyBar
 from console.widgets.keyed_table import KeyedTable
 from console.widgets.message_bar import MessageBar
 from console.widgets.screen_bar import ScreenBar
 from console.widgets.status import StatusLine
+from console.service.table_rows import Row, filter_names, sort_value
+from console.service.table_specs import SPECS
+
+__all__ = ["Column", "Row", "TableScreen", "sort_value"]
 
 if TYPE_CHECKING:
     from console.app import GroupWatchApp
 
 MARK = Text("*", style="bold reverse")
 NO_MARK = Text(" ")
-
-
-class Row:
-    """One table row: its key, its cells (one per column: str or rich Text, never markup), one comparable
-    sort value per column, and filterable fields that are not columns (ids...).
-
-    ``cells`` may be given as a function that builds them: a table holds only a window of its rows,
-    so a refresh of a thousand groups builds the cells of the hundred-odd around the cursor (and the
-    rest when a filter or an export needs their text)."""
-
-    __slots__ = ("key", "_cells", "sort", "extra", "_fields")
-
-    def __init__(self, key: str, cells: Sequence[Any] | Callable[[], Sequence[Any]], sort: Sequence[Any],
-                 extra: dict[str, str] | None = None) -> None:
-        self.key = key
-        self._cells = cells
-        self.sort = sort
-        self.extra = extra if extra is not None else {}
-        self._fields: dict[str, str] | None = None
-
-    @property
-    def cells(self) -> Sequence[Any]:
-        cells = self._cells
-        if callable(cells):
-            cells = self._cells = cells()
-        return cells
-
-    def fields(self, columns: Sequence[Column]) -> dict[str, str]:
-        """Plain text per column key, for `field:value` filters (built only when a filter is on)."""
-        if self._fields is None:
-            f = {c.key: (cell.plain if isinstance(cell, Text) else str(cell)) for c, cell in zip(columns, self.cells)}
-            f.update(self.extra)
-            self._fields = f
-        return self._fields
-
-    def __repr__(self) -> str:
-        return f"Row({self.key!r})"
-
-
-def sort_value(v: Any) -> tuple:
-    """None sorts last whichever way, and mixed types never raise."""
-    if v is None:
-        return (1, 0, "")
-    if isinstance(v, (int, float)):
-        return (0, v, "")
-    return (0, 0, str(v).lower())
 
 
 class FilterBox(Input):
@@ -93,7 +54,7 @@ class FilterBox(Input):
             screen.filter_done()
 
 
-class TableScreen(TableActions, CursorKeys):
+class TableScreen(WindowedTable, TableActions, CursorKeys):
     """A screen whose body is one live table of rows."""
 
     COLUMNS: ClassVar[tuple[Column, ...]] = ()
@@ -102,6 +63,7 @@ class TableScreen(TableActions, CursorKeys):
     SCREEN_NAME: ClassVar[str] = ""
     MAX_ROWS: ClassVar[int] = 0  # 0: every row; else only the first rows of the order are put in the table
     QUERY: ClassVar[str] = ""    # the service view this screen shows
+    WINDOW: ClassVar[int] = 200  # rows a windowed table asks for around its cursor (ten screenfuls)
     COPY_FIELDS: ClassVar[tuple[str, ...]] = ("member_id", "id", "group_id")  # `y` copies the first one set
     DEFAULT_CSS = """
     TableScreen #body { height: 1fr; }
@@ -145,7 +107,8 @@ class TableScreen(TableActions, CursorKeys):
         self._col_index: list[int] = []    # indexes into COLUMNS of the shown columns
         self._filter_before = ""
         self._ready = False  # pushed screens get timer ticks before their widgets exist
-        self.data: Any = None  # the last answer to QUERY
+        self.data: Any = None  # the last answer to QUERY (windowed: the window's rows, then marked ones)
+        self.init_window()
 
     @property
     def gw(self) -> "GroupWatchApp":
@@ -182,6 +145,8 @@ class TableScreen(TableActions, CursorKeys):
         self.fit_columns()
         t = self.table
         t.focus()
+        if self.windowed:
+            t.outside, t.near_edge = self.jump_to, self.near_edge
         # until the first answer (attached, a moment): say so, not an empty 0/0 table
         t.border_title = Text(f"{self.TABLE_TITLE} · loading…" if self.TABLE_TITLE else "loading…")
         self.query_one("#status", StatusLine).update(self.gw.status_text())
@@ -240,41 +205,73 @@ class TableScreen(TableActions, CursorKeys):
     def _frozen(self) -> bool:
         return self.gw.paused and bool(self.rows)
 
-    def load_with(self, query_now) -> None:
-        """Fetch the view from a service in this process."""
-        if self.QUERY and not self._frozen():
-            self.take(query_now(self.QUERY, **self.query_params()))
-
-    async def load_async(self, client) -> None:
-        """Fetch the view from an attached service."""
-        if self.QUERY and not self._frozen():
-            self.take(await client.query(self.QUERY, **self.query_params()))
-
     def take(self, data: Any) -> None:
         self.data = data
 
     def collect(self) -> list[Row]:
-        """Rows from the last view, in the screen's default order."""
+        """Rows from the last view, in the screen's default order (windowed: the window's, in the
+        service's order, then the marked rows outside it)."""
         raise NotImplementedError
 
-    def refresh_live(self) -> None:
+    def refresh_live(self, force: bool = False) -> None:
         """Show the last view's rows (unless paused)."""
         status = self.query("#status") if self._ready else None
         if not status:
             return  # not composed yet, or being taken down as the console closes
         status.first(StatusLine).update(self.gw.status_text())
-        if self.gw.paused and self.rows:
+        if self.gw.paused and self.rows and not force:
             return
         if self.data is None:
             return
         first = not self.rows
-        self.rows = self.collect()
+        rows = self.collect()
+        if self.windowed and self.window is not None:
+            spec = SPECS[self.QUERY]
+            inside = {spec.key(x) for x in spec.items(self.data)[:self.window.shown]}
+            self.rows = [r for r in rows if r.key in inside]
+            self.marked_rows = [r for r in rows if r.key not in inside]
+            if self.marks:  # a marked row the service no longer has is gone (not merely outside the window)
+                self.marks -= self._marks_asked - inside - {r.key for r in self.marked_rows}
+        else:
+            self.rows = rows
         if first and self.row_filter.unknown:  # set before the rows said which ids they carry (tags:, id:)
             fields, aliases = self.filter_names()
             self.row_filter = parse_filter(self.row_filter.text, fields, aliases)
-        self.render_rows()
+        keep = None
+        if self._jump is not None and self._jump_answered and self.window is not None and self.window.cursor >= 0:
+            at = self.window.cursor - self.window.offset
+            keep = self.rows[at].key if 0 <= at < len(self.rows) else None
+            self._jump = None
+        self.render_rows(keep=keep)
 
     def render_rows(self, keep: str | None = None) -> None:
+        w = self.window if self.windowed else None
+        if w is not None:
+            # the service filtered, sorted and cut: these are the rows around the cursor
+            rows = self.rows
+            self.matching = w.matching
+            self.matching_rows = rows
+            self.shown = rows
+        else:
+            rows = self._order_here()
+        marks = self.marks
+
+        def window(start: int, stop: int) -> list[list[Any]]:
+            # the cells of the rows the table holds, built when it takes them (marks as they are then)
+            part = rows[start:stop]
+            return [[MARK if r.key in marks else NO_MARK, *cells] for r, cells in zip(part, self._cells_shown(part))]
+
+        if w is not None:
+            self.table.set_keys([r.key for r in rows], window, keep=keep, base=w.offset, count=w.matching,
+                                place=w.cursor if w.cursor >= 0 else None)
+        else:
+            self.table.set_keys([r.key for r in rows], window, keep=keep)
+        self.update_title()
+        if self.detail_on:
+            self.show_row_detail()
+
+    def _order_here(self) -> list[Row]:
+        """A table that is not windowed filters, sorts and orders its rows in the console."""
         f = self.row_filter
         if f.active:
             cols = self.COLUMNS
@@ -300,17 +297,7 @@ class TableScreen(TableActions, CursorKeys):
         self.shown = rows
         if self.marks:
             self.marks &= {r.key for r in self.rows}
-        marks = self.marks
-
-        def window(start: int, stop: int) -> list[list[Any]]:
-            # the cells of the rows the table holds, built when it takes them (marks as they are then)
-            part = rows[start:stop]
-            return [[MARK if r.key in marks else NO_MARK, *cells] for r, cells in zip(part, self._cells_shown(part))]
-
-        self.table.set_keys([r.key for r in rows], window, keep=keep)
-        self.update_title()
-        if self.detail_on:
-            self.show_row_detail()
+        return rows
 
     def _cells_shown(self, rows: list[Row]) -> list[list[Any]]:
         """The shown columns' cells of each row (the table's window); names that would read the same
@@ -334,8 +321,12 @@ class TableScreen(TableActions, CursorKeys):
         order = self.order_text()
         if order:
             title += f" ({order})"
-        parts = [title, f"{len(self.shown)}/{len(self.rows)}"]
-        if len(self.shown) < self.matching:
+        w = self.window if self.windowed else None
+        if w is not None:
+            parts = [title, f"{w.matching}/{w.total}"]
+        else:
+            parts = [title, f"{len(self.shown)}/{len(self.rows)}"]
+        if w is None and len(self.shown) < self.matching:
             parts.append(f"first {len(self.shown)} of {self.matching} shown")
         if self.marks:
             parts.append(f"{len(self.marks)} marked")
@@ -364,7 +355,7 @@ class TableScreen(TableActions, CursorKeys):
     def targets(self) -> list[Row]:
         """The marked rows if any (visible or not: marks are deliberate), else the cursor row."""
         if self.marks:
-            return [r for r in self.rows if r.key in self.marks]
+            return [r for r in (*self.rows, *self.marked_rows) if r.key in self.marks]
         row = self.cursor_row()
         return [row] if row is not None else []
 
@@ -398,16 +389,9 @@ class TableScreen(TableActions, CursorKeys):
 
     def filter_names(self) -> tuple[tuple[str, ...], dict[str, str]]:
         """The words `name:value` accepts: column keys and the ids rows carry; header labels and
-        each column's aliases stand for their column."""
-        keys = [c.key for c in self.COLUMNS]
-        keys += list(dict.fromkeys(k for r in self.rows[:1] for k in r.extra if k not in keys))
-        aliases: dict[str, str] = {}
-        for c in self.COLUMNS:
-            for word in (c.label, c.label.replace(" ", ""), *c.aliases):
-                w = word.strip().lower()
-                if w and w not in keys:
-                    aliases.setdefault(w, c.key)
-        return tuple(keys), aliases
+        each column's aliases stand for their column (the service parses a windowed table's filter so too)."""
+        more = SPECS[self.QUERY].more_fields if self.windowed else ()
+        return filter_names(self.COLUMNS, self.rows[0] if self.rows else None, more)
 
     def filter_done(self) -> None:
         """Enter in the filter box: apply what it holds and give the keys back to the table."""
@@ -417,8 +401,7 @@ class TableScreen(TableActions, CursorKeys):
     def set_filter(self, text: str) -> None:
         fields, aliases = self.filter_names()
         self.row_filter = parse_filter(text, fields, aliases)
-        if self._ready:  # else on_mount renders with it (a screen opened with a filter)
-            self.render_rows()
+        self.changed_question()  # not before on_mount: it renders with it (a screen opened with a filter)
 
     def _close_filter(self) -> None:
         box = self.query_one("#filter", Input)
@@ -436,9 +419,17 @@ class TableScreen(TableActions, CursorKeys):
         self.table.action_cursor_down()
 
     def action_mark_all(self) -> None:
-        keys = {r.key for r in self.shown}
+        if self.windowed:  # every matching row, not only the window's: the service lists their keys
+            self.ask_all(lambda w: self._mark_all(set(w.keys or ())), keys=True, size=1)
+            return
+        self._mark_all({r.key for r in self.shown})
+
+    def _mark_all(self, keys: set[str]) -> None:
         self.marks = set() if keys and keys <= self.marks else self.marks | keys
-        self.render_rows()
+        if self.windowed and self.marks - {r.key for r in self.rows}:
+            self.requery()  # the marked rows outside the window come with the answer
+        else:
+            self.render_rows()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()

@@ -5,27 +5,15 @@ from rich.text import Text
 from textual.binding import Binding
 
 from console.engine.text import visible
-from console.screens.base import Column, Row, TableScreen
+from console.screens.base import Row, TableScreen
 from console.screens.cells import clock, untrusted
 from console.screens.modals import ConfirmScreen
 from console.service.api import Command, FeedItemView, FeedPage
+from console.service.table_specs import FEED_COLUMNS, FLAG_STYLE, feed_row
+
+__all__ = ["FeedScreen", "FLAG_STYLE", "SHOWN", "feed_row"]
 
 SHOWN = 400
-FLAG_STYLE = {"ad": "bold red", "flood": "yellow"}
-
-
-def feed_row(m: FeedItemView) -> Row:
-    flagged = bool(m.kinds)
-    style = next((FLAG_STYLE.get(k, "yellow") for k in m.kinds), "") if flagged else ""
-    group = m.group_name or m.group
-
-    def cells() -> list:  # built when the table's window takes the row
-        return [clock(m.at, with_date=False), untrusted(group, 40), untrusted(m.sender_name, 40),
-                Text(",".join(m.kinds), style=style), untrusted(m.text, 300, style),
-                untrusted("; ".join(m.reasons), 200, "dim")]
-
-    sort = [-m.at, group, m.sender_name, ",".join(m.kinds), m.text, "; ".join(m.reasons)]
-    return Row(str(m.seq), cells, sort, extra={"group_id": m.group, "member_id": m.sender})
 
 
 class FeedScreen(TableScreen):
@@ -37,13 +25,7 @@ class FeedScreen(TableScreen):
     HELP_NOTES = (f"Shows the newest {SHOWN} messages. Filter examples: group:fans   flag:ad   message:vx   !flag:.",
                   "p pauses the stream (and every screen) so you can read; p again resumes.",
                   "v shows the cursor message in full below the table.")
-    # At 80 columns the message keeps at least 30 cells: the reasons go first (the detail pane, v, has them)
-    COLUMNS = (
-        Column("time", "time", 8), Column("group", "group", 11, flex=1, max=40, unique="group_id"),
-        Column("sender", "sender", 9, flex=1, max=30, unique="member_id", aliases=("member", "from")),
-        Column("kind", "flag", 4, aliases=("flagged",)), Column("text", "message", 30, flex=4, aliases=("msg",)),
-        Column("reasons", "reasons", 20, flex=2, drop=1, aliases=("reason",)),
-    )
+    COLUMNS = FEED_COLUMNS
     BINDINGS = [
         Binding("enter", "open", "Open group"),
         Binding("f", "flagged", "Flagged only"),
@@ -111,7 +93,7 @@ class FeedScreen(TableScreen):
 
     def action_flagged(self) -> None:
         self.flagged_only = not self.flagged_only
-        self.gw.refresh_view()
+        self.changed_question()
 
     def action_this_group(self) -> None:
         item = self._cursor_item()
@@ -119,7 +101,7 @@ class FeedScreen(TableScreen):
             self.only_group = self.only_group_name = None
         else:
             self.only_group, self.only_group_name = item.group, item.group_name
-        self.gw.refresh_view()
+        self.changed_question()
 
     def action_open(self) -> None:
         item = self._cursor_item()

@@ -8,27 +8,13 @@ from rich.text import Text
 from textual import work
 from textual.binding import Binding
 
-from console.engine.activity import TIERS
-from console.screens.base import Column, Row, TableScreen
-from console.screens.cells import (PLATFORM_SHORT, TIER_SHORT, TIER_STYLE, ago, group_list, percent, shown, sparkline,
-                                   untrusted)
+from console.screens.base import Row, TableScreen
+from console.screens.cells import group_list, shown
 from console.screens.modals import Field, FormScreen
-from console.service.api import Command, GroupRow
+from console.service.api import Command
+from console.service.table_specs import GROUP_COLUMNS, group_cells, group_row, group_stamp
 
-
-def group_cells(r: GroupRow, now: float) -> list:
-    return [PLATFORM_SHORT.get(r.platform, r.platform[:2]), untrusted(r.name, 60), str(r.members),
-            str(r.messages_1h), percent(r.active_ratio), Text(TIER_SHORT[r.tier], style=TIER_STYLE[r.tier]),
-            ago(now, r.last_message_at), str(r.leaves_24h),
-            Text(str(r.open_alerts), style="bold red" if r.open_alerts else "dim"), sparkline(r.sparkline[-12:])]
-
-
-def group_row(r: GroupRow, now: float) -> Row:
-    sort = [r.platform, r.name, r.members, r.messages_1h, r.active_ratio, TIERS.index(r.tier),
-            -(r.last_message_at or 0), r.leaves_24h, r.open_alerts, sum(r.sparkline[-12:])]
-    # the filter matches the full words too: tier:inactive, platform:telegram (the schedules' syntax)
-    return Row(r.id, lambda: group_cells(r, now), sort, extra={"id": r.id, "tags": " ".join(r.tags),
-                                                                "tier": r.tier, "platform": r.platform})
+__all__ = ["GroupsScreen", "group_cells", "group_row"]
 
 
 class GroupsScreen(TableScreen):
@@ -42,12 +28,7 @@ class GroupsScreen(TableScreen):
                   "   (a column by its header or its name)",
                   "Tiers by the 7-day active ratio: high > 40%, ord(inary) 20-40%, inac(tive) < 20%, crit(ical) < 10%.",
                   "Actions apply to the marked groups, or to the cursor row when none is marked.")
-    COLUMNS = (
-        Column("platform", "pf", 2, drop=1), Column("group", "group", 14, flex=1, unique="key"),
-        Column("members", "membr", 5), Column("msgs", "m/1h", 4), Column("active", "act7d", 5),
-        Column("tier", "tier", 4), Column("last", "last", 4), Column("left", "l24h", 4, aliases=("leaves",)),
-        Column("alerts", "al", 3), Column("activity", "12h msgs", 12, aliases=("12h", "spark")),
-    )
+    COLUMNS = GROUP_COLUMNS
     BINDINGS = [
         Binding("enter", "open", "Open group"),
         Binding("m", "mention", "Mention quiet"),
@@ -66,8 +47,7 @@ class GroupsScreen(TableScreen):
         for r in self.data:
             # what the row shows unchanged: the same Row, which the table then skips without comparing
             # cells (by value: attached, every refresh decodes new objects)
-            key = (r.name, r.members, r.messages_1h, r.active_ratio, r.tier, r.leaves_24h, r.open_alerts,
-                   tuple(r.sparkline[-12:]), ago(now, r.last_message_at))
+            key = group_stamp(r, now)
             hit = cache.get(r.id)
             if hit is None or hit[0] != key:
                 hit = cache[r.id] = (key, group_row(r, now))

@@ -56,8 +56,8 @@ class IncidentScreen(TriageKeys, DetailScreen):
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self.show_detail()
 
-    def render_rows(self) -> None:
-        super().render_rows()
+    def render_rows(self, keep: str | None = None) -> None:
+        super().render_rows(keep)
         self.show_detail()
 
     def collect(self) -> list[Row]:

@@ -55,8 +55,8 @@ class TableActions:
         self.app.copy_to_clipboard(value)  # OSC 52: the terminal puts it on the clipboard, over SSH too
         self.gw.notify(f"copied {visible(value, 80)}", timeout=3)
 
-    def export_records(self) -> tuple[list[str], list[dict[str, str]]]:
-        rows = self.matching_rows
+    def export_records(self, rows: "list[Row] | None" = None) -> tuple[list[str], list[dict[str, str]]]:
+        rows = self.matching_rows if rows is None else rows
         names = [c.key for c in self.COLUMNS]
         extra = list(dict.fromkeys(k for r in rows for k in r.extra if k not in names))
         fields = names + extra
@@ -68,7 +68,7 @@ class TableActions:
         return fields, records
 
     def action_export(self) -> None:
-        n = len(self.matching_rows)
+        n = self.matching
 
         def chosen(fmt: str | None) -> None:
             if fmt:
@@ -78,7 +78,13 @@ class TableActions:
                                         [("csv", "CSV (spreadsheets)"), ("json", "JSON")]), chosen)
 
     def export(self, fmt: str) -> None:
-        fields, records = self.export_records()
+        if self.windowed:  # every matching row, as filtered and sorted: the service sends them all once
+            self.ask_all(lambda w: self._export(fmt, self.rows_of(w)), size=-1)
+            return
+        self._export(fmt, None)
+
+    def _export(self, fmt: str, rows: "list[Row] | None") -> None:
+        fields, records = self.export_records(rows)
         try:
             path = export_rows(records, fields, fmt, exports_dir(self.app), self.SCREEN_NAME or "table")
         except OSError as e:
@@ -112,10 +118,16 @@ class TableActions:
     def action_freeze(self) -> None:
         """Rows stay where they are while their numbers change (apart from `p`, which stops the numbers)."""
         self.order_frozen = not self.order_frozen
-        self._order = {r.key: n for n, r in enumerate(self.matching_rows)} if self.order_frozen else {}
         self.gw.notify("order frozen: rows keep their places (F lets them move)" if self.order_frozen
                        else "order follows the sort again", timeout=3)
-        self.render_rows()
+        if self.windowed:
+            # the service freezes the order as it stands and answers every key in it; the console sends
+            # that order back with each question (rows not in it go below)
+            self._order = {}
+            self.changed_question()
+        else:
+            self._order = {r.key: n for n, r in enumerate(self.matching_rows)} if self.order_frozen else {}
+            self.render_rows()
 
 
     # --- sorting and order ---
@@ -123,7 +135,7 @@ class TableActions:
     def set_sort(self, col: int | None, reverse: bool = False) -> None:
         self.sort_col, self.sort_reverse = col, reverse
         self._relabel()
-        self.render_rows()
+        self.changed_question()
 
     def action_sort(self) -> None:
         n = len(self.COLUMNS)
@@ -167,5 +179,5 @@ class TableActions:
             if col is not None:
                 col.label = self._label(i, self._layout.get(c.key, c.base))
         t._require_update_dimensions = True
-        t.refresh()
+        t.header_changed()
 

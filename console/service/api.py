@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import Any
 
-PROTOCOL = 2
+PROTOCOL = 3
 """Bumped whenever a view, a command or a message changes shape: a console and a service of
 different protocols refuse each other with a one-line message."""
 
@@ -327,6 +328,23 @@ class FeedItemView:
 
 
 @dataclass(slots=True)
+class TableWindow:
+    """A window of a big table (query ``table``): the service filtered and sorted every row and sends
+    the rows around the console's cursor (``console.service.windows`` says how)."""
+    view: str             # the view the rows are of (``groups``, ``incidents``...)
+    version: int          # asked again with ``since`` = this and nothing changed: ``unchanged``
+    unchanged: bool       # the console's last window stands (``page`` is None)
+    total: int            # rows the table has before the filter
+    matching: int         # rows the filter lets through
+    offset: int           # the place of the window's first row among the matching rows
+    cursor: int           # where the cursor goes among the matching rows (-1: no rows)
+    page: Any             # the view's answer holding the window's rows, then the marked rows outside it
+    shown: int            # how many of the page's rows are the window's
+    keys: list[str] | None = None   # every matching key in order, when asked (mark all, freeze, export)
+    unknown: list[str] = field(default_factory=list)  # filter words before ':' that name no column
+
+
+@dataclass(slots=True)
 class FeedPage:
     items: list[FeedItemView]  # newest first
     last_seq: int
@@ -471,7 +489,7 @@ class NoticeView:
 
 QUERIES = ("header", "groups", "alerts", "alert", "alert_changes", "feed", "group", "quiet", "blacklist",
            "blacklist_preview", "blacklist_export", "purge_preview", "schedules", "schedule_dry_run", "audit", "report",
-           "connectors", "incidents", "incident", "silences", "alert_history", "team")
+           "connectors", "incidents", "incident", "silences", "alert_history", "team", "table")
 """Every query the service answers (``Service.query``); a name not here is refused."""
 
 

@@ -6,6 +6,7 @@ so a refresh at a thousand groups costs what changed, not the whole fleet.
 """
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import time
 from collections import deque
@@ -21,7 +22,8 @@ from console.engine.weekly import GroupWeek, weekly_numbers
 from console.service.api import (AlertChange, AlertChanges, AlertsPage, AlertView, AuditRow, BlacklistRow,
                                  ConnectorView, DryRunPost, FeedItemView, FeedPage, GroupDetail, GroupRow, MemberRow,
                                  PreviewHit, RecentMessage, ScheduleRef, ScheduleRow, ServiceError, TeamReport,
-                                 TeamRow)
+                                 TableWindow, TeamRow)
+from console.service import windows
 
 if TYPE_CHECKING:
     from console.runtime import Runtime
@@ -98,6 +100,7 @@ class Views:
         from console.service.views_incidents import IncidentViews
 
         self.incident_views = IncidentViews(self)
+        self._versions = windows.Versions()
 
     def attached(self, sessions: int) -> None:
         """The more consoles attached, the longer one answer serves them all (an operator's own change
@@ -118,6 +121,27 @@ class Views:
     def invalidate(self) -> None:
         """Something changed that an operator did: the next answer is built afresh."""
         self._shared.clear()
+
+    # --- the windows of the big tables (console.service.windows) ---
+
+    def table(self, params: dict, view_now) -> TableWindow:
+        """A window of a table, filtered and sorted here (on the loop: a console in this process asks)."""
+        ask = windows.ask_from(params)
+        page = view_now(ask.view, {k: ask.params[k] for k in ask.spec.view_params if k in ask.params})
+        c = windows.cut(ask, page, self.engine.now())
+        return windows.answer(ask, page, c, self._versions.version(c))
+
+    async def table_async(self, params: dict, view_now) -> TableWindow:
+        """The same for an attached console: a filter or sort over a big view runs in a thread, so the
+        engine keeps taking events meanwhile (the view rows it reads are never changed in place)."""
+        ask = windows.ask_from(params)
+        page = view_now(ask.view, {k: ask.params[k] for k in ask.spec.view_params if k in ask.params})
+        now = self.engine.now()
+        if windows.is_heavy(ask, page):
+            c = await asyncio.to_thread(windows.cut, ask, page, now)
+        else:
+            c = windows.cut(ask, page, now)
+        return windows.answer(ask, page, c, self._versions.version(c))
 
     # --- alerts ---
 

@@ -7,6 +7,10 @@ the DataTable what a few screenfuls cost (diffing, measuring new rows, re-render
 with the cursor: when it comes within a screenful of the window's edge, the window is re-centred on
 it (the rows on screen stay where they are). Keys that move by position (``gg``, ``G``, home, end)
 use ``move_to``, which counts in every row, not in the window.
+
+A windowed screen's keys are themselves a window of the matching rows (``base``, ``count``): a move
+beyond them asks the screen (``outside``) and nearing their edge tells it (``near_edge``), so the
+service sends the next rows before the cursor gets there.
 """
 from __future__ import annotations
 
@@ -22,6 +26,7 @@ Cell = str | Text
 CellsFor = Callable[[int, int], Sequence[Sequence[Cell]]]
 
 WINDOW = 48  # rows the DataTable holds at least (else four screenfuls): moving rarely re-windows
+NOWHERE = Coordinate(-2, -2)  # a cursor on no row (-1 is the header's)
 
 
 class KeyedTable(DataTable):
@@ -33,11 +38,21 @@ class KeyedTable(DataTable):
         self._index: dict[str, int] = {}  # row key -> place in _keys
         self.top = 0  # the place in _keys of the window's first row
         self._moving = False  # re-windowing moves the cursor itself: not a move to follow
+        # A windowed screen's keys are a window of the matching rows (the service holds the rest):
+        self.base = 0      # the place of _keys[0] among every row
+        self.count = 0     # every row (_keys holds count rows when the table is not windowed)
+        self.outside: Callable[[int], None] | None = None  # asked to bring the row at a place beyond _keys
+        self.near_edge: Callable[[], None] | None = None   # told the cursor nears the edge of _keys
 
     @property
     def total(self) -> int:
-        """Every row the table was given (``row_count`` is the window's)."""
-        return len(self._keys)
+        """Every row (``row_count`` is the DataTable's window, ``_keys`` the screen's)."""
+        return max(self.count, len(self._keys))
+
+    @property
+    def place(self) -> int:
+        """The cursor's place among every row."""
+        return self.base + self.top + self.cursor_row if self.row_count else self.base
 
     def cursor_key(self) -> str | None:
         if not self.row_count:
@@ -49,7 +64,7 @@ class KeyedTable(DataTable):
 
     def clear(self, columns: bool = False):
         self._cells.clear()
-        self._keys, self._index, self.top = [], {}, 0
+        self._keys, self._index, self.top, self.base, self.count = [], {}, 0, 0, 0
         return super().clear(columns)
 
     def set_rows(self, rows: Sequence[tuple[str, Sequence[Cell]]], keep: str | None = None) -> None:
@@ -59,11 +74,19 @@ class KeyedTable(DataTable):
         rows = list(rows)
         self.set_keys([key for key, _ in rows], lambda start, stop: [cells for _, cells in rows[start:stop]], keep)
 
-    def set_keys(self, keys: list[str], cells_for: CellsFor, keep: str | None = None) -> None:
+    def set_keys(self, keys: list[str], cells_for: CellsFor, keep: str | None = None, base: int = 0,
+                 count: int | None = None, place: int | None = None) -> None:
         """``set_rows`` for rows whose cells are built only when the window takes them:
-        ``cells_for(start, stop)`` gives the cells of the rows ``keys[start:stop]``."""
+        ``cells_for(start, stop)`` gives the cells of the rows ``keys[start:stop]``.
+
+        A windowed screen gives the keys of the rows from ``base`` among ``count``; ``place`` is where
+        the cursor goes (among every row) when its row is not among them."""
         at = keep or self.cursor_key()
-        place = self.top + self.cursor_row if self.row_count else 0
+        if place is None:
+            place = self.place
+        place -= base
+        self.base = base
+        self.count = len(keys) if count is None else count
         self._keys = keys
         self._cells_for = cells_for
         self._index = {key: i for i, key in enumerate(keys)}
@@ -75,7 +98,12 @@ class KeyedTable(DataTable):
         """Put the cursor on the row at ``place`` among every row (not only the window's)."""
         if not self._keys:
             return
-        place = max(0, min(place, len(self._keys) - 1))
+        place = max(0, min(place, self.total - 1))
+        if not self.base <= place < self.base + len(self._keys):
+            if self.outside is not None:
+                self.outside(place)
+            return
+        place -= self.base
         self._fill(self._top_for(place, jump=True), self._keys[place])
 
     def _margin(self) -> int:
@@ -114,6 +142,7 @@ class KeyedTable(DataTable):
         scroll_y = self.scroll_y
         count = self._update_count
         changed: set = set()  # rows whose cells changed in place
+        before = {rk.value: i for i, rk in enumerate(self.ordered_keys())}
         self._moving = True
         try:
             with self.app.batch_update():
@@ -143,6 +172,8 @@ class KeyedTable(DataTable):
                     self._row_locations = TwoWayDict({by_value[k]: i for i, k in enumerate(order)})
                     self._update_count += 1
                     self.refresh()
+                if self._update_count != count:
+                    self._keep_renders(before, count)
                 if changed:
                     self._changed_in_place(changed, count)
                 if shift:
@@ -153,6 +184,47 @@ class KeyedTable(DataTable):
                     self.move_cursor(row=max(0, min(self.cursor_row - shift, self.row_count - 1)), animate=False)
         finally:
             self._moving = False
+
+    def _keep_renders(self, before: dict[str, int], count: int) -> None:
+        """Rows came, went or moved: DataTable counted an update, which voids every cached cell render, so
+        a re-rank repainted every visible cell (the most of a refresh's cost). The renders of rows that
+        are where they were stay (a render carries its row's place, for the mouse); the rest are dropped."""
+        stale = set(before)  # rows gone and rows moved (new rows have no render to drop)
+        locations = self._row_locations
+        for rk in locations:
+            if before.get(rk.value) == locations.get(rk):
+                stale.discard(rk.value)
+        self._update_count = count
+        for cache in (self._cell_render_cache, self._row_render_cache):
+            for k in [k for k in cache.keys() if k[0] in stale]:  # RowKey compares as its value
+                cache.discard(k)
+        self._row_renderable_cache.clear()
+        self._line_cache.clear()
+        self._offset_cache.clear()
+        self._ordered_row_cache.clear()
+        self.refresh()
+
+    def _render_line_in_row(self, row_key, line_no, base_style, cursor_location, hover_location):
+        """DataTable caches a row's rendered line under the cursor's place, so a cursor move re-rendered
+        every visible row. A row cursor changes how one row looks: every other row is rendered (and
+        cached) as a row the cursor is not on."""
+        if self.cursor_type == "row":
+            row = self._row_locations.get(row_key)
+            if cursor_location.row != row:
+                cursor_location = NOWHERE
+            if hover_location.row != row:
+                hover_location = NOWHERE
+        return super()._render_line_in_row(row_key, line_no, base_style, cursor_location, hover_location)
+
+    def header_changed(self) -> None:
+        """A column's label changed (the sort arrow): drop the header's cached renders only; the rows
+        are re-rendered when their new order comes."""
+        header = self._header_row_key
+        for cache in (self._cell_render_cache, self._row_render_cache):
+            for k in [k for k in cache.keys() if k[0] is header]:
+                cache.discard(k)
+        self._line_cache.clear()
+        self.refresh()
 
     def _row_key(self, key: str):
         """The DataTable's RowKey of a row in the window (RowKey hashes and compares as its value)."""
@@ -174,12 +246,18 @@ class KeyedTable(DataTable):
 
     def watch_cursor_coordinate(self, old: Coordinate, new: Coordinate) -> None:
         super().watch_cursor_coordinate(old, new)
-        if self._moving or len(self._keys) <= self.row_count or new.row >= self.row_count:
+        if self._moving or new.row >= self.row_count:
             return
         place = self.top + new.row
-        top = self._top_for(place)
-        if top != self.top:  # near the window's edge: move the window, the cursor stays on its row
-            self._fill(top, self._keys[place])
+        if len(self._keys) > self.row_count:
+            top = self._top_for(place)
+            if top != self.top:  # near the window's edge: move the window, the cursor stays on its row
+                self._fill(top, self._keys[place])
+        if self.near_edge is not None and len(self._keys) < self.count:
+            margin = max(len(self._keys) // 4, 1)
+            if (self.base > 0 and place < margin) or \
+                    (self.base + len(self._keys) < self.count and place >= len(self._keys) - margin):
+                self.near_edge()  # the screen asks for the rows around the cursor before it gets there
 
     def _remove_rows(self, gone) -> None:
         """DataTable.remove_row renumbers every row per call (quadratic for a feed that turns over);
@@ -196,7 +274,9 @@ class KeyedTable(DataTable):
         self.cursor_coordinate = self.cursor_coordinate
         self.hover_coordinate = self.hover_coordinate
         self._update_count += 1
-        self.refresh(layout=True)
+        # not a layout of the whole screen: the table's own size does not depend on its rows, and a
+        # change of its virtual size (rows added or gone) lays it out when the dimensions are updated
+        self.refresh()
 
     def set_cell(self, key: str, column: str, value: Cell) -> None:
         """Change one cell now (a mark), keeping what set_rows remembers in step. A row outside the

@@ -95,6 +95,7 @@ class MessageBar(Static):
     """Re-drawn when a message arrives and every second (messages expire)."""
 
     DEFAULT_CSS = "MessageBar { height: 1; }"
+    _shown: object = None
 
     def on_mount(self) -> None:
         self.show()
@@ -105,7 +106,10 @@ class MessageBar(Static):
         log = getattr(app, "messages", None)
         if log is None:
             return
-        self.update(bar_text(log, self.size.width or app.size.width, getattr(app, "progress", "")))
+        text = bar_text(log, self.size.width or app.size.width, getattr(app, "progress", ""))
+        if text != self._shown:  # every second: the same text again costs nothing, a new one no layout
+            self._shown = text
+            self.update(text, layout=False)
 
     def on_resize(self) -> None:
         self.show()

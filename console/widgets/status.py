@@ -49,4 +49,13 @@ def status_text(h: HeaderView | None, paused: bool, *, lost: str = "", where: st
 
 
 class StatusLine(Static):
-    pass
+    """One line, re-drawn every refresh: the same text again costs nothing, and a new one never a layout
+    of the whole screen (which re-renders every widget on it)."""
+
+    _shown: object = None
+
+    def update(self, content="", *, layout: bool = False) -> None:
+        if content == self._shown:
+            return
+        self._shown = content
+        super().update(content, layout=layout)
