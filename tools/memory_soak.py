@@ -32,6 +32,7 @@ def arguments(argv):
     p.add_argument("--every", type=float, default=30)
     p.add_argument("--trace", type=int, default=0)
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--garbage", action="store_true", help="at the end: what cycles the collector would free")
     return p.parse_args(argv)
 
 
@@ -60,14 +61,17 @@ def sizes(engine, demo) -> dict:
         js = None
     tables = getattr(js, "tables", None)
     if tables:
-        out["journal_docs"] = sum(len(t) for t in tables.values())
-        out["journal_text_mb"] = round(sum(len(x) for t in tables.values() for x in t.values()) / 1e6, 1)
+        with js.lock:  # (the committing thread changes them)
+            out["journal_docs"] = sum(len(t) for t in tables.values())
+            out["journal_text_mb"] = round(sum(len(x) for t in tables.values() for x in t.values()) / 1e6, 1)
     out["members"] = sum(len(g.members) for g in engine.stats.groups.values())
     out["members_present"] = sum(g.present_count for g in engine.stats.groups.values())
     out["world_people"] = len(demo.world.people)
     out["alerts_open"] = len(engine.alerts)
     out["alerts_history"] = len(getattr(engine.alerts, "history", ()) or ())
     out["incidents"] = len(engine.incidents)
+    out["alerts_expired_keys"] = len(getattr(engine.alerts, "_expired", ()))
+    out["gc_objects"] = len(gc.get_objects())
     return out
 
 
@@ -114,11 +118,28 @@ async def main(a) -> None:
                     diff = snap.compare_to(first, "lineno")[:a.trace]
                     row["grew"] = [f"{d.traceback[0].filename.split('/')[-1]}:{d.traceback[0].lineno} "
                                    f"{d.size_diff / 1e6:+.1f}MB {d.count_diff:+d}" for d in diff]
+                by_file = snap.statistics("filename")
+                row["traced_mb"] = round(sum(s.size for s in by_file) / 1e6, 1)
+                row["files"] = [f"{s.traceback[0].filename.split('/')[-1]} {s.size / 1e6:.1f}MB" for s in by_file[:a.trace]]
                 row["top"] = [f"{s.traceback[0].filename.split('/')[-1]}:{s.traceback[0].lineno} "
                               f"{s.size / 1e6:.1f}MB {s.count}" for s in snap.statistics("lineno")[:a.trace]]
             print(json.dumps(row), flush=True)
             if time.perf_counter() >= end:
                 break
+        if a.garbage:
+            from collections import Counter
+            gc.collect()
+            gc.set_debug(gc.DEBUG_SAVEALL)
+            young = gc.collect()
+            kinds = Counter(type(o).__name__ for o in gc.garbage)
+            gc.garbage.clear()
+            gc.unfreeze()
+            frozen = gc.collect()
+            kinds_frozen = Counter(type(o).__name__ for o in gc.garbage)
+            gc.garbage.clear()
+            gc.set_debug(0)
+            print(json.dumps({"garbage_young": young, "young_kinds": kinds.most_common(15),
+                              "garbage_frozen": frozen, "frozen_kinds": kinds_frozen.most_common(25)}), flush=True)
         engine.stop()
         await svc.stop()
         await asyncio.gather(task, return_exceptions=True)
