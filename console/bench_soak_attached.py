@@ -149,7 +149,9 @@ async def run(a: argparse.Namespace) -> None:
 class Traced:
     """With ``PYTHONTRACEMALLOC`` set for the service (``GW_BENCH_SERVICE_PREFIX="env PYTHONTRACEMALLOC=1"``):
     the source lines whose live allocations grew most between the first sample and the last, and
-    what the cyclic collector would free at the end (frozen or not). A look inside, three times slower."""
+    what the cyclic collector would free at the end (frozen or not). A look inside, three times slower.
+    ``GW_BENCH_TRACE_FROM``: the wall seconds into the measured stretch of the snapshot compared with (0: the
+    first sample; later, to see what still grows once the queues are full)."""
 
     LINES = 25
 
@@ -158,9 +160,11 @@ class Traced:
 
         self.tracemalloc = tracemalloc
         self.first = self.last = None
+        self.since = float(os.environ.get("GW_BENCH_TRACE_FROM", "0") or 0)
+        self.t0 = time.perf_counter()
 
     def sample(self) -> None:
-        if self.tracemalloc.is_tracing():
+        if self.tracemalloc.is_tracing() and time.perf_counter() - self.t0 >= self.since:
             snap = self.tracemalloc.take_snapshot()
             if self.first is None:
                 self.first = snap

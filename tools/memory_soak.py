@@ -31,6 +31,7 @@ def arguments(argv):
     p.add_argument("--traffic", type=float, default=1.0)
     p.add_argument("--every", type=float, default=30)
     p.add_argument("--trace", type=int, default=0)
+    p.add_argument("--trace-from", type=int, default=0, help="the sample whose snapshot later ones compare with")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--garbage", action="store_true", help="at the end: what cycles the collector would free")
     return p.parse_args(argv)
@@ -104,6 +105,7 @@ async def main(a) -> None:
         t0 = time.perf_counter()
         sim0 = live.clock
         first = None
+        samples = 0
         end = t0 + a.minutes * 60
         while True:
             await asyncio.sleep(min(a.every, max(0.0, end - time.perf_counter())))
@@ -112,8 +114,10 @@ async def main(a) -> None:
                    "py_blocks": sys.getallocatedblocks(), **mallinfo(), **sizes(engine, demo)}
             if a.trace:
                 snap = tracemalloc.take_snapshot()
+                samples += 1
                 if first is None:
-                    first = snap
+                    if samples > a.trace_from:
+                        first = snap
                 else:
                     diff = snap.compare_to(first, "lineno")[:a.trace]
                     row["grew"] = [f"{d.traceback[0].filename.split('/')[-1]}:{d.traceback[0].lineno} "
