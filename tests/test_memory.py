@@ -97,3 +97,28 @@ def test_encoded_rows_are_reused_while_recent_and_the_cache_stays_bounded(monkey
     for i in range(350):
         wire.to_json(_row(3000 + i))
         assert wire.to_json(live) is text
+
+
+def test_the_alert_book_stays_bounded_over_days_of_unattended_alerts_and_keeps_what_operators_hold():
+    from console.engine.alerts import AlertBook, AlertState
+    from console.engine.detectors.base import Finding, Severity
+
+    book = AlertBook(keep_resolved=50)
+    day = 86400.0
+    held = book.apply(Finding("ad", Severity.HIGH, "g1", "spammer", ("ad",), 0.0, message_id="m0"))[0]
+    acked = book.apply(Finding("flood", Severity.MEDIUM, "g1", "flooder", ("flood",), 0.0))[0]
+    book.acknowledge(acked.id, 1.0)
+    sizes = []
+    for d in range(30):  # a month: every simulated hour a new low alert nobody attends
+        for h in range(24):
+            now = d * day + h * 3600.0
+            book.apply(Finding("silent_member", Severity.LOW, f"g{h}", f"m{d}-{h}", ("quiet",), now))
+            book.expire(now, max_age=day, cap=100)
+        sizes.append((len(book), len(book.resolved()), len(book._expired), len(book._by_id)))
+    # After the first days nothing grows but the count of keys that expired (itself capped).
+    assert sizes[-1][:2] == sizes[10][:2]
+    assert sizes[-1][0] <= 100 and sizes[-1][1] == 50
+    assert len(book._by_id) <= 100 + 50
+    # The alerts operators hold stay open: a high one and an acknowledged one never age out.
+    assert book.get(held.id).state is AlertState.OPEN
+    assert book.get(acked.id).state is AlertState.ACKNOWLEDGED
