@@ -122,3 +122,9 @@ def test_the_alert_book_stays_bounded_over_days_of_unattended_alerts_and_keeps_w
     # The alerts operators hold stay open: a high one and an acknowledged one never age out.
     assert book.get(held.id).state is AlertState.OPEN
     assert book.get(acked.id).state is AlertState.ACKNOWLEDGED
+
+
+def test_the_defaults_can_be_kept_to_compare(monkeypatch):
+    monkeypatch.setattr(allocator, "_tuned", None)
+    monkeypatch.setenv("GROUPWATCH_MALLOC", "default")
+    assert allocator.tune() is False

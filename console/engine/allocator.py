@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import os
 import sys
 
 log = logging.getLogger("groupwatch.allocator")
@@ -45,12 +46,12 @@ def _glibc():
 
 def tune() -> bool:
     """Set the allocator up for a long-running engine (once per process; before the threads that
-    commit start). True if the settings took."""
+    commit start). True if the settings took; ``GROUPWATCH_MALLOC=default`` keeps glibc's defaults."""
     global _tuned
     if _tuned is not None:
         return _tuned
     libc = _glibc()
-    if libc is None:
+    if libc is None or os.environ.get("GROUPWATCH_MALLOC") == "default":  # (the way to compare the two)
         _tuned = False
         return False
     ok = all(libc.mallopt(option, value) == 1 for option, value in
