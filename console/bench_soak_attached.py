@@ -96,8 +96,11 @@ async def run(a: argparse.Namespace) -> None:
             sim0, ru0, wall0 = live.clock, resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
             processed0 = engine.events_total
 
+            traced = Traced()
+
             def sample() -> None:
                 rec.samples.append(memory_sample(engine, demo, live, wall0, sim0, processed0))
+                traced.sample()
 
             async def sampling() -> None:
                 while True:
@@ -129,7 +132,7 @@ async def run(a: argparse.Namespace) -> None:
                 **rec.memory_figures(wall),
                 "py_blocks_start": blocks0, "py_blocks_end": blocks1, "rss_mb_end_trimmed": rss_trimmed,
                 **rec.checkpoint_figures(), **rec.problem_figures(), "engine_running_at_end": engine_ok,
-                "oncall_webhook_posts": sink.posts,
+                "oncall_webhook_posts": sink.posts, **traced.figures(),
             }
             Path(a.out).write_text(json.dumps(result))
             print("done", flush=True)
@@ -141,6 +144,57 @@ async def run(a: argparse.Namespace) -> None:
         finally:
             rt.store.close()
             sink.close()
+
+
+class Traced:
+    """With ``PYTHONTRACEMALLOC`` set for the service (``GW_BENCH_SERVICE_PREFIX="env PYTHONTRACEMALLOC=1"``):
+    the source lines whose live allocations grew most between the first sample and the last, and
+    what the cyclic collector would free at the end (frozen or not). A look inside, three times slower.
+    ``GW_BENCH_TRACE_FROM``: the wall seconds into the measured stretch of the snapshot compared with (0: the
+    first sample; later, to see what still grows once the queues are full)."""
+
+    LINES = 25
+
+    def __init__(self) -> None:
+        import tracemalloc
+
+        self.tracemalloc = tracemalloc
+        self.first = self.last = None
+        self.since = float(os.environ.get("GW_BENCH_TRACE_FROM", "0") or 0)
+        self.t0 = time.perf_counter()
+
+    def sample(self) -> None:
+        if self.tracemalloc.is_tracing() and time.perf_counter() - self.t0 >= self.since:
+            snap = self.tracemalloc.take_snapshot()
+            if self.first is None:
+                self.first = snap
+            else:
+                self.last = snap
+
+    def figures(self) -> dict:
+        if self.first is None or self.last is None:
+            return {}
+        import gc
+        from collections import Counter
+
+        grew = [f"{d.traceback[0].filename.rsplit('/', 1)[-1]}:{d.traceback[0].lineno} {d.size_diff / 1e6:+.2f} MB "
+                f"{d.count_diff:+d}" for d in self.last.compare_to(self.first, "lineno")[:self.LINES]]
+        top = [f"{s.traceback[0].filename.rsplit('/', 1)[-1]} {s.size / 1e6:.1f} MB"
+               for s in self.last.statistics("filename")[:self.LINES]]
+        self.first = self.last = None
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        try:
+            gc.collect()
+            young = Counter(type(o).__name__ for o in gc.garbage)
+            gc.garbage.clear()
+            gc.unfreeze()
+            gc.collect()
+            frozen = Counter(type(o).__name__ for o in gc.garbage)
+            gc.garbage.clear()
+        finally:
+            gc.set_debug(0)
+        return {"traced_growth": grew, "traced_by_file": top, "garbage_young": young.most_common(12),
+                "garbage_frozen": frozen.most_common(12)}
 
 
 async def _line(proc: asyncio.subprocess.Process, want: str, timeout: float) -> None:

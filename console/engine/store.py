@@ -29,6 +29,7 @@ from typing import Iterator
 
 from tinydb import TinyDB
 
+from console.engine import allocator
 from console.engine.journal import JournalStorage, journal_path
 from console.engine.journal_records import Later
 from console.engine.store_codec import decode_state, encode_state
@@ -151,6 +152,9 @@ class Store:
     def journal(self, name: str) -> None:
         """Write database ``name`` as a journal of changed documents (see :mod:`console.engine.journal`)
         from now on. Call before its first use; a database with a journal on disk is always read as one."""
+        # A journaled database is a long-running engine's: the allocator is set for that first (its
+        # commits make big transient buffers in a thread; see console.engine.allocator).
+        allocator.tune()
         with self._lock:
             self._journaled.add(name)  # (already open as a plain file: it stays one until reopened)
 
