@@ -27,10 +27,11 @@ from typing import Sequence
 
 from console.engine.detectors.ad_features import _END, _FOLD, _NEEDS_FOLD, _START, MODEL_CHARS
 
-try:  # an optional accelerator: present wherever scikit-learn is (tools/bench_ads.py's baseline)
-    import numpy as np
-except ImportError:  # pragma: no cover - exercised only where numpy is missing
-    np = None
+# An optional accelerator, present wherever scikit-learn is (tools/bench_ads.py's baseline). Imported at the
+# first batch, not with the detector: the live path scores one message at a time, and numpy would cost a
+# service about 15 MB of memory for nothing.
+np = None
+_looked = False
 
 _SEPS = ("\uffff", "\ufffe", "\U0010ffff")
 """Between messages while their feature strings are made together: noncharacters, not whitespace, not
@@ -45,6 +46,14 @@ MIN_BATCH = 8
 
 
 def available() -> bool:
+    global np, _looked
+    if not _looked:
+        _looked = True
+        try:
+            import numpy
+            np = numpy
+        except ImportError:  # pragma: no cover - exercised only where numpy is missing
+            pass
     return np is not None
 
 
@@ -62,6 +71,8 @@ class GramTable:
     __slots__ = ("keys", "vals", "shift", "mask", "probes")
 
     def __init__(self, weights: dict[str, float]) -> None:
+        if not available():
+            raise RuntimeError("the batch table needs numpy")
         grams = [t for t in weights if 0 < len(t) <= 3]
         n = len(grams)
         bits = max(4, (4 * n).bit_length())  # load factor at most 1/4: most misses stop at the first slot
