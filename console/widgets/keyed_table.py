@@ -16,11 +16,14 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
+from rich.style import Style
 from rich.text import Text
 from textual._two_way_dict import TwoWayDict  # DataTable has no public reorder-by-key or bulk removal
 from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 from textual.widgets._data_table import CellKey
+
+from console.widgets.cell_render import can_draw, draw_cell
 
 Cell = str | Text
 CellsFor = Callable[[int, int], Sequence[Sequence[Cell]]]
@@ -203,6 +206,36 @@ class KeyedTable(DataTable):
         self._offset_cache.clear()
         self._ordered_row_cache.clear()
         self.refresh()
+
+    def _render_cell(self, row_index: int, column_index: int, base_style: Style, width: int,
+                     cursor: bool = False, hover: bool = False):
+        """DataTable's cell drawing, with a one-line Text cell drawn by cell_render (the same segments at
+        a fraction of the cost): a sort or a screen switch redraws every visible cell."""
+        if row_index < self.fixed_rows or column_index < self.fixed_columns:  # the header, labels, fixed cells
+            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        row_key = self._row_locations.get_key(row_index)
+        column_key = self._column_locations.get_key(column_index)
+        cache_key = (row_key, column_key, base_style, cursor, hover, self._show_hover_cursor, self._update_count,
+                     self._pseudo_class_state)
+        cache = self._cell_render_cache
+        lines = cache.get(cache_key)
+        if lines is not None:
+            return lines
+        row = self.rows.get(row_key) if row_key is not None else None
+        cell = self._get_row_renderables(row_index).cells[column_index] if row is not None else None
+        if row is None or not can_draw(cell, row.height):
+            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        component_style, post_style = self._get_styles_to_render_cell(
+            False, False, False, hover, cursor, self.show_cursor, self._show_hover_cursor,
+            self.cursor_foreground_priority == "css", self.cursor_background_priority == "css")
+        pad = self.cell_padding
+        options = self.app.console_options.update_dimensions(width - 2 * pad, 1).update(no_wrap=True)
+        pre = base_style + Style.from_meta({"row": row_index, "column": column_index}) + component_style
+        lines = draw_cell(self.app.console, options, cell, width, pad, pre, post_style)
+        if lines is None:
+            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        cache[cache_key] = lines
+        return lines
 
     def _render_line_in_row(self, row_key, line_no, base_style, cursor_location, hover_location):
         """DataTable caches a row's rendered line under the cursor's place, so a cursor move re-rendered
