@@ -23,7 +23,7 @@ from connectors.events import Event
 from connectors.secrets import scrub
 from console.engine.activity import GroupSummary, summarize
 from console.engine.alerts import AlertBook, AlertState
-from console.engine.checkpoint import STATE_DB, StateWriter
+from console.engine.checkpoint import STATE_DB, StateWriter, gil_handed_over_often
 from console.engine.heap import HeapPacer
 from console.engine.incidents import Incidents
 from console.engine.silences import Silences
@@ -161,7 +161,8 @@ class Engine:
                 await asyncio.sleep(0)
             self._dirty = self.alerts.dirty = self.incidents.dirty = self.silences.dirty = False  # changes from now on go into the next checkpoint
             try:
-                await asyncio.to_thread(self.store.commit, STATE_DB)
+                with gil_handed_over_often():
+                    await asyncio.to_thread(self.store.commit, STATE_DB)
             except BaseException:
                 self._dirty = True  # not saved: the next checkpoint must write it
                 raise
