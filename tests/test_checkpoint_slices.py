@@ -132,3 +132,30 @@ def test_a_full_rewrite_of_an_old_layout_is_staged_in_bounded_slices(tmp_path: P
     assert _picture(again) == picture
     assert not again.writer._full  # read in today's layout
     again.store.close()
+
+
+async def test_the_soak_counts_every_stretch_a_checkpoint_holds_the_loop(tmp_path: Path, monkeypatch) -> None:
+    """The soak's figure is the longest of all the stretches (each slice, the collection after), the
+    first checkpoint's included: nothing the loop waited on is left out."""
+    from console.bench_soak import Recorder
+    from console.engine import engine as engine_mod
+
+    monkeypatch.setattr(engine_mod, "STAGE_SLICE", LIMIT)
+    engine = _busy(tmp_path, "a")
+    rec = Recorder()
+    rec.timed_checkpoints(engine)
+    told, seen = engine.on_hold, []
+
+    def on_hold(what: str, seconds: float, docs: int) -> None:
+        seen.append((what, seconds, docs))
+        told(what, seconds, docs)
+
+    engine.on_hold = on_hold
+    spy = _Spy(engine.store)
+    await engine.checkpoint_async()
+    stages = [s for s in seen if s[0] == "stage"]
+    assert len(stages) >= spy.n // (LIMIT + CHUNK_DOCS)
+    assert rec.slices == [len(seen)] and rec.holds == [max(s for _, s, _ in seen)]
+    assert engine.last_checkpoint_loop_s == rec.holds[0]
+    assert rec.checkpoint_figures()["checkpoint_loop_ms_max"] == round(1000 * rec.holds[0], 1)
+    engine.store.close()

@@ -73,3 +73,31 @@ def test_with_a_console_in_the_process_survivors_are_frozen_once_per_sweep() -> 
         assert gc.get_freeze_count() >= len(widgets)
     finally:
         pacer.uninstall()
+
+
+def test_a_long_staging_freezes_its_snapshots_now_and_then_without_a_full_collection() -> None:
+    now = [0.0]
+    pacer = HeapPacer(sweep_seconds=100.0, clock=lambda: now[0])
+    pacer.install()
+    try:
+        full = pacer.full_collections
+        pacer.between_slices()  # too soon after the last collection: nothing
+        assert pacer.young_freezes == 0 and pacer.last_settle_s == 0.0
+        staged = [[i] for i in range(1000)]  # (a checkpoint's snapshots, alive until written)
+        before = gc.get_freeze_count()
+        now[0] = COLLECT_SECONDS
+        pacer.between_slices()
+        assert pacer.young_freezes == 1 and gc.get_freeze_count() >= before + len(staged)
+        assert pacer.full_collections == full  # young objects only: nothing frozen is walked
+        pacer.between_slices(force=True)  # after the last slice
+        assert pacer.young_freezes == 2
+    finally:
+        pacer.uninstall()
+    console = HeapPacer(refreeze_seconds=100.0, clock=lambda: now[0])
+    console.install()
+    try:
+        now[0] += 10 * COLLECT_SECONDS
+        console.between_slices(force=True)  # with a console in the process: left to CPython
+        assert console.young_freezes == 0
+    finally:
+        console.uninstall()

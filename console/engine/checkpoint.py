@@ -129,17 +129,21 @@ class StateWriter:
         done = False
         if self._steps is None:
             self._steps = self._staging()
-        for n in self._steps:
-            if n is _CAUGHT_UP:
-                if limit is not None and docs and time.perf_counter() - started >= SLICE_SECONDS / 2:
-                    break  # the rest in a slice of its own, after the loop ran (with what changed meanwhile)
-                self._steps = None
-                self._stage_small()
-                done = True
-                break
-            docs += n
-            if limit is not None and (docs >= limit or time.perf_counter() - started >= SLICE_SECONDS):
-                break
+        try:
+            for n in self._steps:
+                if n is _CAUGHT_UP:
+                    if limit is not None and docs and time.perf_counter() - started >= SLICE_SECONDS / 2:
+                        break  # the rest in a slice of its own, after the loop ran (with what changed meanwhile)
+                    self._steps = None
+                    self._stage_small()
+                    done = True
+                    break
+                docs += n
+                if limit is not None and (docs >= limit or time.perf_counter() - started >= SLICE_SECONDS):
+                    break
+        except BaseException:
+            self._steps = None  # (a failed step ended the staging: the next call starts afresh)
+            raise
         self.last_stage_s = time.perf_counter() - started
         self.last_slice_docs = docs
         self.slices += 1

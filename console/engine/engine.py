@@ -24,7 +24,7 @@ from connectors.secrets import scrub
 from console.engine.activity import GroupSummary, summarize
 from console.engine.alerts import AlertBook, AlertState
 from console.engine.checkpoint import STATE_DB, StateWriter, gil_handed_over_often
-from console.engine.heap import HeapPacer
+from console.engine.heap import COLLECT_SECONDS, HeapPacer
 from console.engine.incidents import Incidents
 from console.engine.silences import Silences
 from console.engine.detectors.base import Context, Detector
@@ -152,29 +152,42 @@ class Engine:
             # them; what changes meanwhile is marked again and staged in a later slice, and the cursors go
             # in with the last one, so the one record written is still a consistent picture.
             hold = 0.0
+            heap = self.heap
+            froze = heap.young_freezes
             while True:
                 done = self.writer.stage(STAGE_SLICE)
                 hold = max(hold, self.writer.last_stage_s)
                 self._held("stage", self.writer.last_stage_s, self.writer.last_slice_docs)
                 if done:
                     break
+                heap.between_slices()  # (a long staging: its snapshots frozen now and then, not walked again)
+                hold = max(hold, self._held("gc", heap.last_settle_s, 0))
                 await asyncio.sleep(0)
+            if heap.young_freezes != froze:
+                heap.between_slices(force=True)  # the last ones too, before the commit's wait below
+                hold = max(hold, self._held("gc", heap.last_settle_s, 0))
             self._dirty = self.alerts.dirty = self.incidents.dirty = self.silences.dirty = False  # changes from now on go into the next checkpoint
             try:
                 with gil_handed_over_often():
-                    await asyncio.to_thread(self.store.commit, STATE_DB)
+                    commit = asyncio.ensure_future(asyncio.to_thread(self.store.commit, STATE_DB))
+                    commit.add_done_callback(_retrieved)  # (told below, unless this is cancelled first)
+                    while not (await asyncio.wait({commit}, timeout=COLLECT_SECONDS))[0]:
+                        heap.settle(checkpoint=False)  # a long commit: the collections go on meanwhile
+                        hold = max(hold, self._held("gc", heap.last_settle_s, 0))
+                    commit.result()
             except BaseException:
                 self._dirty = True  # not saved: the next checkpoint must write it
                 raise
-            # The checkpoint's snapshots are gone: the cheapest moment for the paced full collection.
-            self.heap.settle()
-            self._held("gc", self.heap.last_settle_s, 0)
-            self._last_hold_s = max(hold, self.heap.last_settle_s)
+            # The checkpoint's snapshots are gone: the cheapest moment for a paced full collection.
+            heap.settle()
+            self._last_hold_s = max(hold, self._held("gc", heap.last_settle_s, 0))
             self.last_checkpoint_s = time.perf_counter() - started
 
-    def _held(self, what: str, seconds: float, docs: int) -> None:
-        if self.on_hold is not None:
+    def _held(self, what: str, seconds: float, docs: int) -> float:
+        """Tell ``on_hold`` of a stretch on the loop (a collection that did nothing: not one); ``seconds``."""
+        if self.on_hold is not None and (seconds or what != "gc"):
             self.on_hold(what, seconds, docs)
+        return seconds
 
     def _stage(self) -> bool:
         """Put what changed into the store's memory (on the loop: proportional to the changes)."""
@@ -444,9 +457,8 @@ class Engine:
                     log.error("checkpoint failed: %s", e)
                 last_checkpoint = time.monotonic()
             else:
-                heap.settle(checkpoint=False)  # (paced: a collection now and then with no checkpoint)
-                if heap.last_settle_s:
-                    self._held("gc", heap.last_settle_s, 0)
+                heap.settle(checkpoint=False)  # (paced: a collection every half second between checkpoints)
+                self._held("gc", heap.last_settle_s, 0)
 
     async def _poll_loop(self, name: str, until: Callable[[], bool] | None) -> None:
         conn = self.connectors[name]
@@ -506,6 +518,11 @@ class Engine:
 
     def _set_health(self, name: str, state: HealthState, reason: str) -> None:
         self.status[name].health = Health(state, reason)
+
+
+def _retrieved(task: asyncio.Future) -> None:
+    if not task.cancelled():
+        task.exception()  # (its outcome is read where it is awaited; this only marks it seen)
 
 
 def _one_line(e: BaseException) -> str:

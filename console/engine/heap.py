@@ -18,10 +18,14 @@ in the middle of a checkpoint's staging (whose snapshots are young objects by
 the hundred thousand after a fleet's first load), and walks everything made
 since the last freeze: tens of milliseconds. So in the service (``collect_seconds``)
 the pacer makes the full collections itself, on the loop right after each
-checkpoint (when the checkpoint's snapshots are gone) or every ``collect_seconds``
-when there is none, and freezes what survives: each walks only the objects made
-in the last few seconds, and CPython's own are turned off (its young
-collections go on as usual).
+checkpoint (when the checkpoint's snapshots are gone) and every
+``COLLECT_SECONDS`` in between (also while a checkpoint commits in its thread),
+and freezes what survives: each walks only the objects made in the last half
+second, and CPython's own are turned off (its young collections go on as
+usual). While a long checkpoint stages (a fleet's first: a hundred thousand
+snapshots, alive until written), only the young objects are collected every
+``COLLECT_SECONDS`` and everything alive is frozen, snapshots included (freed
+as usual once written): a cycle that died in the meantime waits for the sweep.
 
 A console in the same process makes cycles all the time (widgets, screens) that
 live through a collection or two: frozen after every collection they would pile
@@ -37,7 +41,7 @@ from typing import Callable
 
 SWEEP_SECONDS = 3600.0
 UI_REFREEZE_SECONDS = SWEEP_SECONDS  # with a console in the process: freeze once per sweep
-COLLECT_SECONDS = 2.0  # at most this long between two paced full collections (without a checkpoint)
+COLLECT_SECONDS = 0.5  # about this long between two paced full collections: each walks what this time made
 _NEVER = 1 << 30  # a gen-2 threshold CPython never reaches: no full collection of its own
 
 
@@ -49,6 +53,7 @@ class HeapPacer:
         self.clock = clock
         self.full_collections = 0  # seen since install (tests and benchmarks read it)
         self.paced_collections = 0  # the ones the pacer made
+        self.young_freezes = 0  # freezes between the slices of a long staging
         self.freezes = 0
         self.last_settle_s = 0.0  # how long the last settle() held the loop (a paced collection)
         self._last_collect = 0.0
@@ -113,6 +118,24 @@ class HeapPacer:
         self.last_settle_s = 0.0
         if self._settle(checkpoint):
             self.last_settle_s = time.perf_counter() - started
+
+    def between_slices(self, force: bool = False) -> None:
+        """Call between the slices of a checkpoint's staging: when ``COLLECT_SECONDS`` passed (or
+        ``force``, after the last slice of a staging that did it before), a young collection and a freeze,
+        so that the snapshots staged so far are not walked again. ``last_settle_s`` is set either way."""
+        self.last_settle_s = 0.0
+        if not self._installed or not self.paced:
+            return
+        now = self.clock()
+        if not force and now - self._last_collect < COLLECT_SECONDS:
+            return
+        started = time.perf_counter()
+        self._last_collect = now
+        gc.collect(1)
+        gc.freeze()
+        self.freezes += 1
+        self.young_freezes += 1
+        self.last_settle_s = time.perf_counter() - started
 
     def _settle(self, checkpoint: bool) -> bool:
         """True if it collected or froze."""
