@@ -178,7 +178,7 @@ class Recorder:
         self.missed = 0
         self.samples: list[dict] = []
         self.checkpoints: list[float] = []  # seconds each checkpoint took (the console waits on part of it)
-        self.holds: list[float] = []  # the longest each checkpoint held the event loop at once (the rest is in a thread)
+        self.holds: list[float] = []  # the longest each checkpoint held the event loop at once (the rest: a thread)
         self.slices: list[int] = []  # stretches of each checkpoint on the loop (slices and the collection after)
         self.gc_holds: list[float] = []  # the paced garbage collections (after checkpoints and between them)
         self.long_holds: list[tuple[float, str, float, int]] = []  # (when, what, ms, documents) of the long ones

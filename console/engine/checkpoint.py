@@ -3,8 +3,12 @@
 A checkpoint puts into the store the documents of what changed since the last
 one, as marked where the change happened (``FleetStats.changes``, the alert
 book's change events): its cost on the event loop is proportional to the
-changes, not to the fleet or its history. The store (a journal, see
-console.engine.journal) then writes them in a thread, all in one record, so
+changes, not to the fleet or its history, and it is cut into slices of a
+bounded number of documents (and about ``SLICE_SECONDS``), the loop running
+between them, whatever the size of the change (a fleet's first checkpoint, an
+expiry sweep, the rewrite of an old layout). The loop takes snapshots only
+(``journal_records.Later``); the store (a journal, see console.engine.journal)
+then makes the documents and writes them in a thread, all in one record, so
 cursors, stats and alerts still reach the disk together.
 """
 from __future__ import annotations
@@ -194,8 +198,9 @@ class StateWriter:
             yield len(keys)
         recent = ch.recent
         for keys in _chunks(recent):
-            store.put_docs(STATE_DB, "recent", {recent_key(gid, slot): (recent_later(*item) if (item := recent[gid, slot])
-                                                                        is not None else None) for gid, slot in keys})
+            store.put_docs(STATE_DB, "recent", {
+                recent_key(gid, slot): recent_later(*item) if (item := recent[gid, slot]) is not None else None
+                for gid, slot in keys})
             yield len(keys)
 
     def _alerts_changed(self) -> Iterator[int]:
