@@ -81,15 +81,19 @@ def test_a_long_staging_freezes_its_snapshots_now_and_then_without_a_full_collec
     pacer.install()
     try:
         full = pacer.full_collections
-        pacer.between_slices()  # too soon after the last collection: nothing
+        now[0] = 10 * COLLECT_SECONDS  # (long after the last collection)
+        began = now[0]
+        pacer.between_slices(began)  # a staging that just began: nothing
         assert pacer.young_freezes == 0 and pacer.last_settle_s == 0.0
         staged = [[i] for i in range(1000)]  # (a checkpoint's snapshots, alive until written)
         before = gc.get_freeze_count()
-        now[0] = COLLECT_SECONDS
-        pacer.between_slices()
+        now[0] += COLLECT_SECONDS  # it has lasted that long
+        pacer.between_slices(began)
         assert pacer.young_freezes == 1 and gc.get_freeze_count() >= before + len(staged)
         assert pacer.full_collections == full  # young objects only: nothing frozen is walked
-        pacer.between_slices(force=True)  # after the last slice
+        pacer.between_slices(began)  # not again so soon
+        assert pacer.young_freezes == 1
+        pacer.between_slices(began, force=True)  # after the last slice
         assert pacer.young_freezes == 2
     finally:
         pacer.uninstall()
@@ -97,7 +101,7 @@ def test_a_long_staging_freezes_its_snapshots_now_and_then_without_a_full_collec
     console.install()
     try:
         now[0] += 10 * COLLECT_SECONDS
-        console.between_slices(force=True)  # with a console in the process: left to CPython
+        console.between_slices(0.0, force=True)  # with a console in the process: left to CPython
         assert console.young_freezes == 0
     finally:
         console.uninstall()

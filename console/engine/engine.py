@@ -153,18 +153,18 @@ class Engine:
             # in with the last one, so the one record written is still a consistent picture.
             hold = 0.0
             heap = self.heap
-            froze = heap.young_freezes
+            froze, began = heap.young_freezes, heap.clock()
             while True:
                 done = self.writer.stage(STAGE_SLICE)
                 hold = max(hold, self.writer.last_stage_s)
                 self._held("stage", self.writer.last_stage_s, self.writer.last_slice_docs)
                 if done:
                     break
-                heap.between_slices()  # (a long staging: its snapshots frozen now and then, not walked again)
+                heap.between_slices(began)  # (a long staging: its snapshots frozen now and then, never walked)
                 hold = max(hold, self._held("gc", heap.last_settle_s, 0))
                 await asyncio.sleep(0)
             if heap.young_freezes != froze:
-                heap.between_slices(force=True)  # the last ones too, before the commit's wait below
+                heap.between_slices(began, force=True)  # the last ones too, before the commit's wait below
                 hold = max(hold, self._held("gc", heap.last_settle_s, 0))
             self._dirty = self.alerts.dirty = self.incidents.dirty = self.silences.dirty = False  # changes from now on go into the next checkpoint
             try:

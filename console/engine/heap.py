@@ -119,23 +119,24 @@ class HeapPacer:
         if self._settle(checkpoint):
             self.last_settle_s = time.perf_counter() - started
 
-    def between_slices(self, force: bool = False) -> None:
-        """Call between the slices of a checkpoint's staging: when ``COLLECT_SECONDS`` passed (or
-        ``force``, after the last slice of a staging that did it before), a young collection and a freeze,
-        so that the snapshots staged so far are not walked again. ``last_settle_s`` is set either way."""
+    def between_slices(self, started: float, force: bool = False) -> None:
+        """Call between the slices of a checkpoint's staging that began at ``started`` (``clock()``):
+        once it has lasted ``COLLECT_SECONDS`` (and as long again since the last time), or ``force``
+        (after the last slice of a staging that did it before), a young collection and a freeze, so
+        that the snapshots staged so far are not walked again. ``last_settle_s`` is set either way."""
         self.last_settle_s = 0.0
         if not self._installed or not self.paced:
             return
         now = self.clock()
-        if not force and now - self._last_collect < COLLECT_SECONDS:
+        if not force and now - max(started, self._last_collect) < COLLECT_SECONDS:
             return
-        started = time.perf_counter()
+        t0 = time.perf_counter()
         self._last_collect = now
         gc.collect(1)
         gc.freeze()
         self.freezes += 1
         self.young_freezes += 1
-        self.last_settle_s = time.perf_counter() - started
+        self.last_settle_s = time.perf_counter() - t0
 
     def _settle(self, checkpoint: bool) -> bool:
         """True if it collected or froze."""
