@@ -159,3 +159,37 @@ async def test_the_soak_counts_every_stretch_a_checkpoint_holds_the_loop(tmp_pat
     assert engine.last_checkpoint_loop_s == rec.holds[0]
     assert rec.checkpoint_figures()["checkpoint_loop_ms_max"] == round(1000 * rec.holds[0], 1)
     engine.store.close()
+
+
+async def test_while_a_long_commit_runs_its_snapshots_are_frozen_not_walked(tmp_path: Path, monkeypatch) -> None:
+    """No full collection walks the snapshots a commit still holds: they are frozen after a young
+    collection; the full collection comes after the commit, when they are gone."""
+    import threading
+
+    from console.engine import engine as engine_mod
+
+    engine = _busy(tmp_path, "a")
+    monkeypatch.setattr(engine_mod, "COLLECT_SECONDS", 0.0)  # (the commit counts as long at once)
+    release, heap = threading.Event(), engine.heap
+    commit = engine.store.commit
+
+    def slow_commit(name=None):  # the thread waits until the loop has frozen the snapshots twice
+        release.wait(30)
+        commit(name)
+
+    monkeypatch.setattr(engine.store, "commit", slow_commit)
+    heap.install()
+    try:
+        full = heap.paced_collections
+
+        def on_hold(what: str, seconds: float, docs: int) -> None:
+            if heap.young_freezes >= 2:
+                release.set()
+
+        engine.on_hold = on_hold
+        await engine.checkpoint_async()
+        assert heap.young_freezes >= 2 and heap.paced_collections == full + 1  # (the one after the commit)
+    finally:
+        release.set()
+        heap.uninstall()
+    engine.store.close()

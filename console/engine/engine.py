@@ -172,7 +172,9 @@ class Engine:
                     commit = asyncio.ensure_future(asyncio.to_thread(self.store.commit, STATE_DB))
                     commit.add_done_callback(_retrieved)  # (told below, unless this is cancelled first)
                     while not (await asyncio.wait({commit}, timeout=COLLECT_SECONDS))[0]:
-                        heap.settle(checkpoint=False)  # a long commit: the collections go on meanwhile
+                        # A long commit (a fleet's first): its snapshots, alive until written, frozen rather
+                        # than walked by a full collection; the next one after it walks what is new.
+                        heap.between_slices(began, force=True)
                         hold = max(hold, self._held("gc", heap.last_settle_s, 0))
                     commit.result()
             except BaseException:

@@ -19,13 +19,13 @@ the hundred thousand after a fleet's first load), and walks everything made
 since the last freeze: tens of milliseconds. So in the service (``collect_seconds``)
 the pacer makes the full collections itself, on the loop right after each
 checkpoint (when the checkpoint's snapshots are gone) and every
-``COLLECT_SECONDS`` in between (also while a checkpoint commits in its thread),
-and freezes what survives: each walks only the objects made in the last half
+``COLLECT_SECONDS`` in between, and freezes what survives: each walks only the objects made in the last half
 second, and CPython's own are turned off (its young collections go on as
-usual). While a long checkpoint stages (a fleet's first: a hundred thousand
-snapshots, alive until written), only the young objects are collected every
-``COLLECT_SECONDS`` and everything alive is frozen, snapshots included (freed
-as usual once written): a cycle that died in the meantime waits for the sweep.
+usual). While a long checkpoint stages or commits (a fleet's first: a hundred
+thousand snapshots, alive until written), only the young objects are collected
+every ``COLLECT_SECONDS`` and everything alive is frozen, snapshots included
+(freed as usual once written): a cycle that died in the meantime waits for the
+sweep.
 
 A console in the same process makes cycles all the time (widgets, screens) that
 live through a collection or two: frozen after every collection they would pile
@@ -122,8 +122,9 @@ class HeapPacer:
     def between_slices(self, started: float, force: bool = False) -> None:
         """Call between the slices of a checkpoint's staging that began at ``started`` (``clock()``):
         once it has lasted ``COLLECT_SECONDS`` (and as long again since the last time), or ``force``
-        (after the last slice of a staging that did it before), a young collection and a freeze, so
-        that the snapshots staged so far are not walked again. ``last_settle_s`` is set either way."""
+        (after the last slice of a staging that did it before, or while a long commit runs), a young
+        collection and a freeze, so that the snapshots staged so far are not walked by a full
+        collection. ``last_settle_s`` is set either way."""
         self.last_settle_s = 0.0
         if not self._installed or not self.paced:
             return
