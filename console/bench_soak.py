@@ -45,6 +45,7 @@ WARMUP = 10.0          # wall seconds after the first events, before measuring: 
 MAX_BATCH_SECONDS = 1  # a poll hands over at most a second's worth: a lagging engine shows as falling behind
 DRAIN_TIMEOUT = 30.0   # wall seconds the engine gets to take the last events once the world stops
 FIRST_MESSAGES = 5     # logged messages quoted in the report (the count covers all of them)
+LONG_HOLD_S = 0.008    # a checkpoint's stretch on the loop this long or longer is listed with what it was
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
@@ -177,7 +178,10 @@ class Recorder:
         self.missed = 0
         self.samples: list[dict] = []
         self.checkpoints: list[float] = []  # seconds each checkpoint took (the console waits on part of it)
-        self.holds: list[float] = []  # seconds each checkpoint held the event loop (the rest is in a thread)
+        self.holds: list[float] = []  # the longest each checkpoint held the event loop at once (the rest: a thread)
+        self.slices: list[int] = []  # stretches of each checkpoint on the loop (slices and the collection after)
+        self.gc_holds: list[float] = []  # the paced garbage collections (after checkpoints and between them)
+        self.long_holds: list[tuple[float, str, float, int]] = []  # (when, what, ms, documents) of the long ones
 
     @contextlib.contextmanager
     def watching(self, loop: asyncio.AbstractEventLoop):
@@ -206,14 +210,31 @@ class Recorder:
             self.raised[alert.kind] += 1
 
     def timed_checkpoints(self, engine) -> None:
+        """Every checkpoint's time, and every stretch it held the event loop: each staging slice (with
+        whatever ran inside it: a garbage collection, a wait for the GIL) and the paced garbage collection
+        after it (see Engine.on_hold); also the paced collections made between checkpoints."""
         checkpoint_async = engine.checkpoint_async
+        current: list[float] = []
+
+        def on_hold(what: str, seconds: float, docs: int) -> None:
+            current.append(seconds)
+            if seconds >= LONG_HOLD_S:
+                self.long_holds.append((round(time.perf_counter(), 3), what, round(1000 * seconds, 1), docs))
+            if what == "gc":
+                self.gc_holds.append(seconds)
 
         async def timed() -> None:
-            await checkpoint_async()
-            self.checkpoints.append(engine.last_checkpoint_s)
-            self.holds.append(engine.last_checkpoint_loop_s)
+            current.clear()
+            try:
+                await checkpoint_async()
+            finally:
+                self.checkpoints.append(engine.last_checkpoint_s)
+                self.holds.append(max(current, default=0.0))
+                self.slices.append(len(current))
+                current.clear()
 
         engine.checkpoint_async = timed
+        engine.on_hold = on_hold
 
     def key(self, key: str, latency: float | None, at: float, refresh_s: float, cpu_s: float = 0.0) -> None:
         if latency is None:
@@ -259,11 +280,19 @@ class Recorder:
         holds = self.holds
         return {
             "checkpoints": len(self.checkpoints), "checkpoint_s_max": round(max(self.checkpoints, default=0.0), 3),
-            # How long a checkpoint held the event loop (keys wait that long on the engine's loop); the first
-            # one of a fresh data dir stages the whole fleet, so it is given apart from the steady state.
+            # The longest a checkpoint held the event loop at once (keys wait that long on the engine's loop),
+            # the first one included; the first one of a fresh data dir stages the whole fleet, so it is also
+            # given apart.
+            "checkpoint_loop_ms_max": round(1000 * max(holds, default=0.0), 1),
             "checkpoint_loop_ms_first": round(1000 * holds[0], 1) if holds else 0.0,
-            "checkpoint_loop_ms_max": round(1000 * max(holds[1:], default=0.0), 1),
-            "checkpoint_loop_ms_p50": round(1000 * statistics.median(holds[1:]), 1) if len(holds) > 1 else 0.0,
+            "checkpoint_loop_ms_max_after_first": round(1000 * max(holds[1:], default=0.0), 1),
+            "checkpoint_loop_ms_p50": round(1000 * statistics.median(holds), 1) if holds else 0.0,
+            "checkpoint_loop_ms_p99": round(1000 * pct(holds, 0.99), 1) if holds else 0.0,
+            "checkpoint_slices_max": max(self.slices, default=0),
+            "gc_paced_ms_max": round(1000 * max(self.gc_holds, default=0.0), 1),
+            "gc_paced_ms_p50": round(1000 * statistics.median(self.gc_holds), 1) if self.gc_holds else 0.0,
+            # the longest stretches, with what they were ("stage": a slice; "gc": the paced collection)
+            "checkpoint_long_holds": sorted(self.long_holds, key=lambda h: -h[2])[:8],
         }
 
     def problem_figures(self) -> dict:

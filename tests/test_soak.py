@@ -59,6 +59,8 @@ def test_the_console_is_measured_attached_to_a_service_process(short_soak):
     assert r["console_rss_mb_start"] > 0 and r["console_peak_rss_mb"] > 0
     assert r["rss_mb_start"] != r["console_rss_mb_start"]
     assert r["checkpoints"] > 0 and r["checkpoint_loop_ms_first"] > 0
+    # the longest stretch any checkpoint held the service's loop, the first one's included
+    assert r["checkpoint_loop_ms_max"] >= r["checkpoint_loop_ms_first"] and r["checkpoint_slices_max"] >= 1
     assert r["console_cpu_percent"] > 0
 
 

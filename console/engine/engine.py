@@ -23,8 +23,8 @@ from connectors.events import Event
 from connectors.secrets import scrub
 from console.engine.activity import GroupSummary, summarize
 from console.engine.alerts import AlertBook, AlertState
-from console.engine.checkpoint import STATE_DB, StateWriter
-from console.engine.heap import HeapPacer
+from console.engine.checkpoint import STATE_DB, StateWriter, gil_handed_over_often
+from console.engine.heap import COLLECT_SECONDS, HeapPacer
 from console.engine.incidents import Incidents
 from console.engine.silences import Silences
 from console.engine.detectors.base import Context, Detector
@@ -102,6 +102,9 @@ class Engine:
         self.side_chats: dict[str, Callable[[Event], None]] = {}
         self.media = self._media_scanner()
         self.writer: StateWriter | None = None
+        self._last_hold_s = 0.0
+        # Told of every stretch a checkpoint holds the loop: (what: "stage" or "gc", seconds, documents).
+        self.on_hold: Callable[[str, float, int], None] | None = None
         self.heap = HeapPacer()  # the garbage collector paced while run() runs (a console in the process: slower)
         if store is not None:
             store.journal(STATE_DB)  # checkpoints append what changed (console.engine.journal)
@@ -149,17 +152,44 @@ class Engine:
             # them; what changes meanwhile is marked again and staged in a later slice, and the cursors go
             # in with the last one, so the one record written is still a consistent picture.
             hold = 0.0
-            while not self.writer.stage(STAGE_SLICE):
+            heap = self.heap
+            froze, began = heap.young_freezes, heap.clock()
+            while True:
+                done = self.writer.stage(STAGE_SLICE)
                 hold = max(hold, self.writer.last_stage_s)
+                self._held("stage", self.writer.last_stage_s, self.writer.last_slice_docs)
+                if done:
+                    break
+                heap.between_slices(began)  # (a long staging: its snapshots frozen now and then, never walked)
+                hold = max(hold, self._held("gc", heap.last_settle_s, 0))
                 await asyncio.sleep(0)
-            self.writer.last_stage_s = max(hold, self.writer.last_stage_s)
+            if heap.young_freezes != froze:
+                heap.between_slices(began, force=True)  # the last ones too, before the commit's wait below
+                hold = max(hold, self._held("gc", heap.last_settle_s, 0))
             self._dirty = self.alerts.dirty = self.incidents.dirty = self.silences.dirty = False  # changes from now on go into the next checkpoint
             try:
-                await asyncio.to_thread(self.store.commit, STATE_DB)
+                with gil_handed_over_often():
+                    commit = asyncio.ensure_future(asyncio.to_thread(self.store.commit, STATE_DB))
+                    commit.add_done_callback(_retrieved)  # (told below, unless this is cancelled first)
+                    while not (await asyncio.wait({commit}, timeout=COLLECT_SECONDS))[0]:
+                        # A long commit (a fleet's first): its snapshots, alive until written, frozen rather
+                        # than walked by a full collection; the next one after it walks what is new.
+                        heap.between_slices(began, force=True)
+                        hold = max(hold, self._held("gc", heap.last_settle_s, 0))
+                    commit.result()
             except BaseException:
                 self._dirty = True  # not saved: the next checkpoint must write it
                 raise
+            # The checkpoint's snapshots are gone: the cheapest moment for a paced full collection.
+            heap.settle()
+            self._last_hold_s = max(hold, self._held("gc", heap.last_settle_s, 0))
             self.last_checkpoint_s = time.perf_counter() - started
+
+    def _held(self, what: str, seconds: float, docs: int) -> float:
+        """Tell ``on_hold`` of a stretch on the loop (a collection that did nothing: not one); ``seconds``."""
+        if self.on_hold is not None and (seconds or what != "gc"):
+            self.on_hold(what, seconds, docs)
+        return seconds
 
     def _stage(self) -> bool:
         """Put what changed into the store's memory (on the loop: proportional to the changes)."""
@@ -170,8 +200,9 @@ class Engine:
 
     @property
     def last_checkpoint_loop_s(self) -> float:
-        """How long the last checkpoint held the event loop (the rest runs in a thread)."""
-        return self.writer.last_stage_s if self.writer is not None else 0.0
+        """The longest the last checkpoint held the event loop at once: its longest slice, or the paced
+        garbage collection after it (the rest runs in a thread)."""
+        return self._last_hold_s
 
     @property
     def dirty(self) -> bool:
@@ -423,11 +454,13 @@ class Engine:
             interval = max(self.settings.store.checkpoint_seconds, self.last_checkpoint_s)
             if self.dirty and time.monotonic() - last_checkpoint >= interval:
                 try:
-                    await self._checkpoint_locked()
+                    await self._checkpoint_locked()  # (the heap settles after it)
                 except Exception as e:  # a full disk must not stop the watch; the next try may succeed
                     log.error("checkpoint failed: %s", e)
                 last_checkpoint = time.monotonic()
-                heap.settle()
+            else:
+                heap.settle(checkpoint=False)  # (paced: a collection every half second between checkpoints)
+                self._held("gc", heap.last_settle_s, 0)
 
     async def _poll_loop(self, name: str, until: Callable[[], bool] | None) -> None:
         conn = self.connectors[name]
@@ -487,6 +520,11 @@ class Engine:
 
     def _set_health(self, name: str, state: HealthState, reason: str) -> None:
         self.status[name].health = Health(state, reason)
+
+
+def _retrieved(task: asyncio.Future) -> None:
+    if not task.cancelled():
+        task.exception()  # (its outcome is read where it is awaited; this only marks it seen)
 
 
 def _one_line(e: BaseException) -> str:
