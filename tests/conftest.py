@@ -5,6 +5,13 @@ import os
 
 import pytest
 
+# The suite's processes keep glibc's allocator as it is: a journaled store sets a long-running service's
+# (console/engine/allocator.py: one arena, a fixed 128 KiB mmap threshold), and in a test worker that lasts
+# for every later test, where each block over 128 KiB then costs an mmap and its page faults (the parsers'
+# linear-time checks read a 100 KB text as twice slower per byte than a 10 KB one). tests/test_memory.py
+# checks the settings in a process of their own.
+os.environ.setdefault("GROUPWATCH_MALLOC", "default")
+
 
 @pytest.fixture(scope="session")
 def synapse_server(tmp_path_factory):

@@ -21,15 +21,19 @@ def _row(i: int) -> api.GroupRow:
 
 
 def test_a_journaled_store_sets_the_allocator_up_once(tmp_path, monkeypatch):
+    class Libc:  # what tune() asks of glibc, recorded (the real one would stay set for this worker's later tests)
+        def __init__(self) -> None:
+            self.options: list[tuple[int, int]] = []
+
+        def mallopt(self, option: int, value: int) -> int:
+            self.options.append((option, value))
+            return 1
+
+    libc = Libc()
     calls = []
+    monkeypatch.delenv("GROUPWATCH_MALLOC", raising=False)
     monkeypatch.setattr(allocator, "_tuned", None)
-    real = allocator._glibc
-
-    def counting():
-        calls.append(1)
-        return real()
-
-    monkeypatch.setattr(allocator, "_glibc", counting)
+    monkeypatch.setattr(allocator, "_glibc", lambda: calls.append(1) or libc)
     store = Store(tmp_path)
     try:
         store.journal("state")
@@ -37,14 +41,29 @@ def test_a_journaled_store_sets_the_allocator_up_once(tmp_path, monkeypatch):
     finally:
         store.close()
     assert len(calls) == 1  # once per process, however many stores and journals
-    assert allocator._tuned is (allocator._glibc() is not None)
+    assert allocator._tuned is True
+    assert dict(libc.options) == {allocator.M_ARENA_MAX: allocator.ARENAS,
+                                  allocator.M_MMAP_THRESHOLD: allocator.MMAP_THRESHOLD,
+                                  allocator.M_TRIM_THRESHOLD: allocator.TRIM_THRESHOLD}
+
+
+def test_groupwatch_malloc_default_keeps_glibcs_defaults(monkeypatch):
+    monkeypatch.setenv("GROUPWATCH_MALLOC", "default")
+    monkeypatch.setattr(allocator, "_tuned", None)
+    monkeypatch.setattr(allocator, "_glibc", lambda: pytest.fail("glibc asked despite GROUPWATCH_MALLOC=default"))
+    assert allocator.tune() is False
 
 
 @pytest.mark.skipif(allocator._glibc() is None, reason="glibc only")
 def test_on_glibc_the_settings_take():
-    allocator._tuned = None
-    assert allocator.tune() is True
-    allocator.trim()  # (returns the free pages; must not fail)
+    # in a process of its own: the settings stay for the process's life
+    import os
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if k != "GROUPWATCH_MALLOC"}
+    code = "from console.engine import allocator; assert allocator.tune() is True; allocator.trim(); print('ok')"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
 
 
 def test_elsewhere_the_allocator_is_left_alone(monkeypatch):
@@ -122,9 +141,3 @@ def test_the_alert_book_stays_bounded_over_days_of_unattended_alerts_and_keeps_w
     # The alerts operators hold stay open: a high one and an acknowledged one never age out.
     assert book.get(held.id).state is AlertState.OPEN
     assert book.get(acked.id).state is AlertState.ACKNOWLEDGED
-
-
-def test_the_defaults_can_be_kept_to_compare(monkeypatch):
-    monkeypatch.setattr(allocator, "_tuned", None)
-    monkeypatch.setenv("GROUPWATCH_MALLOC", "default")
-    assert allocator.tune() is False

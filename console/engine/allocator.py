@@ -50,8 +50,8 @@ def tune() -> bool:
     global _tuned
     if _tuned is not None:
         return _tuned
-    libc = _glibc()
-    if libc is None or os.environ.get("GROUPWATCH_MALLOC") == "default":  # (the way to compare the two)
+    libc = None if os.environ.get("GROUPWATCH_MALLOC") == "default" else _glibc()  # (the way to compare the two)
+    if libc is None:
         _tuned = False
         return False
     ok = all(libc.mallopt(option, value) == 1 for option, value in
