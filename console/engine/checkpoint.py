@@ -158,10 +158,12 @@ class StateWriter:
         then ``_CAUGHT_UP`` whenever nothing is left; resumed, it takes what changed since."""
         if self._full:
             yield from self._everything()
-        alerts_gone = self._alerts_scan() if self._alerts_maybe_gone else None
+        alerts_gone = self._gone_scan("alerts", self._alerts_saved, self.engine.alerts.get) \
+            if self._alerts_maybe_gone else None
         self._alerts_maybe_gone = False
         # (An incident leaves memory only as another one ends, which marks that one changed.)
-        incidents_gone = self._incidents_scan() if self.engine.incidents.changed else None
+        incidents_gone = self._gone_scan("incidents", self._incidents_saved, self.engine.incidents.get) \
+            if self.engine.incidents.changed else None
         while True:
             stats = self.engine.stats
             if stats.changes:
@@ -216,18 +218,18 @@ class StateWriter:
             self.store.put_docs(STATE_DB, "alerts", docs)
             yield len(ids)
 
-    def _alerts_scan(self) -> Iterator[int]:
-        """The saved alerts that left the book (expired, or past the history's cap) deleted, in steps.
-        (One that left is gone for good: ids are never given again.)"""
-        alerts = self.engine.alerts
-        for ids in _chunks(list(self._alerts_saved), SCAN_IDS):
+    def _gone_scan(self, table: str, saved: set[int], lookup) -> Iterator[int]:
+        """The saved documents of ``table`` whose thing left memory (``lookup`` finds it no more: expired,
+        or past the history's cap) deleted, in steps. (One that left is gone for good: ids are never
+        given again.)"""
+        for ids in _chunks(list(saved), SCAN_IDS):
             docs = {}
-            for alert_id in ids:
-                if alerts.get(alert_id) is None:
-                    docs[str(alert_id)] = None
-                    self._alerts_saved.discard(alert_id)
+            for thing_id in ids:
+                if lookup(thing_id) is None:
+                    docs[str(thing_id)] = None
+                    saved.discard(thing_id)
             if docs:
-                self.store.put_docs(STATE_DB, "alerts", docs)
+                self.store.put_docs(STATE_DB, table, docs)
             yield CHUNK_DOCS * len(ids) // SCAN_IDS
 
     def _everything(self) -> Iterator[int]:
@@ -287,19 +289,6 @@ class StateWriter:
             if docs:
                 store.put_docs(STATE_DB, "incidents", docs)
             yield len(ids)
-
-    def _incidents_scan(self) -> Iterator[int]:
-        """The saved incidents that left memory (past the history's cap) deleted, in steps."""
-        incidents = self.engine.incidents
-        for ids in _chunks(list(self._incidents_saved), SCAN_IDS):
-            docs = {}
-            for inc_id in ids:
-                if incidents.get(inc_id) is None:
-                    docs[str(inc_id)] = None
-                    self._incidents_saved.discard(inc_id)
-            if docs:
-                self.store.put_docs(STATE_DB, "incidents", docs)
-            yield CHUNK_DOCS * len(ids) // SCAN_IDS
 
     def _stage_small(self) -> None:
         """Cursors, counters, silences, retention cohorts, the known-bad QR codes and the tables
