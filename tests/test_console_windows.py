@@ -31,7 +31,8 @@ def drawn_members(t) -> list[str]:
 
 
 async def big_fleet(app, pilot, rows):
-    """The service's Groups view answers ``rows`` (a fleet of 2,000) from now on."""
+    """Once the demo's 12 groups show, the service's Groups view answers ``rows`` (a fleet of 2,000)."""
+    await until(pilot, lambda: table(app).row_count == 12)
     views = app.host.service.views
     views.groups = lambda: list(rows["now"])
     await pilot.press("p")  # the numbers hold still: the test moves them
@@ -43,7 +44,6 @@ async def test_two_thousand_groups_cost_a_window_and_filter_sort_and_jumps_reach
     rt, app = await open_app(tmp_path)
     rows = {"now": fleet(2000)}
     async with app.run_test(size=(80, 24)) as pilot:
-        await until(pilot, lambda: table(app).row_count == 12)
         await big_fleet(app, pilot, rows)
         screen: TableScreen = app.screen
         t = table(app)
@@ -79,7 +79,6 @@ async def test_marks_stay_while_the_fleet_reranks_and_mark_all_and_export_take_e
     rt, app = await open_app(tmp_path)
     rows = {"now": fleet(2000)}
     async with app.run_test(size=(80, 24)) as pilot:
-        await until(pilot, lambda: table(app).row_count == 12)
         await big_fleet(app, pilot, rows)
         screen: TableScreen = app.screen
         t = table(app)
